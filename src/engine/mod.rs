@@ -1,0 +1,512 @@
+//! The only module that imports tract: parsing, typing, optimisation and execution of a
+//! model, and the translation of tract's types and errors into the crate's own.
+
+mod branches;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::tensor::{format_shape, DType, Dim, HostTensor, ValueInfo};
+
+/// How many per-shape plans a [`Plans::PerShape`] engine keeps.
+const PLAN_CACHE_SIZE: usize = 8;
+
+/// A loaded model, optimised and ready to run.
+pub(crate) struct Engine {
+    plans: Plans,
+    pub inputs: Vec<ValueInfo>,
+    pub outputs: Vec<ValueInfo>,
+}
+
+enum Plans {
+    /// Typed once with symbolic dimensions, which tract resolves from the inputs at each run.
+    Symbolic(Arc<TypedSimplePlan>),
+    /// tract could not type the model with symbolic dimensions (unknown dims, shapes computed
+    /// from shapes it cannot simplify, branches valid for one input value only): it is typed
+    /// and optimised for each new combination of input shapes (and values of the inputs that
+    /// `If` conditions read), and the most recent plans are kept.
+    PerShape(Box<PerShape>),
+}
+
+struct PerShape {
+    source: Source,
+    cache: Mutex<Vec<(PlanKey, Arc<TypedSimplePlan>)>>,
+}
+
+enum Source {
+    Model(Box<InferenceModel>),
+    /// The model has `If` nodes whose conditions read inputs: re-parsed with the taken
+    /// branches inlined for each combination of those inputs' values.
+    Branches {
+        onnx: Box<tract_onnx::Onnx>,
+        proto: Box<pb::ModelProto>,
+        inputs: Vec<String>,
+    },
+}
+
+/// Input shapes, and the bytes of the inputs a plan was specialised on.
+type PlanKey = Vec<(Vec<usize>, Option<Vec<u8>>)>;
+
+impl Engine {
+    /// Parses `bytes` as an ONNX model, pins the named symbolic dimensions, and optimises it.
+    pub fn load(bytes: &[u8], overrides: &[(String, usize)]) -> Result<Engine> {
+        let onnx = tract_onnx::onnx();
+        let proto = onnx
+            .proto_model_for_read(&mut &*bytes)
+            .map_err(|e| Error::invalid_model(format!("not a valid ONNX model: {e:#}")))?;
+        check_operators(&onnx, &proto)?;
+        let inference = onnx
+            .model_for_proto_model(&proto)
+            .map_err(|e| model_error(&e))?;
+        let input_names = outlet_names(&inference, inference.input_outlets())?;
+        let output_names = outlet_names(&inference, inference.output_outlets())?;
+
+        match inference
+            .clone()
+            .into_typed()
+            .and_then(|m| m.into_decluttered())
+        {
+            Ok(mut typed) => {
+                drop(inference);
+                if !overrides.is_empty() {
+                    typed = pin_symbols(&typed, overrides)?;
+                }
+                let inputs = value_infos(&typed, typed.input_outlets(), input_names)?;
+                let outputs = value_infos(&typed, typed.output_outlets(), output_names)?;
+                let plan = optimise(typed).map_err(|e| model_error(&e))?;
+                Ok(Engine {
+                    plans: Plans::Symbolic(plan),
+                    inputs,
+                    outputs,
+                })
+            }
+            Err(_) => {
+                let mut inputs = declared_infos(&proto, &input_names, true)?;
+                let outputs = declared_infos(&proto, &output_names, false)?;
+                pin_declared(&mut inputs, overrides)?;
+                let condition_inputs = branches::condition_inputs(&proto);
+                let source = if condition_inputs.is_empty() {
+                    Source::Model(Box::new(inference))
+                } else {
+                    Source::Branches {
+                        onnx: Box::new(onnx),
+                        proto: Box::new(proto),
+                        inputs: condition_inputs,
+                    }
+                };
+                let cache = Mutex::new(vec![]);
+                let plans = Plans::PerShape(Box::new(PerShape { source, cache }));
+                Ok(Engine {
+                    plans,
+                    inputs,
+                    outputs,
+                })
+            }
+        }
+    }
+
+    /// Runs the model on inputs given in declaration order; returns outputs in declaration order.
+    pub fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>> {
+        let plan = match &self.plans {
+            Plans::Symbolic(plan) => plan.clone(),
+            Plans::PerShape(per_shape) => {
+                plan_for_shapes(&per_shape.source, &self.inputs, &per_shape.cache, &inputs)?
+            }
+        };
+        let values = inputs
+            .into_iter()
+            .map(|t| to_tract(t).map(TValue::from))
+            .collect::<Result<TVec<TValue>>>()?;
+        let outputs = plan
+            .run(values)
+            .map_err(|e| Error::runtime(format!("{e:#}")))?;
+        outputs
+            .into_iter()
+            .map(|v| from_tract(v.into_tensor()))
+            .collect()
+    }
+}
+
+fn optimise(model: TypedModel) -> TractResult<Arc<TypedSimplePlan>> {
+    model.into_optimized()?.into_runnable()
+}
+
+fn plan_for_shapes(
+    source: &Source,
+    infos: &[ValueInfo],
+    cache: &Mutex<Vec<(PlanKey, Arc<TypedSimplePlan>)>>,
+    inputs: &[HostTensor],
+) -> Result<Arc<TypedSimplePlan>> {
+    let specialised = |name: &str| match source {
+        Source::Branches { inputs, .. } => inputs.iter().any(|i| i == name),
+        Source::Model(_) => false,
+    };
+    let key: PlanKey = inputs
+        .iter()
+        .zip(infos)
+        .map(|(t, info)| {
+            let small = t.dims().iter().product::<usize>() <= branches::MAX_ELEMENTS;
+            let value = (small && specialised(&info.name)).then(|| t.data().to_vec());
+            (t.dims().to_vec(), value)
+        })
+        .collect();
+    let mut cache = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(pos) = cache.iter().position(|(k, _)| *k == key) {
+        let entry = cache.remove(pos);
+        let plan = entry.1.clone();
+        cache.push(entry);
+        return Ok(plan);
+    }
+    let describe = |e: TractError| {
+        let shapes: Vec<String> = key.iter().map(|(dims, _)| format_shape(dims)).collect();
+        Error::invalid_model(format!(
+            "preparing the model for input shapes {}: {e:#}",
+            shapes.join(", ")
+        ))
+    };
+    let mut model = match source {
+        Source::Model(model) => (**model).clone(),
+        Source::Branches { onnx, proto, .. } => {
+            let known: HashMap<&str, (&HostTensor, bool)> = inputs
+                .iter()
+                .zip(infos)
+                .zip(&key)
+                .map(|((t, info), (_, value))| (info.name.as_str(), (t, value.is_some())))
+                .collect();
+            let proto = branches::specialise(onnx, proto, &known).map_err(describe)?;
+            onnx.model_for_proto_model(&proto).map_err(describe)?
+        }
+    };
+    for (ix, t) in inputs.iter().enumerate() {
+        let fact = InferenceFact::dt_shape(dtype_to_tract(t.dtype()), t.dims());
+        model.set_input_fact(ix, fact).map_err(describe)?;
+    }
+    let plan = model.into_typed().and_then(optimise).map_err(describe)?;
+    if cache.len() == PLAN_CACHE_SIZE {
+        cache.remove(0);
+    }
+    cache.push((key, plan.clone()));
+    Ok(plan)
+}
+
+/// Inputs or outputs as the ONNX graph declares them, for models typed per shape.
+fn declared_infos(
+    proto: &pb::ModelProto,
+    names: &[String],
+    inputs: bool,
+) -> Result<Vec<ValueInfo>> {
+    let graph = proto
+        .graph
+        .as_ref()
+        .ok_or_else(|| Error::invalid_model("the model has no graph"))?;
+    let declared = if inputs { &graph.input } else { &graph.output };
+    names
+        .iter()
+        .map(|name| {
+            let tensor = declared
+                .iter()
+                .find(|v| &v.name == name)
+                .and_then(|v| v.r#type.as_ref())
+                .and_then(|t| t.value.as_ref())
+                .map(|pb::type_proto::Value::TensorType(t)| t)
+                .ok_or_else(|| {
+                    Error::invalid_model(format!("'{name}' has no declared tensor type"))
+                })?;
+            let dtype = dtype_from_onnx(tensor.elem_type).ok_or_else(|| {
+                Error::invalid_model(format!(
+                    "'{name}' has ONNX element type {}, which onnxlet cannot exchange with JS",
+                    tensor.elem_type
+                ))
+            })?;
+            let shape = tensor
+                .shape
+                .iter()
+                .flat_map(|s| &s.dim)
+                .map(|d| match &d.value {
+                    Some(pb::tensor_shape_proto::dimension::Value::DimValue(v)) if *v >= 0 => {
+                        Dim::Fixed(*v as usize)
+                    }
+                    Some(pb::tensor_shape_proto::dimension::Value::DimParam(p))
+                        if !p.is_empty() && p != "?" =>
+                    {
+                        Dim::Symbolic(p.clone())
+                    }
+                    _ => Dim::Unknown,
+                })
+                .collect();
+            Ok(ValueInfo {
+                name: name.clone(),
+                dtype,
+                shape,
+            })
+        })
+        .collect()
+}
+
+fn pin_declared(inputs: &mut [ValueInfo], overrides: &[(String, usize)]) -> Result<()> {
+    for (name, value) in overrides {
+        let mut found = false;
+        for dim in inputs.iter_mut().flat_map(|i| i.shape.iter_mut()) {
+            if matches!(dim, Dim::Symbolic(s) if s == name) {
+                *dim = Dim::Fixed(*value);
+                found = true;
+            }
+        }
+        if !found {
+            return Err(unknown_symbol(
+                name,
+                inputs
+                    .iter()
+                    .flat_map(|i| &i.shape)
+                    .filter_map(|d| match d {
+                        Dim::Symbolic(s) => Some(s.clone()),
+                        _ => None,
+                    }),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn unknown_symbol(name: &str, known: impl Iterator<Item = String>) -> Error {
+    let mut known: Vec<String> = known.collect();
+    known.sort();
+    known.dedup();
+    Error::invalid_argument(format!(
+        "freeDimensionOverrides names '{name}', but the model has no such symbolic dimension \
+         (its symbolic dimensions are: {})",
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
+    ))
+}
+
+/// ONNX `TensorProto.DataType` codes of the exchangeable types.
+const ONNX_TYPES: [(i32, DType); 12] = [
+    (1, DType::Float32),
+    (2, DType::Uint8),
+    (3, DType::Int8),
+    (4, DType::Uint16),
+    (5, DType::Int16),
+    (6, DType::Int32),
+    (7, DType::Int64),
+    (9, DType::Bool),
+    (10, DType::Float16),
+    (11, DType::Float64),
+    (12, DType::Uint32),
+    (13, DType::Uint64),
+];
+
+fn dtype_from_onnx(code: i32) -> Option<DType> {
+    ONNX_TYPES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, dt)| *dt)
+}
+
+fn dtype_to_onnx(dtype: DType) -> i32 {
+    ONNX_TYPES
+        .iter()
+        .find(|(_, dt)| *dt == dtype)
+        .map(|(c, _)| *c)
+        .unwrap_or_default()
+}
+
+/// Reports every node whose operator tract does not implement, before any graph analysis.
+fn check_operators(onnx: &tract_onnx::Onnx, proto: &pb::ModelProto) -> Result<()> {
+    let Some(graph) = proto.graph.as_ref() else {
+        return Err(Error::invalid_model(
+            "not a valid ONNX model: the model has no graph",
+        ));
+    };
+    let opset = |domain: &str| {
+        proto
+            .opset_import
+            .iter()
+            .find(|o| o.domain == domain || (domain.is_empty() && o.domain == "ai.onnx"))
+            .map(|o| o.version.to_string())
+            .unwrap_or_else(|| "?".into())
+    };
+    let mut missing = vec![];
+    let mut graphs = vec![graph];
+    while let Some(graph) = graphs.pop() {
+        for node in &graph.node {
+            for attr in &node.attribute {
+                graphs.extend(attr.g.as_ref());
+                graphs.extend(attr.graphs.iter());
+            }
+            if !onnx.op_register.0.contains_key(&node.op_type) {
+                let domain = if node.domain.is_empty() {
+                    "ai.onnx"
+                } else {
+                    &node.domain
+                };
+                let name = if node.name.is_empty() {
+                    node.output.first().map(String::as_str).unwrap_or("")
+                } else {
+                    &node.name
+                };
+                missing.push(format!(
+                    "{} (domain {domain}, opset {}) at node '{name}'",
+                    node.op_type,
+                    opset(&node.domain)
+                ));
+            }
+        }
+    }
+    match missing.len() {
+        0 => Ok(()),
+        1 => Err(Error::new(
+            ErrorCode::UnsupportedOperator,
+            format!("unsupported operator {}", missing[0]),
+        )),
+        n => Err(Error::new(
+            ErrorCode::UnsupportedOperator,
+            format!("{n} unsupported operators: {}", missing.join("; ")),
+        )),
+    }
+}
+
+fn model_error(e: &TractError) -> Error {
+    Error::invalid_model(format!("{e:#}"))
+}
+
+fn outlet_names(model: &InferenceModel, outlets: TractResult<&[OutletId]>) -> Result<Vec<String>> {
+    let outlets = outlets.map_err(|e| model_error(&e))?;
+    Ok(outlets
+        .iter()
+        .map(|o| {
+            model
+                .outlet_label(*o)
+                .map(str::to_owned)
+                .unwrap_or_else(|| model.node(o.node).name.clone())
+        })
+        .collect())
+}
+
+fn pin_symbols(model: &TypedModel, overrides: &[(String, usize)]) -> Result<TypedModel> {
+    let mut subs = HashMap::new();
+    for (name, value) in overrides {
+        let Some(symbol) = model.symbols.get(name) else {
+            return Err(unknown_symbol(
+                name,
+                model.symbols.all_symbols().iter().map(|s| s.to_string()),
+            ));
+        };
+        let value = i64::try_from(*value).map_err(|_| {
+            Error::invalid_argument(format!("override {name}={value} is too large"))
+        })?;
+        subs.insert(symbol, TDim::Val(value));
+    }
+    model.set_symbols(&subs).map_err(|e| model_error(&e))
+}
+
+fn value_infos(
+    model: &TypedModel,
+    outlets: TractResult<&[OutletId]>,
+    names: Vec<String>,
+) -> Result<Vec<ValueInfo>> {
+    let outlets = outlets.map_err(|e| model_error(&e))?;
+    outlets
+        .iter()
+        .zip(names)
+        .map(|(outlet, name)| {
+            let fact = model.outlet_fact(*outlet).map_err(|e| model_error(&e))?;
+            let dtype = dtype_from_tract(fact.datum_type).ok_or_else(|| {
+                Error::invalid_model(format!(
+                    "'{name}' has element type {:?}, which onnxlet cannot exchange with JS",
+                    fact.datum_type
+                ))
+            })?;
+            let shape = fact
+                .shape
+                .iter()
+                .map(|d| match d.to_i64() {
+                    Ok(v) => Dim::Fixed(v as usize),
+                    Err(_) => Dim::Symbolic(d.to_string()),
+                })
+                .collect();
+            Ok(ValueInfo { name, dtype, shape })
+        })
+        .collect()
+}
+
+fn dtype_from_tract(dt: DatumType) -> Option<DType> {
+    Some(match dt {
+        DatumType::F32 => DType::Float32,
+        DatumType::F64 => DType::Float64,
+        DatumType::F16 => DType::Float16,
+        DatumType::I8 => DType::Int8,
+        DatumType::U8 => DType::Uint8,
+        DatumType::I16 => DType::Int16,
+        DatumType::U16 => DType::Uint16,
+        DatumType::I32 => DType::Int32,
+        DatumType::U32 => DType::Uint32,
+        DatumType::I64 | DatumType::TDim => DType::Int64,
+        DatumType::U64 => DType::Uint64,
+        DatumType::Bool => DType::Bool,
+        _ => return None,
+    })
+}
+
+fn dtype_to_tract(dt: DType) -> DatumType {
+    match dt {
+        DType::Float32 => DatumType::F32,
+        DType::Float64 => DatumType::F64,
+        DType::Float16 => DatumType::F16,
+        DType::Int8 => DatumType::I8,
+        DType::Uint8 => DatumType::U8,
+        DType::Int16 => DatumType::I16,
+        DType::Uint16 => DatumType::U16,
+        DType::Int32 => DatumType::I32,
+        DType::Uint32 => DatumType::U32,
+        DType::Int64 => DatumType::I64,
+        DType::Uint64 => DatumType::U64,
+        DType::Bool => DatumType::Bool,
+    }
+}
+
+fn to_tract(t: HostTensor) -> Result<Tensor> {
+    let dtype = t.dtype();
+    let dims = t.dims().to_vec();
+    let mut data = t.into_data();
+    if dtype == DType::Bool {
+        // Rust's bool must be 0 or 1; JS hands us arbitrary bytes.
+        data.iter_mut().for_each(|b| *b = (*b != 0) as u8);
+    }
+    // SAFETY: HostTensor guarantees data.len() == product(dims) * size, every bit pattern is
+    // valid for the numeric types, and bool bytes were normalised above.
+    unsafe { Tensor::from_raw_dt(dtype_to_tract(dtype), &dims, &data) }
+        .map_err(|e| Error::invalid_input(format!("{e:#}")))
+}
+
+fn from_tract(tensor: Tensor) -> Result<HostTensor> {
+    let tensor = if tensor.datum_type() == DatumType::TDim {
+        tensor
+            .cast_to::<i64>()
+            .map_err(|e| Error::runtime(format!("{e:#}")))?
+            .into_owned()
+    } else {
+        tensor
+    };
+    let dtype = dtype_from_tract(tensor.datum_type()).ok_or_else(|| {
+        Error::runtime(format!(
+            "the model produced a {:?} tensor, which onnxlet cannot exchange with JS",
+            tensor.datum_type()
+        ))
+    })?;
+    let bytes = tensor
+        .try_as_plain_ram()
+        .map_err(|e| Error::runtime(format!("{e:#}")))?
+        .as_bytes()
+        .to_vec();
+    HostTensor::new(dtype, tensor.shape().to_vec(), bytes)
+}

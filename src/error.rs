@@ -1,0 +1,79 @@
+//! The one error type of the crate, with a stable machine-readable code.
+
+use std::fmt;
+
+/// Stable error codes, shared with the JS wrapper as `OnnxletError.code`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The bytes are not an ONNX model tract can read, or the graph is inconsistent.
+    InvalidModel,
+    /// The model uses an operator (or operator version) onnxlet does not implement.
+    UnsupportedOperator,
+    /// A feed has the wrong name, element type or shape, or a feed is missing.
+    InvalidInput,
+    /// An option or argument is malformed (unknown output name, bad override...).
+    InvalidArgument,
+    /// The model loaded but failed while computing.
+    RuntimeError,
+}
+
+impl ErrorCode {
+    /// The code as exposed to JS, e.g. `INVALID_MODEL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidModel => "INVALID_MODEL",
+            ErrorCode::UnsupportedOperator => "UNSUPPORTED_OPERATOR",
+            ErrorCode::InvalidInput => "INVALID_INPUT",
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::RuntimeError => "RUNTIME_ERROR",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error with a stable [`ErrorCode`] and a message naming what went wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_model(message: impl Into<String>) -> Error {
+        Error::new(ErrorCode::InvalidModel, message)
+    }
+
+    pub fn invalid_input(message: impl Into<String>) -> Error {
+        Error::new(ErrorCode::InvalidInput, message)
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Error {
+        Error::new(ErrorCode::InvalidArgument, message)
+    }
+
+    pub fn runtime(message: impl Into<String>) -> Error {
+        Error::new(ErrorCode::RuntimeError, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,17 @@
+//! onnxlet: run ONNX models wherever WebAssembly runs.
+//!
+//! The crate is a small inference core on [tract](https://github.com/sonos/tract):
+//! [`Session::load`] parses and optimises a model, [`Session::run`] validates feeds
+//! against the model's declared inputs and computes the outputs. The same core is
+//! exported to JavaScript by the `wasm` module on `wasm32` targets.
+
+mod engine;
+pub mod error;
+pub mod session;
+pub mod tensor;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use error::{Error, ErrorCode, Result};
+pub use session::{LoadOptions, Session};
+pub use tensor::{DType, Dim, HostTensor, ValueInfo};

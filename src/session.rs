@@ -1,0 +1,192 @@
+//! A loaded model and the checks that run before any computation: every feed is
+//! validated against the model's declared inputs so errors name the input, the
+//! expected and the actual type or shape.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::tensor::{format_shape, Dim, HostTensor, ValueInfo};
+
+/// Options applied when a model is loaded.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Symbolic dimensions pinned to a value at load time, e.g. `("N", 1)`.
+    pub free_dimension_overrides: Vec<(String, usize)>,
+}
+
+/// A model ready to run.
+pub struct Session {
+    engine: Engine,
+}
+
+impl Session {
+    /// Loads an ONNX model from its serialized bytes.
+    pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Session> {
+        guarded("loading the model", || {
+            Engine::load(bytes, &options.free_dimension_overrides).map(|engine| Session { engine })
+        })
+    }
+
+    /// The model's inputs, in declaration order.
+    pub fn inputs(&self) -> &[ValueInfo] {
+        &self.engine.inputs
+    }
+
+    /// The model's outputs, in declaration order.
+    pub fn outputs(&self) -> &[ValueInfo] {
+        &self.engine.outputs
+    }
+
+    /// Runs the model. `feeds` must name every input exactly once; `fetches` selects
+    /// outputs by name (all outputs when `None`). Outputs come back in the order asked for.
+    pub fn run(
+        &self,
+        feeds: Vec<(String, HostTensor)>,
+        fetches: Option<&[String]>,
+    ) -> Result<Vec<(String, HostTensor)>> {
+        let wanted = self.output_indices(fetches)?;
+        let ordered = self.order_feeds(feeds)?;
+        let mut outputs = guarded("running the model", || self.engine.run(ordered))?;
+        let mut taken: Vec<Option<HostTensor>> = outputs.drain(..).map(Some).collect();
+        wanted
+            .into_iter()
+            .map(|ix| {
+                let name = self.outputs()[ix].name.clone();
+                let tensor = taken[ix].take().ok_or_else(|| {
+                    Error::invalid_argument(format!("output '{name}' is requested twice"))
+                })?;
+                Ok((name, tensor))
+            })
+            .collect()
+    }
+
+    fn output_indices(&self, fetches: Option<&[String]>) -> Result<Vec<usize>> {
+        let Some(fetches) = fetches else {
+            return Ok((0..self.outputs().len()).collect());
+        };
+        fetches
+            .iter()
+            .map(|name| {
+                self.outputs()
+                    .iter()
+                    .position(|o| &o.name == name)
+                    .ok_or_else(|| {
+                        Error::invalid_argument(format!(
+                            "unknown output '{name}' (model outputs: {})",
+                            names(self.outputs())
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    /// Checks every feed against its declared input and returns them in declaration order.
+    fn order_feeds(&self, feeds: Vec<(String, HostTensor)>) -> Result<Vec<HostTensor>> {
+        let inputs = self.inputs();
+        let mut slots: Vec<Option<HostTensor>> = vec![None; inputs.len()];
+        for (name, tensor) in feeds {
+            let Some(ix) = inputs.iter().position(|i| i.name == name) else {
+                return Err(Error::invalid_input(format!(
+                    "unknown input '{name}' (model inputs: {})",
+                    names(inputs)
+                )));
+            };
+            if slots[ix].is_some() {
+                return Err(Error::invalid_input(format!("input '{name}' is fed twice")));
+            }
+            slots[ix] = Some(tensor);
+        }
+        let mut symbols: HashMap<&str, (usize, &str)> = HashMap::new();
+        let mut ordered = Vec::with_capacity(inputs.len());
+        for (info, slot) in inputs.iter().zip(slots) {
+            let Some(tensor) = slot else {
+                return Err(Error::invalid_input(format!(
+                    "missing input '{}' ({} {})",
+                    info.name,
+                    info.dtype,
+                    format_shape(&info.shape)
+                )));
+            };
+            check_feed(info, &tensor, &mut symbols)?;
+            ordered.push(tensor);
+        }
+        Ok(ordered)
+    }
+}
+
+fn check_feed<'a>(
+    info: &'a ValueInfo,
+    tensor: &HostTensor,
+    symbols: &mut HashMap<&'a str, (usize, &'a str)>,
+) -> Result<()> {
+    let name = &info.name;
+    if tensor.dtype() != info.dtype {
+        return Err(Error::invalid_input(format!(
+            "input '{name}': expected a {} tensor, got {}",
+            info.dtype,
+            tensor.dtype()
+        )));
+    }
+    let dims = tensor.dims();
+    if dims.len() != info.shape.len() {
+        return Err(Error::invalid_input(format!(
+            "input '{name}': expected rank {} with shape {}, got rank {} with shape {}",
+            info.shape.len(),
+            format_shape(&info.shape),
+            dims.len(),
+            format_shape(dims)
+        )));
+    }
+    for (axis, (declared, &actual)) in info.shape.iter().zip(dims).enumerate() {
+        match declared {
+            Dim::Fixed(expected) if *expected != actual => {
+                return Err(Error::invalid_input(format!(
+                    "input '{name}': dimension {axis} must be {expected} (declared shape {}), \
+                     got {actual} (shape {})",
+                    format_shape(&info.shape),
+                    format_shape(dims)
+                )));
+            }
+            Dim::Symbolic(symbol) => match symbols.get(symbol.as_str()) {
+                Some(&(bound, by)) if bound != actual => {
+                    return Err(Error::invalid_input(format!(
+                        "input '{name}': dimension {axis} ({symbol}) is {actual}, but input '{by}' \
+                         already set {symbol} = {bound}"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    symbols.insert(symbol, (actual, name));
+                }
+            },
+            Dim::Fixed(_) | Dim::Unknown => {}
+        }
+    }
+    Ok(())
+}
+
+fn names(values: &[ValueInfo]) -> String {
+    let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Turns a panic inside tract into an error where unwinding is available (native builds).
+/// On wasm32 panics abort; the JS wrapper recovers by re-instantiating the module.
+fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let detail = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(Error::runtime(format!(
+            "internal error while {what}: {detail}"
+        )))
+    })
+}

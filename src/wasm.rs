@@ -1,0 +1,169 @@
+//! Every `#[wasm_bindgen]` item of the crate. Errors cross into JS in one place,
+//! [`into_error`], as a JS `Error` carrying a stable `code` property.
+
+use js_sys::{Error as JsError, Reflect};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+use crate::error::Error;
+use crate::session::{LoadOptions, Session};
+use crate::tensor::{DType, Dim, HostTensor, ValueInfo};
+
+unsafe extern "C" {
+    fn __wasm_call_ctors();
+}
+
+#[wasm_bindgen(start)]
+fn start() {
+    // SAFETY: called once per instance, before any other export; registers tract's kernels
+    // (collected with `inventory`), which is idempotent.
+    unsafe { __wasm_call_ctors() };
+    console_error_panic_hook::set_once();
+}
+
+/// Converts a crate error into a JS `Error` whose `code` is the stable error code.
+fn into_error(error: Error) -> JsValue {
+    let js = JsError::new(&error.message);
+    js.set_name("OnnxletError");
+    let _ = Reflect::set(&js, &"code".into(), &error.code.as_str().into());
+    js.into()
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| into_error(Error::runtime(format!("converting a result for JS: {e}"))))
+}
+
+fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, JsValue> {
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|e| into_error(Error::invalid_argument(format!("malformed {what}: {e}"))))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct JsLoadOptions {
+    #[serde(default)]
+    free_dimension_overrides: Vec<(String, usize)>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum JsDim<'a> {
+    Fixed(usize),
+    Symbolic(&'a str),
+}
+
+#[derive(Serialize)]
+struct JsValueInfo<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    dtype: &'static str,
+    shape: Vec<JsDim<'a>>,
+}
+
+impl<'a> From<&'a ValueInfo> for JsValueInfo<'a> {
+    fn from(info: &'a ValueInfo) -> Self {
+        JsValueInfo {
+            name: &info.name,
+            dtype: info.dtype.name(),
+            shape: info
+                .shape
+                .iter()
+                .map(|d| match d {
+                    Dim::Fixed(v) => JsDim::Fixed(*v),
+                    Dim::Symbolic(s) => JsDim::Symbolic(s),
+                    Dim::Unknown => JsDim::Symbolic("?"),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct JsFeed {
+    name: String,
+    #[serde(rename = "type")]
+    dtype: String,
+    dims: Vec<usize>,
+    #[serde(with = "serde_bytes")]
+    data: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct JsOutput<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    dtype: &'static str,
+    dims: &'a [usize],
+    #[serde(with = "serde_bytes")]
+    data: &'a [u8],
+}
+
+/// A loaded model. The TypeScript `InferenceSession` wraps it; it is not public API.
+#[wasm_bindgen(js_name = WasmSession)]
+pub struct WasmSession {
+    session: Session,
+}
+
+#[wasm_bindgen(js_class = WasmSession)]
+impl WasmSession {
+    /// Loads a model. `options` is `{ freeDimensionOverrides?: [name, value][] }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: &[u8], options: JsValue) -> Result<WasmSession, JsValue> {
+        let options: JsLoadOptions = if options.is_undefined() || options.is_null() {
+            JsLoadOptions::default()
+        } else {
+            from_js(options, "session options")?
+        };
+        let options = LoadOptions {
+            free_dimension_overrides: options.free_dimension_overrides,
+        };
+        Session::load(model, &options)
+            .map(|session| WasmSession { session })
+            .map_err(into_error)
+    }
+
+    /// `[{ name, type, shape }]` for every model input.
+    pub fn inputs(&self) -> Result<JsValue, JsValue> {
+        let infos: Vec<JsValueInfo> = self.session.inputs().iter().map(Into::into).collect();
+        to_js(&infos)
+    }
+
+    /// `[{ name, type, shape }]` for every model output.
+    pub fn outputs(&self) -> Result<JsValue, JsValue> {
+        let infos: Vec<JsValueInfo> = self.session.outputs().iter().map(Into::into).collect();
+        to_js(&infos)
+    }
+
+    /// Runs the model. `feeds` is `[{ name, type, dims, data: Uint8Array }]`; returns the
+    /// outputs named in `fetches` (all when undefined) as `[{ name, type, dims, data }]`.
+    pub fn run(&self, feeds: JsValue, fetches: Option<Vec<String>>) -> Result<JsValue, JsValue> {
+        let feeds: Vec<JsFeed> = from_js(feeds, "feeds")?;
+        let feeds = feeds
+            .into_iter()
+            .map(|f| {
+                let dtype = DType::parse(&f.dtype)?;
+                let tensor = HostTensor::new(dtype, f.dims, f.data).map_err(|e| {
+                    Error::invalid_input(format!("input '{}': {}", f.name, e.message))
+                })?;
+                Ok((f.name, tensor))
+            })
+            .collect::<Result<Vec<_>, Error>>()
+            .map_err(into_error)?;
+        let outputs = self
+            .session
+            .run(feeds, fetches.as_deref())
+            .map_err(into_error)?;
+        let js: Vec<JsOutput> = outputs
+            .iter()
+            .map(|(name, t)| JsOutput {
+                name,
+                dtype: t.dtype().name(),
+                dims: t.dims(),
+                data: t.data(),
+            })
+            .collect();
+        to_js(&js)
+    }
+}

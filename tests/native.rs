@@ -1,0 +1,441 @@
+//! Native tests of the core: real models against reference outputs, symbolic dimensions,
+//! dtypes, and every error path a JS user can reach.
+
+use std::path::{Path, PathBuf};
+
+use onnxlet::{DType, Dim, ErrorCode, HostTensor, LoadOptions, Session};
+use serde::Deserialize;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn test_model(name: &str) -> Vec<u8> {
+    std::fs::read(repo().join("tests/models").join(name)).unwrap()
+}
+
+fn load(name: &str) -> Session {
+    Session::load(&test_model(name), &LoadOptions::default()).unwrap()
+}
+
+fn f32_tensor(dims: &[usize], values: &[f32]) -> HostTensor {
+    let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    HostTensor::new(DType::Float32, dims.to_vec(), bytes).unwrap()
+}
+
+fn f32_values(t: &HostTensor) -> Vec<f32> {
+    assert_eq!(t.dtype(), DType::Float32);
+    t.data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+fn feed(name: &str, t: HostTensor) -> Vec<(String, HostTensor)> {
+    vec![(name.to_string(), t)]
+}
+
+#[track_caller]
+fn expect_error(result: onnxlet::Result<impl Sized>, code: ErrorCode, fragments: &[&str]) {
+    let Err(err) = result else {
+        panic!("expected a {code} error, got a result")
+    };
+    assert_eq!(err.code, code, "{}", err.message);
+    for f in fragments {
+        assert!(
+            err.message.contains(f),
+            "message {:?} should mention {:?}",
+            err.message,
+            f
+        );
+    }
+}
+
+// ---- real models -------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct Index {
+    models: Vec<ModelEntry>,
+}
+
+#[derive(Deserialize)]
+struct ModelEntry {
+    name: String,
+    file: String,
+    classifier: bool,
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    inputs: Vec<TensorFile>,
+    outputs: Vec<TensorFile>,
+}
+
+#[derive(Deserialize)]
+struct TensorFile {
+    name: String,
+    #[serde(rename = "type")]
+    dtype: String,
+    dims: Vec<usize>,
+    file: String,
+}
+
+fn models_dir() -> PathBuf {
+    std::env::var_os("ONNXLET_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".cache/models"))
+}
+
+fn read_tensor(dir: &Path, f: &TensorFile) -> HostTensor {
+    let data = std::fs::read(dir.join(&f.file)).unwrap();
+    HostTensor::new(DType::parse(&f.dtype).unwrap(), f.dims.clone(), data).unwrap()
+}
+
+/// max |a - b| / max |b|: the error relative to the output's magnitude.
+fn relative_error(actual: &[f32], expected: &[f32]) -> f64 {
+    let scale = expected
+        .iter()
+        .fold(0f64, |m, v| m.max(v.abs() as f64))
+        .max(f64::MIN_POSITIVE);
+    let diff = actual
+        .iter()
+        .zip(expected)
+        .fold(0f64, |m, (a, b)| m.max((*a as f64 - *b as f64).abs()));
+    diff / scale
+}
+
+/// The index of the largest value of each row, or `None` for a row whose top is tied.
+fn argmax_rows(values: &[f32], row: usize) -> Vec<Option<usize>> {
+    values
+        .chunks(row)
+        .map(|r| {
+            let mut sorted: Vec<(usize, f32)> = r.iter().copied().enumerate().collect();
+            sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let unique = sorted.len() < 2 || sorted[0].1 - sorted[1].1 > 1e-6 * sorted[0].1.abs();
+            unique.then_some(sorted[0].0)
+        })
+        .collect()
+}
+
+#[test]
+fn real_models_match_reference_outputs() {
+    let dir = models_dir();
+    let index_path = dir.join("index.json");
+    let index: Index = serde_json::from_slice(&std::fs::read(&index_path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run `python3 scripts/fetch-models.py` (or `npm test`)",
+            index_path.display()
+        )
+    }))
+    .unwrap();
+    assert!(
+        index.models.len() >= 13,
+        "expected the 13 pinned models, found {}",
+        index.models.len()
+    );
+    for model in &index.models {
+        let bytes = std::fs::read(dir.join(&model.file)).unwrap();
+        let session = Session::load(&bytes, &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", model.name));
+        for (k, case) in model.cases.iter().enumerate() {
+            let feeds = case
+                .inputs
+                .iter()
+                .map(|f| (f.name.clone(), read_tensor(&dir, f)))
+                .collect();
+            let outputs = session
+                .run(feeds, None)
+                .unwrap_or_else(|e| panic!("{} case {k}: {e}", model.name));
+            assert_eq!(outputs.len(), case.outputs.len());
+            for ((name, actual), expected) in outputs.iter().zip(&case.outputs) {
+                assert_eq!(name, &expected.name);
+                let expected = read_tensor(&dir, expected);
+                assert_eq!(actual.dims(), expected.dims(), "{} {name}", model.name);
+                let (a, e) = (f32_values(actual), f32_values(&expected));
+                let err = relative_error(&a, &e);
+                assert!(
+                    err <= 1e-4,
+                    "{} case {k} {name}: relative error {err:e}",
+                    model.name
+                );
+                if model.classifier && name == &case.outputs[0].name {
+                    let row = *expected.dims().last().unwrap();
+                    for (got, want) in argmax_rows(&a, row).iter().zip(argmax_rows(&e, row)) {
+                        if want.is_some() {
+                            assert_eq!(*got, want, "{} case {k}: top-1 differs", model.name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---- symbolic dimensions -------------------------------------------------------------------
+
+#[test]
+fn symbolic_batch_runs_with_different_sizes() {
+    let session = load("add_dynamic.onnx");
+    let info = &session.inputs()[0];
+    assert_eq!(info.shape, vec![Dim::Symbolic("N".into()), Dim::Fixed(3)]);
+    for n in [1usize, 2, 5] {
+        let a: Vec<f32> = (0..n * 3).map(|v| v as f32).collect();
+        let b: Vec<f32> = (0..n * 3).map(|v| 10.0 * v as f32).collect();
+        let out = session
+            .run(
+                vec![
+                    ("a".into(), f32_tensor(&[n, 3], &a)),
+                    ("b".into(), f32_tensor(&[n, 3], &b)),
+                ],
+                None,
+            )
+            .unwrap();
+        assert_eq!(out[0].0, "sum");
+        assert_eq!(out[0].1.dims(), &[n, 3]);
+        let expected: Vec<f32> = (0..n * 3).map(|v| 11.0 * v as f32).collect();
+        assert_eq!(f32_values(&out[0].1), expected);
+    }
+}
+
+#[test]
+fn two_symbols_vary_independently() {
+    let session = load("matmul_seq.onnx");
+    for (batch, seq) in [(1usize, 1usize), (2, 7), (3, 4)] {
+        let x = vec![1.0f32; batch * seq * 4];
+        let out = session
+            .run(feed("x", f32_tensor(&[batch, seq, 4], &x)), None)
+            .unwrap();
+        assert_eq!(out[0].1.dims(), &[batch, seq, 2]);
+        // W = 0.1 * arange(8) as [4, 2]: column sums are 1.2 and 1.6.
+        for pair in f32_values(&out[0].1).chunks(2) {
+            assert!(
+                (pair[0] - 1.2).abs() < 1e-5 && (pair[1] - 1.6).abs() < 1e-5,
+                "{pair:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn free_dimension_overrides_pin_a_symbol() {
+    let options = LoadOptions {
+        free_dimension_overrides: vec![("N".into(), 2)],
+    };
+    let session = Session::load(&test_model("add_dynamic.onnx"), &options).unwrap();
+    assert_eq!(
+        session.inputs()[0].shape,
+        vec![Dim::Fixed(2), Dim::Fixed(3)]
+    );
+    let ok = session.run(
+        vec![
+            ("a".into(), f32_tensor(&[2, 3], &[1.0; 6])),
+            ("b".into(), f32_tensor(&[2, 3], &[2.0; 6])),
+        ],
+        None,
+    );
+    assert_eq!(f32_values(&ok.unwrap()[0].1), vec![3.0; 6]);
+    expect_error(
+        session.run(
+            vec![
+                ("a".into(), f32_tensor(&[3, 3], &[1.0; 9])),
+                ("b".into(), f32_tensor(&[3, 3], &[2.0; 9])),
+            ],
+            None,
+        ),
+        ErrorCode::InvalidInput,
+        &["input 'a'", "dimension 0 must be 2", "got 3"],
+    );
+    let bad = LoadOptions {
+        free_dimension_overrides: vec![("batch".into(), 2)],
+    };
+    expect_error(
+        Session::load(&test_model("add_dynamic.onnx"), &bad),
+        ErrorCode::InvalidArgument,
+        &["'batch'", "N"],
+    );
+}
+
+// ---- dtypes --------------------------------------------------------------------------------
+
+#[test]
+fn every_dtype_round_trips() {
+    let session = load("all_dtypes.onnx");
+    assert_eq!(session.inputs().len(), 12);
+    let feeds: Vec<(String, HostTensor)> = session
+        .inputs()
+        .iter()
+        .map(|info| {
+            let size = info.dtype.size();
+            let data: Vec<u8> = (0..2 * size)
+                .map(|i| {
+                    if info.dtype == DType::Bool {
+                        (i % 2) as u8
+                    } else {
+                        i as u8 + 1
+                    }
+                })
+                .collect();
+            (
+                info.name.clone(),
+                HostTensor::new(info.dtype, vec![2], data).unwrap(),
+            )
+        })
+        .collect();
+    let outputs = session.run(feeds.clone(), None).unwrap();
+    assert_eq!(outputs.len(), 12);
+    for ((in_name, input), (out_name, output)) in feeds.iter().zip(&outputs) {
+        assert_eq!(out_name, &format!("{in_name}_out"));
+        assert_eq!(output.dtype(), input.dtype(), "{in_name}");
+        assert_eq!(output.data(), input.data(), "{in_name}");
+    }
+}
+
+#[test]
+fn fetches_select_and_order_outputs() {
+    let session = load("two_outputs.onnx");
+    let x = f32_tensor(&[2, 2], &[1.0, -2.0, 3.0, 0.5]);
+    let out = session
+        .run(
+            feed("x", x.clone()),
+            Some(&["negated".into(), "doubled".into()]),
+        )
+        .unwrap();
+    assert_eq!(out[0].0, "negated");
+    assert_eq!(f32_values(&out[0].1), vec![-1.0, 2.0, -3.0, -0.5]);
+    assert_eq!(f32_values(&out[1].1), vec![2.0, -4.0, 6.0, 1.0]);
+    let only = session
+        .run(feed("x", x.clone()), Some(&["doubled".into()]))
+        .unwrap();
+    assert_eq!(only.len(), 1);
+    expect_error(
+        session.run(feed("x", x), Some(&["tripled".into()])),
+        ErrorCode::InvalidArgument,
+        &["unknown output 'tripled'", "doubled", "negated"],
+    );
+}
+
+// ---- errors --------------------------------------------------------------------------------
+
+#[test]
+fn garbage_and_truncated_models_are_invalid() {
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    expect_error(
+        Session::load(&garbage, &LoadOptions::default()),
+        ErrorCode::InvalidModel,
+        &["ONNX"],
+    );
+    expect_error(
+        Session::load(&[], &LoadOptions::default()),
+        ErrorCode::InvalidModel,
+        &["no graph"],
+    );
+    let model = test_model("matmul_seq.onnx");
+    for cut in [1, model.len() / 3, model.len() / 2, model.len() - 1] {
+        let result = Session::load(&model[..cut], &LoadOptions::default());
+        assert!(
+            result.is_err(),
+            "a model cut at {cut} of {} bytes loaded",
+            model.len()
+        );
+        assert_eq!(result.err().unwrap().code, ErrorCode::InvalidModel);
+    }
+}
+
+#[test]
+fn unsupported_operator_is_named_at_load() {
+    expect_error(
+        Session::load(&test_model("unsupported_op.onnx"), &LoadOptions::default()),
+        ErrorCode::UnsupportedOperator,
+        &["FrobnicateTensor", "weird_node", "ai.onnx", "opset 13"],
+    );
+}
+
+#[test]
+fn bad_feeds_name_the_problem() {
+    let session = load("add_dynamic.onnx");
+    let a = || f32_tensor(&[2, 3], &[0.0; 6]);
+    let wrong_type = HostTensor::new(DType::Int32, vec![2, 3], vec![0; 24]).unwrap();
+    expect_error(
+        session.run(vec![("a".into(), wrong_type), ("b".into(), a())], None),
+        ErrorCode::InvalidInput,
+        &["input 'a'", "expected a float32 tensor, got int32"],
+    );
+    expect_error(
+        session.run(
+            vec![("a".into(), f32_tensor(&[6], &[0.0; 6])), ("b".into(), a())],
+            None,
+        ),
+        ErrorCode::InvalidInput,
+        &["input 'a'", "expected rank 2", "[N, 3]", "got rank 1"],
+    );
+    expect_error(
+        session.run(
+            vec![
+                ("a".into(), f32_tensor(&[3, 2], &[0.0; 6])),
+                ("b".into(), a()),
+            ],
+            None,
+        ),
+        ErrorCode::InvalidInput,
+        &["input 'a'", "dimension 1 must be 3", "got 2"],
+    );
+    expect_error(
+        session.run(
+            vec![
+                ("a".into(), a()),
+                ("b".into(), f32_tensor(&[1, 3], &[0.0; 3])),
+            ],
+            None,
+        ),
+        ErrorCode::InvalidInput,
+        &["input 'b'", "(N) is 1", "input 'a' already set N = 2"],
+    );
+    expect_error(
+        session.run(feed("a", a()), None),
+        ErrorCode::InvalidInput,
+        &["missing input 'b'"],
+    );
+    expect_error(
+        session.run(
+            vec![("a".into(), a()), ("b".into(), a()), ("c".into(), a())],
+            None,
+        ),
+        ErrorCode::InvalidInput,
+        &["unknown input 'c'", "a, b"],
+    );
+    // The session still works after every error.
+    let out = session
+        .run(vec![("a".into(), a()), ("b".into(), a())], None)
+        .unwrap();
+    assert_eq!(out[0].1.dims(), &[2, 3]);
+}
+
+#[test]
+fn huge_shapes_are_rejected_cleanly() {
+    let session = load("huge_declared.onnx");
+    assert_eq!(
+        session.inputs()[0].shape,
+        vec![Dim::Fixed(1_000_000_000), Dim::Fixed(1_000_000_000)]
+    );
+    expect_error(
+        session.run(feed("x", f32_tensor(&[1, 1], &[0.0])), None),
+        ErrorCode::InvalidInput,
+        &["dimension 0 must be 1000000000"],
+    );
+    // tract needs shapes that follow from input shapes; a shape computed from input values is
+    // reported at the first run, naming the node.
+    let session = load("huge_intermediate.onnx");
+    let shape = HostTensor::new(
+        DType::Int64,
+        vec![2],
+        [3i64, 4].iter().flat_map(|v| v.to_le_bytes()).collect(),
+    );
+    expect_error(
+        session.run(feed("shape", shape.unwrap()), None),
+        ErrorCode::InvalidModel,
+        &["input shapes [2]", "fill", "ConstantOfShape"],
+    );
+}
