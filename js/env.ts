@@ -1,0 +1,23 @@
+declare const __ONNXLET_VERSION__: string;
+
+/** Global settings, read when the WebAssembly module is first needed. */
+export interface Env {
+  wasm: {
+    /**
+     * Where `onnxlet_bg.wasm` lives: a directory URL ending in `/`, or the URL of the file itself.
+     * Defaults to the file beside the onnxlet script (`new URL('./onnxlet_bg.wasm', import.meta.url)`,
+     * or the `<script>` tag's `src` for the script-tag build). Never a CDN.
+     */
+    wasmPaths?: string | URL;
+    /** The module itself, as bytes or a compiled `WebAssembly.Module`; takes precedence over `wasmPaths`. */
+    wasmBinary?: ArrayBuffer | ArrayBufferView | WebAssembly.Module;
+  };
+  /** Package versions. */
+  readonly versions: { readonly onnxlet: string };
+}
+
+/** Global settings; change them before the first `InferenceSession.create`. */
+export const env: Env = {
+  wasm: {},
+  versions: { onnxlet: __ONNXLET_VERSION__ },
+};

@@ -1,0 +1,60 @@
+/**
+ * Stable error codes carried by every {@link OnnxletError}.
+ *
+ * - `INVALID_MODEL`: the bytes are not a readable ONNX model, or its graph is inconsistent.
+ * - `UNSUPPORTED_OPERATOR`: the model uses an operator onnxlet does not implement (named in the message).
+ * - `INVALID_INPUT`: a feed is unknown, missing, or has the wrong type or shape.
+ * - `INVALID_ARGUMENT`: an argument or option is malformed.
+ * - `RUNTIME_ERROR`: the model failed while computing, or the WebAssembly module crashed and was reset.
+ * - `RELEASED`: the session or tensor was released/disposed (or lost in a module reset).
+ * - `FETCH_FAILED`: the model or the wasm file could not be fetched or read.
+ * - `WASM_LOAD_FAILED`: the WebAssembly module could not be compiled or instantiated.
+ */
+export type ErrorCode =
+  | 'INVALID_MODEL'
+  | 'UNSUPPORTED_OPERATOR'
+  | 'INVALID_INPUT'
+  | 'INVALID_ARGUMENT'
+  | 'RUNTIME_ERROR'
+  | 'RELEASED'
+  | 'FETCH_FAILED'
+  | 'WASM_LOAD_FAILED';
+
+const CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'INVALID_MODEL',
+  'UNSUPPORTED_OPERATOR',
+  'INVALID_INPUT',
+  'INVALID_ARGUMENT',
+  'RUNTIME_ERROR',
+  'RELEASED',
+  'FETCH_FAILED',
+  'WASM_LOAD_FAILED',
+]);
+
+/** The one error class thrown by onnxlet. Switch on {@link OnnxletError.code}, not on the message. */
+export class OnnxletError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'OnnxletError';
+    this.code = code;
+  }
+}
+
+/**
+ * Converts an error thrown by the WebAssembly module into an {@link OnnxletError}.
+ * Rust errors arrive as JS `Error`s with a `code` property; anything else is unexpected.
+ */
+export function fromWasmError(error: unknown): OnnxletError {
+  if (error instanceof OnnxletError) return error;
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && CODES.has(code)) {
+      return new OnnxletError(code as ErrorCode, error.message);
+    }
+    return new OnnxletError('RUNTIME_ERROR', error.message, { cause: error });
+  }
+  return new OnnxletError('RUNTIME_ERROR', String(error), { cause: error });
+}

@@ -1,0 +1,13 @@
+/**
+ * onnxlet: run ONNX models wherever WebAssembly runs, with onnxruntime-web's API.
+ *
+ * @packageDocumentation
+ */
+export { InferenceSession } from './inference-session.js';
+export { Tensor, TENSOR_TYPES } from './tensor.js';
+export type { TensorType, TensorData, TensorDataTypeMap, TensorArrayTypeMap } from './tensor.js';
+export { OnnxletError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { env } from './env.js';
+export type { Env } from './env.js';
+export type { ModelSource } from './source.js';

@@ -1,0 +1,247 @@
+import { OnnxletError } from './errors.js';
+import { type ModelSource, modelBytes } from './source.js';
+import { Tensor, type TensorType, bytesOf, describe, isTensorType } from './tensor.js';
+import { WasmSession, callWasm, initialize, moduleGeneration } from './wasm.js';
+
+/* eslint-disable @typescript-eslint/no-namespace */
+export declare namespace InferenceSession {
+  /** A model input or output as the model declares it. Symbolic dimensions are strings (e.g. `'N'`). */
+  interface ValueMetadata {
+    readonly name: string;
+    readonly isTensor: true;
+    readonly type: TensorType;
+    readonly shape: ReadonlyArray<number | string>;
+  }
+
+  /** Options for {@link InferenceSession.create}. */
+  interface SessionOptions {
+    /**
+     * Pins symbolic dimensions at load time, e.g. `{ N: 1 }`: the model is optimised for that
+     * size, and inputs must then have it. Unpinned symbolic dimensions stay free and can change
+     * from one `run` to the next.
+     */
+    freeDimensionOverrides?: Readonly<Record<string, number>>;
+  }
+
+  /** Inputs by name. */
+  type FeedsType = Readonly<Record<string, Tensor>>;
+  /** Output names to compute: an array, or an object whose keys are the names (values must be `null`). */
+  type FetchesType = readonly string[] | Readonly<Record<string, null>>;
+  /** Outputs by name. */
+  type ReturnType = Record<string, Tensor>;
+}
+
+interface WireValue {
+  name: string;
+  type: TensorType;
+  dims: number[];
+  data: Uint8Array;
+}
+
+function checkOptions(options: unknown): [string, number][] {
+  if (options === undefined) return [];
+  if (options === null || typeof options !== 'object') {
+    throw new OnnxletError('INVALID_ARGUMENT', `session options must be an object, got ${describe(options)}`);
+  }
+  const overrides = (options as InferenceSession.SessionOptions).freeDimensionOverrides;
+  if (overrides === undefined) return [];
+  if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) {
+    throw new OnnxletError('INVALID_ARGUMENT', `freeDimensionOverrides must be an object like { N: 1 }, got ${describe(overrides)}`);
+  }
+  return Object.entries(overrides).map(([name, value]) => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new OnnxletError(
+        'INVALID_ARGUMENT',
+        `freeDimensionOverrides.${name} must be a non-negative integer, got ${describe(value)}`,
+      );
+    }
+    return [name, value];
+  });
+}
+
+function isTensorLike(value: unknown): value is Tensor {
+  if (value instanceof Tensor) return true;
+  const v = value as Partial<Tensor> | null;
+  return (
+    typeof v === 'object' && v !== null && isTensorType(v.type) && Array.isArray(v.dims) && ArrayBuffer.isView(v.data)
+  );
+}
+
+function shapeText(dims: ReadonlyArray<number | string>): string {
+  return `[${dims.join(', ')}]`;
+}
+
+function checkFeed(meta: InferenceSession.ValueMetadata, tensor: Tensor, symbols: Map<string, [number, string]>) {
+  const { name } = meta;
+  if (tensor.type !== meta.type) {
+    throw new OnnxletError('INVALID_INPUT', `input '${name}': expected a ${meta.type} tensor, got ${tensor.type}`);
+  }
+  const dims = tensor.dims;
+  if (dims.length !== meta.shape.length) {
+    throw new OnnxletError(
+      'INVALID_INPUT',
+      `input '${name}': expected rank ${meta.shape.length} with shape ${shapeText(meta.shape)}, ` +
+        `got rank ${dims.length} with shape ${shapeText(dims)}`,
+    );
+  }
+  meta.shape.forEach((declared, axis) => {
+    const actual = dims[axis];
+    if (typeof declared === 'number') {
+      if (declared !== actual) {
+        throw new OnnxletError(
+          'INVALID_INPUT',
+          `input '${name}': dimension ${axis} must be ${declared} (declared shape ${shapeText(meta.shape)}), ` +
+            `got ${actual} (shape ${shapeText(dims)})`,
+        );
+      }
+      return;
+    }
+    const bound = symbols.get(declared);
+    if (bound === undefined) {
+      symbols.set(declared, [actual, name]);
+    } else if (bound[0] !== actual) {
+      throw new OnnxletError(
+        'INVALID_INPUT',
+        `input '${name}': dimension ${axis} (${declared}) is ${actual}, but input '${bound[1]}' already set ${declared} = ${bound[0]}`,
+      );
+    }
+  });
+}
+
+/**
+ * A loaded model, with onnxruntime-web's API:
+ *
+ * ```ts
+ * const session = await InferenceSession.create('model.onnx');
+ * const { output } = await session.run({ input: new Tensor('float32', data, [1, 3, 224, 224]) });
+ * ```
+ */
+export class InferenceSession {
+  /** The model's input names, in declaration order. */
+  readonly inputNames: readonly string[];
+  /** The model's output names, in declaration order. */
+  readonly outputNames: readonly string[];
+  /** The model's inputs: name, element type and shape. */
+  readonly inputMetadata: readonly InferenceSession.ValueMetadata[];
+  /** The model's outputs: name, element type and shape. */
+  readonly outputMetadata: readonly InferenceSession.ValueMetadata[];
+  #session: WasmSession | undefined;
+  readonly #generation: number;
+
+  private constructor(session: WasmSession) {
+    this.#session = session;
+    this.#generation = moduleGeneration();
+    const metadata = (list: unknown): readonly InferenceSession.ValueMetadata[] =>
+      Object.freeze(
+        (list as Omit<InferenceSession.ValueMetadata, 'isTensor'>[]).map((m) =>
+          Object.freeze({ name: m.name, isTensor: true as const, type: m.type, shape: Object.freeze([...m.shape]) }),
+        ),
+      );
+    this.inputMetadata = metadata(callWasm('describing the inputs', () => session.inputs()));
+    this.outputMetadata = metadata(callWasm('describing the outputs', () => session.outputs()));
+    this.inputNames = Object.freeze(this.inputMetadata.map((m) => m.name));
+    this.outputNames = Object.freeze(this.outputMetadata.map((m) => m.name));
+  }
+
+  /**
+   * Loads a model from a URL (or, in Node, a file path), an `ArrayBuffer`, a `Uint8Array`,
+   * a `Blob` or a `Response`. The WebAssembly module is fetched and compiled on the first call.
+   */
+  static async create(source: ModelSource, options?: InferenceSession.SessionOptions): Promise<InferenceSession> {
+    const overrides = checkOptions(options);
+    const [bytes] = await Promise.all([modelBytes(source), initialize()]);
+    const session = callWasm('loading the model', () => new WasmSession(bytes, { freeDimensionOverrides: overrides }));
+    return new InferenceSession(session);
+  }
+
+  /**
+   * Runs the model. `feeds` must hold a tensor for every input; `fetches` picks outputs
+   * (all by default). Resolves to the outputs by name.
+   */
+  async run(
+    feeds: InferenceSession.FeedsType,
+    fetches?: InferenceSession.FetchesType,
+  ): Promise<InferenceSession.ReturnType> {
+    const session = this.#live();
+    const wire = this.#checkFeeds(feeds);
+    const names = this.#checkFetches(fetches);
+    const outputs = callWasm('running the model', () => session.run(wire, names)) as WireValue[];
+    const result: InferenceSession.ReturnType = {};
+    for (const o of outputs) result[o.name] = Tensor.fromBytes(o.type, o.dims, o.data);
+    return result;
+  }
+
+  /** Frees the model's memory. Further calls reject with `RELEASED`. */
+  async release(): Promise<void> {
+    const session = this.#session;
+    this.#session = undefined;
+    if (session && this.#generation === moduleGeneration()) session.free();
+  }
+
+  #live(): WasmSession {
+    if (this.#session === undefined) {
+      throw new OnnxletError('RELEASED', 'this session has been released');
+    }
+    if (this.#generation !== moduleGeneration()) {
+      this.#session = undefined;
+      throw new OnnxletError(
+        'RELEASED',
+        'this session was lost when the WebAssembly module was reset after a crash; create it again',
+      );
+    }
+    return this.#session;
+  }
+
+  #checkFeeds(feeds: unknown): WireValue[] {
+    if (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds) || isTensorLike(feeds)) {
+      throw new OnnxletError(
+        'INVALID_ARGUMENT',
+        `feeds must be an object mapping input names to tensors, got ${describe(feeds)}`,
+      );
+    }
+    const entries = Object.entries(feeds as Record<string, unknown>);
+    for (const [name, value] of entries) {
+      if (!this.inputNames.includes(name)) {
+        throw new OnnxletError('INVALID_INPUT', `unknown input '${name}' (model inputs: ${this.inputNames.join(', ') || 'none'})`);
+      }
+      if (!isTensorLike(value)) {
+        throw new OnnxletError('INVALID_INPUT', `input '${name}' must be a Tensor, got ${describe(value)}`);
+      }
+    }
+    const symbols = new Map<string, [number, string]>();
+    return this.inputMetadata.map((meta) => {
+      const tensor = (feeds as Record<string, Tensor | undefined>)[meta.name];
+      if (tensor === undefined) {
+        throw new OnnxletError('INVALID_INPUT', `missing input '${meta.name}' (${meta.type} ${shapeText(meta.shape)})`);
+      }
+      checkFeed(meta, tensor, symbols);
+      return { name: meta.name, type: tensor.type, dims: [...tensor.dims], data: bytesOf(tensor.data) };
+    });
+  }
+
+  #checkFetches(fetches: unknown): string[] | undefined {
+    if (fetches === undefined) return undefined;
+    let names: unknown[];
+    if (Array.isArray(fetches)) {
+      names = fetches;
+    } else if (fetches !== null && typeof fetches === 'object') {
+      for (const [name, value] of Object.entries(fetches)) {
+        if (value !== null) {
+          throw new OnnxletError('INVALID_ARGUMENT', `fetches.${name}: pre-allocated output tensors are not supported; use null`);
+        }
+      }
+      names = Object.keys(fetches);
+    } else {
+      throw new OnnxletError('INVALID_ARGUMENT', `fetches must be an array of output names, got ${describe(fetches)}`);
+    }
+    for (const name of names) {
+      if (typeof name !== 'string' || !this.outputNames.includes(name)) {
+        throw new OnnxletError(
+          'INVALID_ARGUMENT',
+          `unknown output ${typeof name === 'string' ? `'${name}'` : describe(name)} (model outputs: ${this.outputNames.join(', ')})`,
+        );
+      }
+    }
+    return names as string[];
+  }
+}

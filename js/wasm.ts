@@ -1,0 +1,108 @@
+import init, { WasmSession, __wbg_reset_state } from '../pkg/onnxlet.js';
+
+import { env } from './env.js';
+import { OnnxletError, fromWasmError } from './errors.js';
+import { readLocalFile } from './source.js';
+
+declare const __ONNXLET_IIFE__: boolean;
+
+export { WasmSession };
+
+/** The `src` of the `<script>` tag that loaded the script-tag build, read while it executes. */
+const scriptSrc: string | undefined =
+  __ONNXLET_IIFE__ && typeof document !== 'undefined'
+    ? ((document.currentScript as HTMLScriptElement | null)?.src ?? undefined)
+    : undefined;
+
+let ready: Promise<void> | undefined;
+let generation = 0;
+
+/** Fetches and instantiates the module once; concurrent callers share the same promise. */
+export function initialize(): Promise<void> {
+  ready ??= instantiate().catch((error: unknown) => {
+    ready = undefined;
+    throw error;
+  });
+  return ready;
+}
+
+/** Increments whenever the module is re-instantiated after a crash; sessions remember theirs. */
+export function moduleGeneration(): number {
+  return generation;
+}
+
+/**
+ * Calls into the module. A Rust error becomes an {@link OnnxletError} here; a trap (a
+ * `WebAssembly.RuntimeError`, e.g. a panic or out-of-memory) re-instantiates the module
+ * so that the next call works.
+ */
+export function callWasm<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (error) {
+    if (error instanceof WebAssembly.RuntimeError) {
+      generation++;
+      __wbg_reset_state();
+      throw new OnnxletError(
+        'RUNTIME_ERROR',
+        `the WebAssembly module crashed while ${what} (${error.message}); it has been reset and ` +
+          'sessions created before the crash are released (a panic message, if any, is on the console)',
+        { cause: error },
+      );
+    }
+    throw fromWasmError(error);
+  }
+}
+
+async function instantiate(): Promise<void> {
+  const source = await wasmSource();
+  try {
+    await init({ module_or_path: source });
+  } catch (error) {
+    const hint =
+      error instanceof WebAssembly.CompileError
+        ? ' (onnxlet needs WebAssembly SIMD: Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+)'
+        : '';
+    throw new OnnxletError(
+      'WASM_LOAD_FAILED',
+      `could not instantiate the onnxlet WebAssembly module: ${(error as Error).message}${hint}`,
+      { cause: error },
+    );
+  }
+}
+
+function wasmUrl(): URL {
+  const configured = env.wasm.wasmPaths;
+  if (configured !== undefined) {
+    const base = __ONNXLET_IIFE__ ? scriptSrc : import.meta.url;
+    const url = new URL(String(configured), base ?? globalThis.location?.href);
+    return url.pathname.endsWith('.wasm') ? url : new URL('onnxlet_bg.wasm', url);
+  }
+  if (__ONNXLET_IIFE__) {
+    if (!scriptSrc) {
+      throw new OnnxletError(
+        'WASM_LOAD_FAILED',
+        'cannot locate onnxlet_bg.wasm: the script was not loaded by a <script src> tag; set onnxlet.env.wasm.wasmPaths',
+      );
+    }
+    return new URL('onnxlet_bg.wasm', scriptSrc);
+  }
+  return new URL('./onnxlet_bg.wasm', import.meta.url);
+}
+
+async function wasmSource(): Promise<BufferSource | WebAssembly.Module | Response> {
+  const { wasmBinary } = env.wasm;
+  if (wasmBinary !== undefined) return wasmBinary as BufferSource | WebAssembly.Module;
+  const url = wasmUrl();
+  if (url.protocol === 'file:') return readLocalFile(url);
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new OnnxletError('FETCH_FAILED', `could not fetch ${url.href}: ${(error as Error).message}`, { cause: error });
+  }
+  if (!response.ok) {
+    throw new OnnxletError('FETCH_FAILED', `could not fetch ${url.href}: HTTP ${response.status} ${response.statusText}`);
+  }
+  return response;
+}

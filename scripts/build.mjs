@@ -1,0 +1,95 @@
+// Builds the package: Rust → wasm (+simd128) → wasm-bindgen → wasm-opt → esbuild (ESM + script
+// tag) → .d.ts. Every tool call lives here, so any one of them can be swapped.
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+
+import { ensureNpmDeps, ensureRustToolchain, root, run } from './setup.mjs';
+
+const dist = join(root, 'dist');
+const pkg = join(root, 'pkg');
+const cargoWasm = join(root, 'target', 'wasm32-unknown-unknown', 'release', 'onnxlet.wasm');
+const WASM_OPT_FLAGS = [
+  '-Os',
+  '--enable-simd',
+  '--enable-bulk-memory',
+  '--enable-nontrapping-float-to-int',
+  '--enable-sign-ext',
+  '--enable-reference-types',
+  '--enable-multivalue',
+  '--enable-mutable-globals',
+];
+
+const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+function buildWasm() {
+  run('cargo', ['build', '--release', '--target', 'wasm32-unknown-unknown', '--lib']);
+  run('wasm-bindgen', [
+    '--target', 'web',
+    '--experimental-reset-state-function',
+    '--out-dir', pkg,
+    '--out-name', 'onnxlet',
+    cargoWasm,
+  ]);
+  // wasm-opt takes minutes on tract: skip it when its input and flags have not changed.
+  const input = join(pkg, 'onnxlet_bg.wasm');
+  const stampPath = join(pkg, 'wasm-opt.stamp');
+  const stamp = `${sha256(input)} ${WASM_OPT_FLAGS.join(' ')}`;
+  const optimised = join(pkg, 'onnxlet_bg.opt.wasm');
+  if (!existsSync(optimised) || !existsSync(stampPath) || readFileSync(stampPath, 'utf8') !== stamp) {
+    run(join(root, 'node_modules', 'binaryen', 'bin', 'wasm-opt'), [...WASM_OPT_FLAGS, input, '-o', optimised]);
+    writeFileSync(stampPath, stamp);
+  }
+  copyFileSync(optimised, join(dist, 'onnxlet_bg.wasm'));
+}
+
+async function buildJs() {
+  const esbuild = await import('esbuild');
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const common = {
+    entryPoints: [join(root, 'js', 'index.ts')],
+    bundle: true,
+    target: 'es2022',
+    legalComments: 'none',
+    logLevel: 'warning',
+    logOverride: { 'empty-import-meta': 'silent' },
+  };
+  await esbuild.build({
+    ...common,
+    format: 'esm',
+    platform: 'neutral',
+    outfile: join(dist, 'onnxlet.mjs'),
+    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'false' },
+  });
+  await esbuild.build({
+    ...common,
+    format: 'iife',
+    globalName: 'onnxlet',
+    platform: 'browser',
+    minify: true,
+    outfile: join(dist, 'onnxlet.min.js'),
+    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'true' },
+  });
+  run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json']);
+  // The bindings are internal: no public declaration refers to them.
+  rmSync(join(dist, 'wasm.d.ts'));
+}
+
+function reportSizes() {
+  const rows = ['onnxlet_bg.wasm', 'onnxlet.mjs', 'onnxlet.min.js'].map((name) => {
+    const bytes = readFileSync(join(dist, name));
+    const gzip = gzipSync(bytes, { level: 9 }).length;
+    const brotli = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+    return { file: `dist/${name}`, raw: bytes.length, gzip, brotli };
+  });
+  console.log('\nsize (bytes)');
+  console.table(rows);
+}
+
+mkdirSync(dist, { recursive: true });
+ensureNpmDeps();
+ensureRustToolchain();
+buildWasm();
+await buildJs();
+reportSizes();
