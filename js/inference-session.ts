@@ -5,7 +5,10 @@ import { WasmSession, callWasm, initialize, moduleGeneration } from './wasm.js';
 
 /* eslint-disable @typescript-eslint/no-namespace */
 export declare namespace InferenceSession {
-  /** A model input or output as the model declares it. Symbolic dimensions are strings (e.g. `'N'`). */
+  /**
+   * A model input or output as the model declares it. Symbolic dimensions are strings (e.g. `'N'`);
+   * `'?'` is a dimension the model leaves unknown.
+   */
   interface ValueMetadata {
     readonly name: string;
     readonly isTensor: true;
@@ -67,6 +70,9 @@ function isTensorLike(value: unknown): value is Tensor {
   );
 }
 
+/** How metadata shows a dimension the model declares neither as a number nor a symbol. */
+const UNKNOWN_DIM = '?';
+
 function shapeText(dims: ReadonlyArray<number | string>): string {
   return `[${dims.join(', ')}]`;
 }
@@ -96,6 +102,7 @@ function checkFeed(meta: InferenceSession.ValueMetadata, tensor: Tensor, symbols
       }
       return;
     }
+    if (declared === UNKNOWN_DIM) return;
     const bound = symbols.get(declared);
     if (bound === undefined) {
       symbols.set(declared, [actual, name]);

@@ -30,8 +30,9 @@ fn into_error(error: Error) -> JsValue {
 }
 
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    // Maps as plain objects, bytes as `Uint8Array`s.
     value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
         .map_err(|e| into_error(Error::runtime(format!("converting a result for JS: {e}"))))
 }
 

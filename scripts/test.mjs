@@ -1,0 +1,35 @@
+// `npm test`: sets up everything the tests need (npm deps, wasm32 target, wasm-bindgen-cli,
+// Python packages and the pinned models, Debian's chromium), builds, lints, and runs every
+// suite: cargo's native tests, the Node tests and the Chromium tests.
+import { join } from 'node:path';
+
+import { ensureChromium, ensureNpmDeps, ensureRustToolchain, fetchModels, root, run } from './setup.mjs';
+
+const started = Date.now();
+const step = (name) => console.log(`\n=== ${name} (${Math.round((Date.now() - started) / 1000)} s)`);
+
+step('set-up');
+ensureNpmDeps();
+ensureRustToolchain();
+fetchModels();
+ensureChromium();
+
+step('build');
+run(process.execPath, [join(root, 'scripts', 'build.mjs')]);
+
+step('lint');
+run('cargo', ['fmt', '--check']);
+run('cargo', ['clippy', '--all-targets', '--', '-D', 'warnings']);
+run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', '--', '-D', 'warnings']);
+run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--noEmit']);
+
+step('native tests (cargo test)');
+run('cargo', ['test']);
+
+step('Node tests');
+run(process.execPath, ['--test', '--test-concurrency=1', 'tests/node/']);
+
+step('Chromium tests');
+run(process.execPath, ['--test', '--test-concurrency=1', 'tests/browser/']);
+
+step('all tests passed');

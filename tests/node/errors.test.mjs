@@ -1,0 +1,121 @@
+// Every bad input gives an OnnxletError with the right code and a message naming the
+// problem, and the next valid call still works.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+
+import { InferenceSession, OnnxletError, Tensor } from 'onnxlet';
+
+import { testModel } from '../support/models.mjs';
+
+const f32 = (dims, fill = 0) => new Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(fill), dims);
+
+async function stillWorks() {
+  const session = await InferenceSession.create(testModel('add_dynamic.onnx'));
+  const { sum } = await session.run({ a: f32([2, 3], 1), b: f32([2, 3], 2) });
+  assert.deepEqual([...sum.data], [3, 3, 3, 3, 3, 3]);
+}
+
+async function expectError(promise, code, ...fragments) {
+  const error = await promise.then(
+    () => assert.fail(`expected ${code}`),
+    (e) => e,
+  );
+  assert.ok(error instanceof OnnxletError, `not an OnnxletError: ${error}`);
+  assert.equal(error.code, code, error.message);
+  for (const f of fragments) assert.match(error.message, f instanceof RegExp ? f : new RegExp(escape(f)));
+  return error;
+}
+
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+test('garbage and truncated model bytes are INVALID_MODEL', async () => {
+  const garbage = Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 13);
+  await expectError(InferenceSession.create(garbage), 'INVALID_MODEL', 'ONNX');
+  await expectError(InferenceSession.create(new Uint8Array()), 'INVALID_MODEL', 'no graph');
+  const model = await readFile(testModel('matmul_seq.onnx'));
+  for (const cut of [1, model.length >> 1, model.length - 1]) {
+    await expectError(InferenceSession.create(model.subarray(0, cut)), 'INVALID_MODEL');
+  }
+  await stillWorks();
+});
+
+test('an unsupported operator is named, with its domain, opset and node, at load', async () => {
+  await expectError(
+    InferenceSession.create(testModel('unsupported_op.onnx')),
+    'UNSUPPORTED_OPERATOR',
+    'FrobnicateTensor',
+    "node 'weird_node'",
+    'ai.onnx',
+    'opset 13',
+  );
+  await stillWorks();
+});
+
+test('wrong dtype, rank, dim, missing and unknown inputs are INVALID_INPUT', async () => {
+  const session = await InferenceSession.create(testModel('add_dynamic.onnx'));
+  const b = f32([2, 3]);
+  await expectError(
+    session.run({ a: new Tensor('int32', new Int32Array(6), [2, 3]), b }),
+    'INVALID_INPUT',
+    "input 'a'",
+    'expected a float32 tensor, got int32',
+  );
+  await expectError(session.run({ a: f32([6]), b }), 'INVALID_INPUT', "input 'a'", 'expected rank 2 with shape [N, 3]', 'got rank 1');
+  await expectError(session.run({ a: f32([2, 4]), b }), 'INVALID_INPUT', 'dimension 1 must be 3', 'got 4');
+  await expectError(session.run({ a: f32([2, 3]), b: f32([5, 3]) }), 'INVALID_INPUT', "input 'b'", '(N) is 5', "input 'a' already set N = 2");
+  await expectError(session.run({ a: f32([2, 3]) }), 'INVALID_INPUT', "missing input 'b' (float32 [N, 3])");
+  await expectError(session.run({ a: f32([2, 3]), b, c: b }), 'INVALID_INPUT', "unknown input 'c'", 'model inputs: a, b');
+  await expectError(session.run({ a: [1, 2, 3], b }), 'INVALID_INPUT', "input 'a' must be a Tensor");
+  await expectError(session.run(f32([2, 3])), 'INVALID_ARGUMENT', 'feeds must be an object');
+  await expectError(session.run({ a: f32([2, 3]), b }, ['nope']), 'INVALID_ARGUMENT', "unknown output 'nope'", 'sum');
+  const { sum } = await session.run({ a: f32([2, 3], 1), b: f32([2, 3], 1) });
+  assert.deepEqual([...sum.data], [2, 2, 2, 2, 2, 2]);
+});
+
+test('the Rust core validates feeds too (bypassing the TypeScript checks)', async () => {
+  const session = await InferenceSession.create(testModel('add_dynamic.onnx'));
+  // A tensor-like object whose data does not match its dims slips past the wrapper's checks.
+  const liar = { type: 'float32', dims: [2, 3], data: new Float32Array(5), size: 6 };
+  await expectError(session.run({ a: liar, b: f32([2, 3]) }), 'INVALID_INPUT', "input 'a'", 'needs 24 bytes, got 20');
+  await stillWorks();
+});
+
+test('run after release() is RELEASED; release is idempotent', async () => {
+  const session = await InferenceSession.create(testModel('add_dynamic.onnx'));
+  await session.release();
+  await session.release();
+  await expectError(session.run({ a: f32([1, 3]), b: f32([1, 3]) }), 'RELEASED', 'released');
+  await stillWorks();
+});
+
+test('bad arguments are INVALID_ARGUMENT or FETCH_FAILED before touching wasm', async () => {
+  await expectError(InferenceSession.create(42), 'INVALID_ARGUMENT', 'got number 42');
+  await expectError(InferenceSession.create('/nonexistent/model.onnx'), 'FETCH_FAILED', '/nonexistent/model.onnx');
+  await expectError(InferenceSession.create(new Uint8Array(1), { freeDimensionOverrides: [] }), 'INVALID_ARGUMENT');
+  assert.throws(() => new Tensor('float32', new Float32Array(5), [2, 3]), { code: 'INVALID_ARGUMENT', message: /hold 6 elements, but the data has 5/ });
+  assert.throws(() => new Tensor('float33', [1]), { code: 'INVALID_ARGUMENT', message: /unknown tensor type "float33"/ });
+  assert.throws(() => new Tensor('int32', new Float32Array(2)), { code: 'INVALID_ARGUMENT', message: /needs its data as Int32Array/ });
+  assert.throws(() => new Tensor('float32', [1, 2], [2, -1]), { code: 'INVALID_ARGUMENT', message: /non-negative integers/ });
+  await stillWorks();
+});
+
+test('a shape computed from input values is reported at run, naming the node', async () => {
+  const session = await InferenceSession.create(testModel('huge_intermediate.onnx'));
+  await expectError(session.run({ shape: new Tensor('int64', [3n, 4n]) }), 'INVALID_MODEL', 'ConstantOfShape', 'fill');
+  const huge = await InferenceSession.create(testModel('huge_declared.onnx'));
+  assert.deepEqual(huge.inputMetadata[0].shape, [1e9, 1e9]);
+  await expectError(huge.run({ x: f32([1, 1]) }), 'INVALID_INPUT', 'dimension 0 must be 1000000000');
+  await stillWorks();
+});
+
+test('a crash (out of wasm memory) resets the module; the next call works', async () => {
+  const session = await InferenceSession.create(testModel('add_dynamic.onnx'));
+  // 2 × 1.1 GB of inputs, copied into the module and then into tract, plus the output,
+  // cannot fit in 4 GiB of wasm32 memory.
+  const n = 90_000_000;
+  const big = new Tensor('float32', new Float32Array(n * 3), [n, 3]);
+  await expectError(session.run({ a: big, b: big }), 'RUNTIME_ERROR', 'crashed', 'reset');
+  await expectError(session.run({ a: f32([1, 3]), b: f32([1, 3]) }), 'RELEASED', 'reset after a crash');
+  await stillWorks();
+});

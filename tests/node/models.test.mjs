@@ -1,0 +1,51 @@
+// Every real model fetched by scripts/fetch-models.py, through the built package in Node,
+// against its reference outputs (relative error ≤ 1e-4, same top-1 for classifiers).
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+
+import * as onnxlet from 'onnxlet';
+
+import { checkModel } from '../support/compare.mjs';
+import { loadIndex, modelsDir, readModelFile } from '../support/models.mjs';
+
+const index = loadIndex();
+const timings = [];
+
+test('the model cache holds the 13 pinned models', () => {
+  assert.deepEqual(index.models.map((m) => m.name).sort(), [
+    'bvlc_alexnet', 'densenet121', 'inception_v1', 'inception_v2', 'magika', 'ppocr_cls', 'ppocr_det',
+    'resnet50', 'shufflenet', 'silero_vad', 'squeezenet', 'vgg19', 'zfnet512',
+  ]);
+});
+
+for (const model of index.models) {
+  test(`${model.name} matches its reference outputs`, async () => {
+    const started = performance.now();
+    const session = await onnxlet.InferenceSession.create(join(modelsDir, model.file));
+    const loadMs = performance.now() - started;
+    assert.deepEqual(session.inputNames, model.inputs.map((i) => i.name));
+    assert.deepEqual(session.outputNames, model.outputs.map((o) => o.name));
+    for (const [ix, meta] of session.inputMetadata.entries()) {
+      assert.equal(meta.type, model.inputs[ix].type);
+      assert.equal(meta.shape.length, model.inputs[ix].shape.length);
+    }
+    const results = await checkModel(onnxlet, session, model, readModelFile);
+    for (const r of results) assert.deepEqual(r.failures, [], `${model.name} case ${r.case}`);
+    timings.push({
+      model: model.name,
+      'model bytes': model.bytes,
+      'load ms': Math.round(loadMs),
+      'first run ms': Math.round(results[0].ms),
+      'max rel error': Math.max(...results.map((r) => r.maxError)).toExponential(1),
+    });
+    await session.release();
+  });
+}
+
+after(() => {
+  if (timings.length) {
+    console.log('\nNode (wasm, 1 thread): load and run times');
+    console.table(timings);
+  }
+});
