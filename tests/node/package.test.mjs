@@ -1,0 +1,70 @@
+// The package as users get it: `npm pack`, install the tarball in an empty project, import it
+// the way users do (ESM in Node, types under `tsc --strict`), with nothing on stderr.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { root, testModel } from '../support/models.mjs';
+
+const work = mkdtempSync(join(tmpdir(), 'onnxlet-package-'));
+const consumer = join(work, 'consumer');
+
+function sh(cmd, args, cwd) {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } });
+  assert.equal(r.status, 0, `${cmd} ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+before(() => {
+  sh('npm', ['pack', '--silent', '--pack-destination', work], root);
+  const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
+  sh('mkdir', ['-p', consumer]);
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  sh('npm', ['install', '--offline', '--no-audit', '--no-fund', join(work, tarball)], consumer);
+});
+
+after(() => rmSync(work, { recursive: true, force: true }));
+
+test('the packed package ships only the build outputs', () => {
+  const files = readdirSync(join(consumer, 'node_modules', 'onnxlet', 'dist')).sort();
+  assert.deepEqual(files, [
+    'env.d.ts', 'errors.d.ts', 'index.d.ts', 'inference-session.d.ts', 'onnxlet.min.js', 'onnxlet.mjs',
+    'onnxlet_bg.wasm', 'source.d.ts', 'tensor.d.ts',
+  ]);
+});
+
+test('an ESM consumer imports it and runs a model, with nothing on stderr', () => {
+  writeFileSync(
+    join(consumer, 'main.mjs'),
+    `import { InferenceSession, Tensor } from 'onnxlet';
+     const session = await InferenceSession.create(${JSON.stringify(testModel('two_outputs.onnx'))});
+     const { doubled } = await session.run({ x: new Tensor('float32', [1, 2, 3, 4], [2, 2]) });
+     console.log(JSON.stringify(Array.from(doubled.data)));`,
+  );
+  const r = sh(process.execPath, ['main.mjs'], consumer);
+  assert.equal(r.stdout.trim(), '[2,4,6,8]');
+  assert.equal(r.stderr, '');
+});
+
+test('its types check under tsc --strict', () => {
+  writeFileSync(
+    join(consumer, 'main.ts'),
+    `import { InferenceSession, Tensor, OnnxletError, env, type ErrorCode } from 'onnxlet';
+     env.wasm.wasmPaths = '/static/';
+     async function main(): Promise<number> {
+       const session: InferenceSession = await InferenceSession.create('model.onnx', { freeDimensionOverrides: { N: 1 } });
+       const meta: InferenceSession.ValueMetadata = session.inputMetadata[0];
+       const t = new Tensor('int64', new BigInt64Array(2), [2]);
+       const data: BigInt64Array = t.data;
+       const outputs: InferenceSession.ReturnType = await session.run({ [meta.name]: t }, [session.outputNames[0]]);
+       try { await session.release(); } catch (e) { if (e instanceof OnnxletError) { const c: ErrorCode = e.code; console.log(c); } }
+       return data.length + Object.keys(outputs).length;
+     }
+     void main;`,
+  );
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  sh(process.execPath, [tsc, '--strict', '--noEmit', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom', 'main.ts'], consumer);
+});
