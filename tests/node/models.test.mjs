@@ -12,9 +12,9 @@ import { loadIndex, modelsDir, readModelFile } from '../support/models.mjs';
 const index = loadIndex();
 const timings = [];
 
-test('the model cache holds the 13 pinned models', () => {
+test('the model cache holds the 14 pinned models', () => {
   assert.deepEqual(index.models.map((m) => m.name).sort(), [
-    'bvlc_alexnet', 'densenet121', 'inception_v1', 'inception_v2', 'magika', 'ppocr_cls', 'ppocr_det',
+    'bvlc_alexnet', 'densenet121', 'inception_v1', 'inception_v2', 'magika', 'minilm', 'ppocr_cls', 'ppocr_det',
     'resnet50', 'shufflenet', 'silero_vad', 'squeezenet', 'vgg19', 'zfnet512',
   ]);
 });
