@@ -130,8 +130,8 @@ fn real_models_match_reference_outputs() {
     }))
     .unwrap();
     assert!(
-        index.models.len() >= 13,
-        "expected the 13 pinned models, found {}",
+        index.models.len() >= 14,
+        "expected the 14 pinned models, found {}",
         index.models.len()
     );
     for model in &index.models {
