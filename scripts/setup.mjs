@@ -66,6 +66,12 @@ export function fetchModels(only) {
   run('python3', ['scripts/fetch-models.py', ...(only ? ['--only', only] : [])]);
 }
 
+/** The ONNX backend node test cases, generated from the pinned onnx package. */
+export function makeNodeTests() {
+  ensurePythonDeps();
+  run('python3', ['scripts/make-node-tests.py']);
+}
+
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Debian's chromium for the browser tests. */

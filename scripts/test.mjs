@@ -1,9 +1,10 @@
 // `npm test`: sets up everything the tests need (npm deps, wasm32 target, wasm-bindgen-cli,
-// Python packages and the pinned models, Debian's chromium), builds, lints, and runs every
-// suite: cargo's native tests, the Node tests and the Chromium tests.
+// Python packages, the pinned models and the ONNX node tests, Debian's chromium), builds, lints,
+// and runs every suite: cargo's native tests (the ONNX node tests among them), the Node tests
+// (the same node tests through wasm), and the Chromium tests.
 import { join } from 'node:path';
 
-import { ensureChromium, ensureNpmDeps, ensureRustToolchain, fetchModels, root, run } from './setup.mjs';
+import { ensureChromium, ensureNpmDeps, ensureRustToolchain, fetchModels, makeNodeTests, root, run } from './setup.mjs';
 
 const started = Date.now();
 const step = (name) => console.log(`\n=== ${name} (${Math.round((Date.now() - started) / 1000)} s)`);
@@ -12,6 +13,7 @@ step('set-up');
 ensureNpmDeps();
 ensureRustToolchain();
 fetchModels();
+makeNodeTests();
 ensureChromium();
 
 step('build');
@@ -28,6 +30,9 @@ run('cargo', ['test']);
 
 step('Node tests');
 run(process.execPath, ['--test', '--test-concurrency=1', 'tests/node/']);
+
+step('operator table (docs/operators.md is up to date with this run)');
+run('python3', ['scripts/operator-table.py', '--check']);
 
 step('Chromium tests');
 run(process.execPath, ['--test', '--test-concurrency=1', 'tests/browser/']);

@@ -12,9 +12,6 @@ use tract_onnx::prelude::*;
 
 use crate::tensor::HostTensor;
 
-/// Inputs larger than this are never specialised on.
-pub(super) const MAX_ELEMENTS: usize = 64;
-
 /// The nodes a value depends on, in graph order, and the graph inputs it reads; `None` when
 /// it depends on a node with a subgraph (whose captured values are not followed).
 fn ancestors(graph: &pb::GraphProto, value: &str) -> Option<(Vec<usize>, Vec<String>)> {

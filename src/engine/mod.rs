@@ -2,18 +2,17 @@
 //! model, and the translation of tract's types and errors into the crate's own.
 
 mod branches;
+mod per_shape;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::tensor::{format_shape, DType, Dim, HostTensor, ValueInfo};
-
-/// How many per-shape plans a [`Plans::PerShape`] engine keeps.
-const PLAN_CACHE_SIZE: usize = 8;
+use crate::tensor::{DType, Dim, HostTensor, ValueInfo};
+use per_shape::PerShape;
 
 /// A loaded model, optimised and ready to run.
 pub(crate) struct Engine {
@@ -31,25 +30,6 @@ enum Plans {
     /// `If` conditions read), and the most recent plans are kept.
     PerShape(Box<PerShape>),
 }
-
-struct PerShape {
-    source: Source,
-    cache: Mutex<Vec<(PlanKey, Arc<TypedSimplePlan>)>>,
-}
-
-enum Source {
-    Model(Box<InferenceModel>),
-    /// The model has `If` nodes whose conditions read inputs: re-parsed with the taken
-    /// branches inlined for each combination of those inputs' values.
-    Branches {
-        onnx: Box<tract_onnx::Onnx>,
-        proto: Box<pb::ModelProto>,
-        inputs: Vec<String>,
-    },
-}
-
-/// Input shapes, and the bytes of the inputs a plan was specialised on.
-type PlanKey = Vec<(Vec<usize>, Option<Vec<u8>>)>;
 
 impl Engine {
     /// Parses `bytes` as an ONNX model, pins the named symbolic dimensions, and optimises it.
@@ -88,18 +68,7 @@ impl Engine {
                 let mut inputs = declared_infos(&proto, &input_names, true)?;
                 let outputs = declared_infos(&proto, &output_names, false)?;
                 pin_declared(&mut inputs, overrides)?;
-                let condition_inputs = branches::condition_inputs(&proto);
-                let source = if condition_inputs.is_empty() {
-                    Source::Model(Box::new(inference))
-                } else {
-                    Source::Branches {
-                        onnx: Box::new(onnx),
-                        proto: Box::new(proto),
-                        inputs: condition_inputs,
-                    }
-                };
-                let cache = Mutex::new(vec![]);
-                let plans = Plans::PerShape(Box::new(PerShape { source, cache }));
+                let plans = Plans::PerShape(Box::new(PerShape::new(onnx, proto, inference)));
                 Ok(Engine {
                     plans,
                     inputs,
@@ -111,15 +80,18 @@ impl Engine {
 
     /// Runs the model on inputs given in declaration order; returns outputs in declaration order.
     pub fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>> {
-        let plan = match &self.plans {
-            Plans::Symbolic(plan) => plan.clone(),
+        let (plan, fed) = match &self.plans {
+            Plans::Symbolic(plan) => (plan.clone(), vec![true; inputs.len()]),
             Plans::PerShape(per_shape) => {
-                plan_for_shapes(&per_shape.source, &self.inputs, &per_shape.cache, &inputs)?
+                let prepared = per_shape.prepare(&self.inputs, &inputs)?;
+                (prepared.plan, prepared.fed)
             }
         };
         let values = inputs
             .into_iter()
-            .map(|t| to_tract(t).map(TValue::from))
+            .zip(fed)
+            .filter(|(_, fed)| *fed)
+            .map(|(t, _)| to_tract(t).map(TValue::from))
             .collect::<Result<TVec<TValue>>>()?;
         let outputs = plan
             .run(values)
@@ -133,66 +105,6 @@ impl Engine {
 
 fn optimise(model: TypedModel) -> TractResult<Arc<TypedSimplePlan>> {
     model.into_optimized()?.into_runnable()
-}
-
-fn plan_for_shapes(
-    source: &Source,
-    infos: &[ValueInfo],
-    cache: &Mutex<Vec<(PlanKey, Arc<TypedSimplePlan>)>>,
-    inputs: &[HostTensor],
-) -> Result<Arc<TypedSimplePlan>> {
-    let specialised = |name: &str| match source {
-        Source::Branches { inputs, .. } => inputs.iter().any(|i| i == name),
-        Source::Model(_) => false,
-    };
-    let key: PlanKey = inputs
-        .iter()
-        .zip(infos)
-        .map(|(t, info)| {
-            let small = t.dims().iter().product::<usize>() <= branches::MAX_ELEMENTS;
-            let value = (small && specialised(&info.name)).then(|| t.data().to_vec());
-            (t.dims().to_vec(), value)
-        })
-        .collect();
-    let mut cache = cache
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(pos) = cache.iter().position(|(k, _)| *k == key) {
-        let entry = cache.remove(pos);
-        let plan = entry.1.clone();
-        cache.push(entry);
-        return Ok(plan);
-    }
-    let describe = |e: TractError| {
-        let shapes: Vec<String> = key.iter().map(|(dims, _)| format_shape(dims)).collect();
-        Error::invalid_model(format!(
-            "preparing the model for input shapes {}: {e:#}",
-            shapes.join(", ")
-        ))
-    };
-    let mut model = match source {
-        Source::Model(model) => (**model).clone(),
-        Source::Branches { onnx, proto, .. } => {
-            let known: HashMap<&str, (&HostTensor, bool)> = inputs
-                .iter()
-                .zip(infos)
-                .zip(&key)
-                .map(|((t, info), (_, value))| (info.name.as_str(), (t, value.is_some())))
-                .collect();
-            let proto = branches::specialise(onnx, proto, &known).map_err(describe)?;
-            onnx.model_for_proto_model(&proto).map_err(describe)?
-        }
-    };
-    for (ix, t) in inputs.iter().enumerate() {
-        let fact = InferenceFact::dt_shape(dtype_to_tract(t.dtype()), t.dims());
-        model.set_input_fact(ix, fact).map_err(describe)?;
-    }
-    let plan = model.into_typed().and_then(optimise).map_err(describe)?;
-    if cache.len() == PLAN_CACHE_SIZE {
-        cache.remove(0);
-    }
-    cache.push((key, plan.clone()));
-    Ok(plan)
 }
 
 /// Inputs or outputs as the ONNX graph declares them, for models typed per shape.
