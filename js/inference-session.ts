@@ -169,6 +169,7 @@ export class InferenceSession {
     feeds: InferenceSession.FeedsType,
     fetches?: InferenceSession.FetchesType,
   ): Promise<InferenceSession.ReturnType> {
+    await initialize();
     const session = this.#live();
     const wire = this.#checkFeeds(feeds);
     const names = this.#checkFetches(fetches);

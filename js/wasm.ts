@@ -1,4 +1,4 @@
-import init, { WasmSession, __wbg_reset_state } from '../pkg/onnxlet.js';
+import init, { WasmSession, __wbg_reset_state_async } from '../pkg/onnxlet.js';
 
 import { env } from './env.js';
 import { OnnxletError, fromWasmError } from './errors.js';
@@ -17,7 +17,10 @@ const scriptSrc: string | undefined =
 let ready: Promise<void> | undefined;
 let generation = 0;
 
-/** Fetches and instantiates the module once; concurrent callers share the same promise. */
+/**
+ * Fetches and instantiates the module once; concurrent callers share the same promise. After a
+ * crash, resolves once the module has been re-instantiated.
+ */
 export function initialize(): Promise<void> {
   ready ??= instantiate().catch((error: unknown) => {
     ready = undefined;
@@ -33,8 +36,8 @@ export function moduleGeneration(): number {
 
 /**
  * Calls into the module. A Rust error becomes an {@link OnnxletError} here; a trap (a
- * `WebAssembly.RuntimeError`, e.g. a panic or out-of-memory) re-instantiates the module
- * so that the next call works.
+ * `WebAssembly.RuntimeError`, e.g. a panic or out-of-memory) re-instantiates the module, so
+ * that the next call (which awaits {@link initialize}) works.
  */
 export function callWasm<T>(what: string, f: () => T): T {
   try {
@@ -42,7 +45,12 @@ export function callWasm<T>(what: string, f: () => T): T {
   } catch (error) {
     if (error instanceof WebAssembly.RuntimeError) {
       generation++;
-      __wbg_reset_state();
+      ready = __wbg_reset_state_async().catch((cause: unknown) => {
+        ready = undefined;
+        throw new OnnxletError('WASM_LOAD_FAILED', `could not re-instantiate the module after a crash: ${cause}`, {
+          cause,
+        });
+      });
       throw new OnnxletError(
         'RUNTIME_ERROR',
         `the WebAssembly module crashed while ${what} (${error.message}); it has been reset and ` +

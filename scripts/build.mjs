@@ -32,6 +32,7 @@ function buildWasm() {
     '--out-name', 'onnxlet',
     cargoWasm,
   ]);
+  addAsyncReset(join(pkg, 'onnxlet.js'), join(pkg, 'onnxlet.d.ts'));
   // wasm-opt takes minutes on tract: skip it when its input and flags have not changed.
   const input = join(pkg, 'onnxlet_bg.wasm');
   const stampPath = join(pkg, 'wasm-opt.stamp');
@@ -46,6 +47,24 @@ function buildWasm() {
     writeFileSync(stampPath, stamp);
   }
   copyFileSync(optimised, join(dist, 'onnxlet_bg.wasm'));
+}
+
+/**
+ * wasm-bindgen's `__wbg_reset_state` re-instantiates the module synchronously, which browsers
+ * refuse on the main thread for modules over 8 MB; add an async twin built from the same code.
+ */
+function addAsyncReset(gluePath, typesPath) {
+  const glue = readFileSync(gluePath, 'utf8');
+  const syncInstance = 'wasmInstance = new WebAssembly.Instance(wasmModule, __wbg_get_imports());';
+  const reset = glue.match(/export function __wbg_reset_state \(\) \{[\s\S]*?\n\}\n/)?.[0];
+  if (!reset?.includes(syncInstance)) {
+    throw new Error(`${gluePath}: __wbg_reset_state is not what this build expects (wasm-bindgen changed?)`);
+  }
+  const asyncReset = reset
+    .replace('export function __wbg_reset_state ()', 'export async function __wbg_reset_state_async ()')
+    .replace(syncInstance, 'wasmInstance = await WebAssembly.instantiate(wasmModule, __wbg_get_imports());');
+  writeFileSync(gluePath, `${glue}\n${asyncReset}`);
+  writeFileSync(typesPath, `${readFileSync(typesPath, 'utf8')}\nexport function __wbg_reset_state_async(): Promise<void>;\n`);
 }
 
 async function buildJs() {

@@ -51,7 +51,7 @@ impl Engine {
             .and_then(|m| m.into_decluttered())
         {
             Ok(mut typed) => {
-                drop(inference);
+                drop((proto, inference));
                 if !overrides.is_empty() {
                     typed = pin_symbols(&typed, overrides)?;
                 }

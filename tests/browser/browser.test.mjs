@@ -131,3 +131,29 @@ test('the demo page loads the default real model, runs it, and shows the result 
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('a crash (out of wasm memory) resets the module on the main thread too', async () => {
+  // The module is over 8 MB, which Chromium refuses to instantiate synchronously on the main
+  // thread: the reset must be asynchronous.
+  const { page, problems } = await openPage(browser, `${site.url}/pages/esm.html`, { allowConsoleErrors: true });
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'ready');
+  const outcome = await page.evaluate(async () => {
+    const { InferenceSession, Tensor } = window.onnxlet;
+    const session = await InferenceSession.create('/test-models/add_dynamic.onnx');
+    const n = 90_000_000;
+    const big = new Tensor('float32', new Float32Array(n * 3), [n, 3]);
+    const failure = async (promise) => promise.then(() => 'no error', (e) => ({ code: e.code, message: e.message }));
+    const crash = await failure(session.run({ a: big, b: big }));
+    const small = new Tensor('float32', [1, 2, 3], [1, 3]);
+    const stale = await failure(session.run({ a: small, b: small }));
+    const fresh = await InferenceSession.create('/test-models/add_dynamic.onnx');
+    const { sum } = await fresh.run({ a: small, b: small });
+    return { crash, stale, sum: Array.from(sum.data) };
+  });
+  assert.equal(outcome.crash.code, 'RUNTIME_ERROR');
+  assert.match(outcome.crash.message, /crashed .* reset/);
+  assert.equal(outcome.stale.code, 'RELEASED');
+  assert.deepEqual(outcome.sum, [2, 4, 6]);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
