@@ -19,7 +19,6 @@ import glob
 import hashlib
 import importlib.util
 import json
-import os
 import re
 import subprocess
 import sys
@@ -27,8 +26,20 @@ import time
 import zipfile
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-WHEELS_DIR = REPO_ROOT / ".cache" / "wheels"
+from onnxlet_data import (
+    CACHE_DIR,
+    ONNX_TYPES,
+    REPO_ROOT,
+    cache_dir,
+    ensure_cache_gitignore,
+    fed_inputs,
+    install_hint,
+    le_bytes,
+    run,
+    write_atomic,
+)
+
+WHEELS_DIR = CACHE_DIR / "wheels"
 
 # Bump when the generated inputs/outputs or the index entry format change;
 # stamps written by another generator version are regenerated.
@@ -188,23 +199,6 @@ MODELS = [
 ]
 MODELS_BY_NAME = {m["name"]: m for m in MODELS}
 
-# ONNX TensorProto.DataType -> onnxruntime-web type name.
-ONNX_TYPES = {
-    1: "float32",
-    2: "uint8",
-    3: "int8",
-    4: "uint16",
-    5: "int16",
-    6: "int32",
-    7: "int64",
-    9: "bool",
-    10: "float16",
-    11: "float64",
-    12: "uint32",
-    13: "uint64",
-}
-
-
 class FetchError(Exception):
     pass
 
@@ -215,15 +209,6 @@ def sha256_file(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def write_atomic(path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def write_json_atomic(path, obj):
@@ -237,10 +222,7 @@ def heavy_imports():
         import onnx.numpy_helper
         import onnxruntime as ort
     except ImportError as e:
-        raise FetchError(
-            f"missing Python package ({e}); run: "
-            f"{Path(sys.executable).name} -m pip install -r scripts/requirements.txt"
-        ) from None
+        raise FetchError(f"missing Python package ({e}); run: {install_hint()}") from None
     if ort.__version__ != ORT_VERSION:
         print(
             f"warning: onnxruntime {ort.__version__} is installed, reference outputs "
@@ -391,27 +373,15 @@ def value_info(vi):
     return {"name": vi.name, "type": onnx_type_name(t.elem_type), "shape": shape}
 
 
-def graph_io(model):
-    inits = {i.name for i in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in inits]
-    return inputs, list(model.graph.output)
-
-
 def numpy_type_name(arr):
-    names = {
-        "float32": "float32", "float64": "float64", "float16": "float16",
-        "int8": "int8", "uint8": "uint8", "int16": "int16", "uint16": "uint16",
-        "int32": "int32", "uint32": "uint32", "int64": "int64", "uint64": "uint64",
-        "bool": "bool",
-    }
-    try:
-        return names[arr.dtype.name]
-    except KeyError:
-        raise FetchError(f"unsupported tensor dtype {arr.dtype}") from None
+    # The onnxruntime-web type names are numpy's dtype names.
+    if arr.dtype.name not in ONNX_TYPES.values():
+        raise FetchError(f"unsupported tensor dtype {arr.dtype}")
+    return arr.dtype.name
 
 
 def write_tensor(models_dir, rel, name, arr, files):
-    data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+    data = le_bytes(arr)
     write_atomic(models_dir / rel, data)
     files[rel] = hashlib.sha256(data).hexdigest()
     return {"name": name, "type": numpy_type_name(arr), "dims": list(arr.shape), "file": rel}
@@ -514,7 +484,7 @@ def generate(models_dir, spec, libs):
     model_rel = f"{name}/model.onnx"
     model_path = models_dir / model_rel
     model = onnx.load(str(model_path))
-    inputs, outputs = graph_io(model)
+    inputs, outputs = fed_inputs(model.graph), list(model.graph.output)
     out_names = [o.name for o in outputs]
     sess = ort_session(ort, model_path)
     files = {}
@@ -633,22 +603,13 @@ def process(models_dir, spec, libs_holder):
     return entry
 
 
-def ensure_cache_gitignore():
-    # Make <repo>/.cache self-ignoring, like .pytest_cache does.
-    gi = REPO_ROOT / ".cache" / ".gitignore"
-    if not gi.exists():
-        write_atomic(gi, b"*\n")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help="comma-separated model names (default: all)")
     parser.add_argument("--dir", help="models directory (default: $ONNXLET_MODELS_DIR or .cache/models)")
     args = parser.parse_args()
 
-    models_dir = Path(
-        args.dir or os.environ.get("ONNXLET_MODELS_DIR") or REPO_ROOT / ".cache" / "models"
-    ).resolve()
+    models_dir = cache_dir("models", "ONNXLET_MODELS_DIR", args.dir).resolve()
 
     selected = [m["name"] for m in MODELS]
     if args.only:
@@ -689,10 +650,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except FetchError as e:
-        print(f"fetch-models: error: {e}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    run(main, FetchError, "fetch-models")

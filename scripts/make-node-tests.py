@@ -23,30 +23,22 @@ import sys
 import time
 import warnings
 from collections import Counter
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from onnxlet_data import (
+    CACHE_DIR,
+    ONNX_TYPES,
+    ensure_cache_gitignore,
+    fed_inputs,
+    install_hint,
+    le_bytes,
+    node_tests_dir,
+    run,
+    write_atomic,
+)
 
 # Bump when the written files or the index format change: older caches are rewritten.
 GENERATOR_VERSION = 1
 PINNED_ONNX = "1.23.2"
-
-# ONNX TensorProto.DataType -> onnxruntime-web type name; every other element
-# type is listed in the index as unsupported.
-ONNX_TYPES = {
-    1: "float32",
-    2: "uint8",
-    3: "int8",
-    4: "uint16",
-    5: "int16",
-    6: "int32",
-    7: "int64",
-    9: "bool",
-    10: "float16",
-    11: "float64",
-    12: "uint32",
-    13: "uint64",
-}
 
 EXPANDED_SUFFIX = re.compile(r"_expanded(_ver\d+)?$")
 
@@ -55,29 +47,11 @@ class NodeTestError(Exception):
     pass
 
 
-def write_atomic(path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
-def ensure_cache_gitignore():
-    # Make <repo>/.cache self-ignoring, like .pytest_cache does.
-    gi = REPO_ROOT / ".cache" / ".gitignore"
-    if not gi.exists():
-        write_atomic(gi, b"*\n")
-
-
 def installed_onnx_version():
     try:
         return importlib.metadata.version("onnx")
     except importlib.metadata.PackageNotFoundError:
-        raise NodeTestError(
-            f"onnx is not installed; run: {Path(sys.executable).name} -m pip install -r scripts/requirements.txt"
-        ) from None
+        raise NodeTestError(f"onnx is not installed; run: {install_hint()}") from None
 
 
 def pb_path(case_name, dataset, kind, j):
@@ -182,6 +156,7 @@ def write_value(out_dir, case_name, dataset, kind, j, value, vi):
             f"{case_name}: {kind} {vi.name} holds {elem_type_name(elem_type)}, "
             f"the graph declares {elem_type_name(declared)}"
         )
+    # Element types onnxruntime-web has no name for are listed as unsupported.
     if elem_type not in ONNX_TYPES:
         return {"name": vi.name, "unsupported": f"tensor({elem_type_name(elem_type)})"}
     arr = numpy_helper.to_array(value) if isinstance(value, TensorProto) else value
@@ -189,8 +164,7 @@ def write_value(out_dir, case_name, dataset, kind, j, value, vi):
     if arr.dtype.name != type_name:
         raise NodeTestError(f"{case_name}: {kind} {vi.name} is numpy {arr.dtype}, expected {type_name}")
     bin_rel = rel[: -len(".pb")] + ".bin"
-    data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-    write_atomic(out_dir / bin_rel, data)
+    write_atomic(out_dir / bin_rel, le_bytes(arr))
     return {"name": vi.name, "type": type_name, "dims": [int(d) for d in arr.shape], "file": bin_rel}
 
 
@@ -264,8 +238,7 @@ def case_ops(cases):
 
 def write_case(out_dir, case, op, domain):
     graph = case.model.graph
-    initialized = {i.name for i in graph.initializer}
-    graph_inputs = [i for i in graph.input if i.name not in initialized]
+    graph_inputs = fed_inputs(graph)
     case_dir = out_dir / case.name
     if case_dir.exists():
         shutil.rmtree(case_dir)
@@ -325,10 +298,7 @@ def generate(out_dir, onnx_version):
         import numpy  # noqa: F401
         import onnx
     except ImportError as e:
-        raise NodeTestError(
-            f"missing Python package ({e}); run: "
-            f"{Path(sys.executable).name} -m pip install -r scripts/requirements.txt"
-        ) from None
+        raise NodeTestError(f"missing Python package ({e}); run: {install_hint()}") from None
     if onnx.__version__ != PINNED_ONNX:
         print(
             f"warning: onnx {onnx.__version__} is installed, the test suite is pinned "
@@ -401,15 +371,13 @@ def main():
     parser.add_argument("--force", action="store_true", help="regenerate even if the cache is complete")
     args = parser.parse_args()
 
-    out_dir = Path(
-        args.dir or os.environ.get("ONNXLET_NODE_TESTS_DIR") or REPO_ROOT / ".cache" / "onnx-node-tests"
-    ).resolve()
+    out_dir = node_tests_dir(args.dir).resolve()
     start = time.monotonic()
     onnx_version = installed_onnx_version()
     index = None if args.force else load_cached_index(out_dir, onnx_version)
     status = "cached"
     if index is None:
-        if out_dir.is_relative_to(REPO_ROOT / ".cache"):
+        if out_dir.is_relative_to(CACHE_DIR):
             ensure_cache_gitignore()
         index = generate(out_dir, onnx_version)
         status = "generated"
@@ -418,10 +386,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except NodeTestError as e:
-        print(f"make-node-tests: error: {e}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    run(main, NodeTestError, "make-node-tests")

@@ -14,15 +14,15 @@ import argparse
 import datetime
 import json
 import math
-import os
 import re
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from onnxlet_data import CACHE_DIR, REPO_ROOT, node_tests_dir, run
+
 DEFAULT_OUT = REPO_ROOT / "docs" / "operators.md"
-RESULTS_DIR = REPO_ROOT / ".cache" / "conformance"
+RESULTS_DIR = CACHE_DIR / "conformance"
 DATE_PREFIX = "Generated on "
 STATUSES = ("pass", "fail", "error", "skip")
 MAX_MESSAGE = 80
@@ -30,11 +30,6 @@ MAX_MESSAGE = 80
 
 class TableError(Exception):
     pass
-
-
-def default_manifest():
-    base = os.environ.get("ONNXLET_NODE_TESTS_DIR") or REPO_ROOT / ".cache" / "onnx-node-tests"
-    return Path(base) / "index.json"
 
 
 def shown_path(path):
@@ -332,7 +327,7 @@ def main():
     parser.add_argument("--check", action="store_true", help="exit 1 if the document would change")
     args = parser.parse_args()
 
-    manifest_path = Path(args.manifest) if args.manifest else default_manifest()
+    manifest_path = Path(args.manifest) if args.manifest else node_tests_dir() / "index.json"
     manifest = load_json(manifest_path, "manifest")
     if "cases" not in manifest:
         raise TableError(f"{manifest_path}: not a node test manifest; run python3 scripts/make-node-tests.py")
@@ -368,10 +363,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except TableError as e:
-        print(f"operator-table: error: {e}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    run(main, TableError, "operator-table")
