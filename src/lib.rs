@@ -7,11 +7,14 @@
 
 mod engine;
 pub mod error;
+pub mod operators;
 pub mod session;
 pub mod tensor;
+mod verified_opsets;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
 pub use error::{Error, ErrorCode, Result};
+pub use operators::{supported_operators, OperatorInfo};
 pub use session::{LoadOptions, Session};
 pub use tensor::{DType, Dim, HostTensor, ValueInfo};

@@ -101,6 +101,28 @@ struct JsOutput<'a> {
     data: &'a [u8],
 }
 
+#[derive(Serialize)]
+struct JsOperator<'a> {
+    domain: &'static str,
+    name: &'a str,
+    opsets: Option<(u32, u32)>,
+}
+
+/// `[{ domain, name, opsets: [lowest, highest] | null }]` for every operator the loader accepts.
+#[wasm_bindgen(js_name = supportedOperators)]
+pub fn supported_operators() -> Result<JsValue, JsValue> {
+    let operators = crate::operators::supported_operators();
+    let js: Vec<JsOperator> = operators
+        .iter()
+        .map(|o| JsOperator {
+            domain: o.domain,
+            name: &o.name,
+            opsets: o.verified_opsets,
+        })
+        .collect();
+    to_js(&js)
+}
+
 /// A loaded model. The TypeScript `InferenceSession` wraps it; it is not public API.
 #[wasm_bindgen(js_name = WasmSession)]
 pub struct WasmSession {

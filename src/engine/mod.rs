@@ -103,6 +103,11 @@ impl Engine {
     }
 }
 
+/// The names of the operators the loader accepts (the keys of tract's ONNX registry).
+pub(crate) fn operator_names() -> Vec<String> {
+    tract_onnx::onnx().op_register.0.into_keys().collect()
+}
+
 fn optimise(model: TypedModel) -> TractResult<Arc<TypedSimplePlan>> {
     model.into_optimized()?.into_runnable()
 }

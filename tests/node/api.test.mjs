@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 
-import { InferenceSession, OnnxletError, Tensor, env } from 'onnxlet';
+import { InferenceSession, OnnxletError, Tensor, env, supportedOperators } from 'onnxlet';
 
 import { root, testModel } from '../support/models.mjs';
 
@@ -146,4 +146,19 @@ test('env exposes the version; errors are OnnxletError instances', async () => {
   assert.ok(error instanceof OnnxletError);
   assert.ok(error instanceof Error);
   assert.equal(error.name, 'OnnxletError');
+});
+
+test('supportedOperators() lists the registry the loader checks, with verified opsets', async () => {
+  const operators = await supportedOperators();
+  assert.ok(operators.length > 150, `only ${operators.length} operators`);
+  const find = (domain, name) => operators.find((o) => o.domain === domain && o.name === name);
+  assert.deepEqual(find('ai.onnx', 'Conv'), { domain: 'ai.onnx', name: 'Conv', opsets: [22, 22] });
+  assert.ok(find('ai.onnx.ml', 'TreeEnsembleClassifier'));
+  assert.equal(find('ai.onnx', 'FrobnicateTensor'), undefined);
+  const key = (o) => [o.domain, o.name];
+  const before = (a, b) => key(a)[0] < key(b)[0] || (key(a)[0] === key(b)[0] && key(a)[1] < key(b)[1]);
+  operators.slice(1).forEach((o, i) => assert.ok(before(operators[i], o), `${o.name} out of order`));
+  // Every operator of the unsupported-operator test model but FrobnicateTensor is accepted;
+  // the one rejected at load is exactly the one missing from this list.
+  await assert.rejects(InferenceSession.create(testModel('unsupported_op.onnx')), { code: 'UNSUPPORTED_OPERATOR' });
 });

@@ -1,0 +1,90 @@
+//! The operators the loader accepts, listed from the registry it checks models against.
+
+use crate::engine;
+use crate::verified_opsets::VERIFIED_OPSETS;
+
+/// The ONNX-ML operators (domain `ai.onnx.ml`), from the ONNX specification; every other
+/// registered operator is in the default domain.
+const ML_OPERATORS: &[&str] = &[
+    "ArrayFeatureExtractor",
+    "Binarizer",
+    "CastMap",
+    "CategoryMapper",
+    "DictVectorizer",
+    "FeatureVectorizer",
+    "Imputer",
+    "LabelEncoder",
+    "LinearClassifier",
+    "LinearRegressor",
+    "Normalizer",
+    "OneHotEncoder",
+    "SVMClassifier",
+    "SVMRegressor",
+    "Scaler",
+    "TreeEnsemble",
+    "TreeEnsembleClassifier",
+    "TreeEnsembleRegressor",
+    "ZipMap",
+];
+
+/// An operator a model may use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorInfo {
+    /// `ai.onnx` or `ai.onnx.ml`.
+    pub domain: &'static str,
+    pub name: String,
+    /// The lowest and highest opset at which the operator passes the ONNX backend node tests,
+    /// natively and in wasm (see `docs/operators.md`); `None` when no node test covers it.
+    pub verified_opsets: Option<(u32, u32)>,
+}
+
+/// Every operator the loader accepts, sorted by domain and name. A model using any other
+/// operator is rejected at load with `UNSUPPORTED_OPERATOR`.
+pub fn supported_operators() -> Vec<OperatorInfo> {
+    let mut operators: Vec<OperatorInfo> = engine::operator_names()
+        .into_iter()
+        .map(|name| {
+            let domain = if ML_OPERATORS.contains(&name.as_str()) {
+                "ai.onnx.ml"
+            } else {
+                "ai.onnx"
+            };
+            let verified_opsets = VERIFIED_OPSETS
+                .iter()
+                .find(|(d, n, ..)| *d == domain && *n == name)
+                .map(|&(_, _, low, high)| (low, high));
+            OperatorInfo {
+                domain,
+                name,
+                verified_opsets,
+            }
+        })
+        .collect();
+    operators.sort_by(|a, b| (a.domain, &a.name).cmp(&(b.domain, &b.name)));
+    operators
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_verified_operator_is_registered() {
+        let operators = supported_operators();
+        for (domain, name, ..) in VERIFIED_OPSETS {
+            assert!(
+                operators
+                    .iter()
+                    .any(|o| o.domain == *domain && o.name == *name),
+                "{domain}::{name} passes node tests but is not in the registry"
+            );
+        }
+        let conv = operators.iter().find(|o| o.name == "Conv").unwrap();
+        assert_eq!(conv.domain, "ai.onnx");
+        assert!(conv.verified_opsets.is_some());
+        assert!(operators
+            .iter()
+            .any(|o| o.domain == "ai.onnx.ml" && o.name == "TreeEnsembleClassifier"));
+        assert!(!operators.iter().any(|o| o.name == "FrobnicateTensor"));
+    }
+}
