@@ -14,6 +14,7 @@ pub(crate) const VERIFIED_OPSETS: &[(&str, &str, u32, u32)] = &[
     ("ai.onnx", "Asinh", 22, 22),
     ("ai.onnx", "Atan", 22, 22),
     ("ai.onnx", "Atanh", 22, 22),
+    ("ai.onnx", "Attention", 23, 25),
     ("ai.onnx", "AveragePool", 22, 22),
     ("ai.onnx", "BatchNormalization", 15, 15),
     ("ai.onnx", "BitShift", 28, 28),

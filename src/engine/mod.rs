@@ -35,47 +35,47 @@ impl Engine {
     /// Parses `bytes` as an ONNX model, pins the named symbolic dimensions, and optimises it.
     pub fn load(bytes: &[u8], overrides: &[(String, usize)]) -> Result<Engine> {
         let onnx = tract_onnx::onnx();
-        let proto = onnx
-            .proto_model_for_read(&mut &*bytes)
-            .map_err(|e| Error::invalid_model(format!("not a valid ONNX model: {e:#}")))?;
-        check_operators(&onnx, &proto)?;
-        let inference = onnx
-            .model_for_proto_model(&proto)
-            .map_err(|e| model_error(&e))?;
+        let parse = || -> Result<(pb::ModelProto, InferenceModel)> {
+            let proto = onnx
+                .proto_model_for_read(&mut &*bytes)
+                .map_err(|e| Error::invalid_model(format!("not a valid ONNX model: {e:#}")))?;
+            check_operators(&onnx, &proto)?;
+            let inference = onnx
+                .model_for_proto_model(&proto)
+                .map_err(|e| model_error(&e))?;
+            Ok((proto, inference))
+        };
+        let (proto, inference) = parse()?;
         let input_names = outlet_names(&inference, inference.input_outlets())?;
         let output_names = outlet_names(&inference, inference.output_outlets())?;
 
-        match inference
-            .clone()
-            .into_typed()
-            .and_then(|m| m.into_decluttered())
-        {
-            Ok(mut typed) => {
-                drop((proto, inference));
-                if !overrides.is_empty() {
-                    typed = pin_symbols(&typed, overrides)?;
-                }
-                let inputs = value_infos(&typed, typed.input_outlets(), input_names)?;
-                let outputs = value_infos(&typed, typed.output_outlets(), output_names)?;
-                let plan = optimise(typed).map_err(|e| model_error(&e))?;
-                Ok(Engine {
+        drop(proto);
+        if let Ok(mut typed) = inference.into_typed().and_then(|m| m.into_decluttered()) {
+            if !overrides.is_empty() {
+                typed = pin_symbols(&typed, overrides)?;
+            }
+            let inputs = value_infos(&typed, typed.input_outlets(), input_names.clone())?;
+            let outputs = value_infos(&typed, typed.output_outlets(), output_names.clone())?;
+            if let Ok(plan) = optimise(typed) {
+                return Ok(Engine {
                     plans: Plans::Symbolic(plan),
                     inputs,
                     outputs,
-                })
-            }
-            Err(_) => {
-                let mut inputs = declared_infos(&proto, &input_names, true)?;
-                let outputs = declared_infos(&proto, &output_names, false)?;
-                pin_declared(&mut inputs, overrides)?;
-                let plans = Plans::PerShape(Box::new(PerShape::new(onnx, proto, inference)));
-                Ok(Engine {
-                    plans,
-                    inputs,
-                    outputs,
-                })
+                });
             }
         }
+        // tract could not type (or optimise) the model symbolically: parse it again (rather
+        // than keep a copy through the attempt) for the per-shape path.
+        let (proto, inference) = parse()?;
+        let mut inputs = declared_infos(&proto, &input_names, true)?;
+        let outputs = declared_infos(&proto, &output_names, false)?;
+        pin_declared(&mut inputs, overrides)?;
+        let plans = Plans::PerShape(Box::new(PerShape::new(onnx, proto, inference)));
+        Ok(Engine {
+            plans,
+            inputs,
+            outputs,
+        })
     }
 
     /// Runs the model on inputs given in declaration order; returns outputs in declaration order.
@@ -103,13 +103,29 @@ impl Engine {
     }
 }
 
+/// Whether every symbol in the model's shapes still has its scope. tract may type a value it
+/// cannot size with a symbol from a temporary scope, which then fails at run time.
+fn symbols_are_alive(model: &TypedModel) -> bool {
+    model.nodes().iter().flat_map(|n| &n.outputs).all(|o| {
+        o.fact
+            .shape
+            .iter()
+            .all(|d| d.symbols().iter().all(|s| s.scope().is_some()))
+    })
+}
+
 /// The names of the operators the loader accepts (the keys of tract's ONNX registry).
 pub(crate) fn operator_names() -> Vec<String> {
     tract_onnx::onnx().op_register.0.into_keys().collect()
 }
 
 fn optimise(model: TypedModel) -> TractResult<Arc<TypedSimplePlan>> {
-    model.into_optimized()?.into_runnable()
+    let plan = model.into_optimized()?.into_runnable()?;
+    anyhow::ensure!(
+        symbols_are_alive(plan.model()),
+        "a dimension refers to a symbol whose scope was dropped"
+    );
+    Ok(plan)
 }
 
 /// Inputs or outputs as the ONNX graph declares them, for models typed per shape.
