@@ -8,6 +8,7 @@
  * - `RUNTIME_ERROR`: the model failed while computing, or the WebAssembly module crashed and was reset.
  * - `RELEASED`: the session or tensor was released/disposed (or lost in a module reset).
  * - `FETCH_FAILED`: the model or the wasm file could not be fetched or read.
+ * - `INTEGRITY_MISMATCH`: the model's bytes do not match the `integrity` option.
  * - `WASM_LOAD_FAILED`: the WebAssembly module could not be compiled or instantiated.
  */
 export type ErrorCode =
@@ -18,6 +19,7 @@ export type ErrorCode =
   | 'RUNTIME_ERROR'
   | 'RELEASED'
   | 'FETCH_FAILED'
+  | 'INTEGRITY_MISMATCH'
   | 'WASM_LOAD_FAILED';
 
 const CODES: ReadonlySet<string> = new Set<ErrorCode>([
@@ -28,6 +30,7 @@ const CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'RUNTIME_ERROR',
   'RELEASED',
   'FETCH_FAILED',
+  'INTEGRITY_MISMATCH',
   'WASM_LOAD_FAILED',
 ]);
 

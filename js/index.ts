@@ -10,6 +10,6 @@ export { OnnxletError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { env } from './env.js';
 export type { Env } from './env.js';
-export type { ModelSource } from './source.js';
+export type { ModelSource, ProgressEvent } from './source.js';
 export { supportedOperators } from './operators.js';
 export type { OperatorInfo } from './operators.js';

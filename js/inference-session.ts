@@ -1,5 +1,5 @@
 import { OnnxletError } from './errors.js';
-import { type ModelSource, modelBytes } from './source.js';
+import { type ModelSource, type ProgressEvent, abortError, checkIntegrity, modelBytes } from './source.js';
 import { Tensor, type TensorType, bytesOf, describe, isTensorType } from './tensor.js';
 import { WasmSession, callWasm, initialize, moduleGeneration } from './wasm.js';
 
@@ -24,6 +24,20 @@ export declare namespace InferenceSession {
      * from one `run` to the next.
      */
     freeDimensionOverrides?: Readonly<Record<string, number>>;
+    /**
+     * Called as the model loads: `download` events at least every 1% or 100 ms while its bytes
+     * arrive, then `compile`, then `ready`.
+     */
+    onProgress?: (event: ProgressEvent) => void;
+    /** Cancels the download and the session creation; `create` then rejects with an `AbortError`. */
+    signal?: AbortSignal;
+    /**
+     * A Subresource Integrity value (`sha256-<base64>`) the model's bytes must match before they
+     * are parsed; a mismatch rejects with `INTEGRITY_MISMATCH`.
+     */
+    integrity?: string;
+    /** Extra request headers when the model is fetched from a URL. */
+    headers?: HeadersInit;
   }
 
   /** Inputs by name. */
@@ -46,7 +60,16 @@ function checkOptions(options: unknown): [string, number][] {
   if (options === null || typeof options !== 'object') {
     throw new OnnxletError('INVALID_ARGUMENT', `session options must be an object, got ${describe(options)}`);
   }
-  const overrides = (options as InferenceSession.SessionOptions).freeDimensionOverrides;
+  const { freeDimensionOverrides: overrides, onProgress, signal, integrity } = options as InferenceSession.SessionOptions;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new OnnxletError('INVALID_ARGUMENT', `onProgress must be a function, got ${describe(onProgress)}`);
+  }
+  if (signal !== undefined && !(typeof AbortSignal !== 'undefined' && signal instanceof AbortSignal)) {
+    throw new OnnxletError('INVALID_ARGUMENT', `signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+  if (integrity !== undefined && typeof integrity !== 'string') {
+    throw new OnnxletError('INVALID_ARGUMENT', `integrity must be a string like 'sha256-…', got ${describe(integrity)}`);
+  }
   if (overrides === undefined) return [];
   if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) {
     throw new OnnxletError('INVALID_ARGUMENT', `freeDimensionOverrides must be an object like { N: 1 }, got ${describe(overrides)}`);
@@ -156,8 +179,18 @@ export class InferenceSession {
    */
   static async create(source: ModelSource, options?: InferenceSession.SessionOptions): Promise<InferenceSession> {
     const overrides = checkOptions(options);
-    const [bytes] = await Promise.all([modelBytes(source), initialize()]);
+    const { onProgress, signal, integrity, headers } = options ?? {};
+    const [bytes] = await Promise.all([modelBytes(source, { onProgress, signal, headers }), initialize()]);
+    if (integrity !== undefined) await checkIntegrity(bytes, integrity);
+    if (signal?.aborted) throw abortError(signal);
+    const done = { loaded: bytes.length, total: bytes.length, progress: 1 } as const;
+    onProgress?.({ status: 'compile', ...done });
     const session = callWasm('loading the model', () => new WasmSession(bytes, { freeDimensionOverrides: overrides }));
+    if (signal?.aborted) {
+      session.free();
+      throw abortError(signal);
+    }
+    onProgress?.({ status: 'ready', ...done });
     return new InferenceSession(session);
   }
 

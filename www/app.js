@@ -60,21 +60,23 @@ function showModel(name, bytes, ms) {
   setStatus('run-status', '');
 }
 
-async function fetchModel(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`could not fetch ${url}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
-}
-
 async function load(source, name) {
   $('run').disabled = true;
   setStatus('model-status', `Loading ${name}…`);
   try {
     const started = performance.now();
-    const bytes = source instanceof Blob ? source : await fetchModel(source);
+    let bytes = 0;
+    const onProgress = (e) => {
+      bytes = e.loaded;
+      const text =
+        e.status === 'download'
+          ? `Downloading ${name}: ${(e.loaded / 1024).toFixed(0)} KB${e.progress === undefined ? '' : ` (${Math.round(100 * e.progress)}%)`}`
+          : `Preparing ${name}…`;
+      setStatus('model-status', text);
+    };
     await session?.release();
-    session = await InferenceSession.create(bytes);
-    showModel(name, bytes.size ?? bytes.byteLength, performance.now() - started);
+    session = await InferenceSession.create(source, { onProgress });
+    showModel(name, bytes, performance.now() - started);
   } catch (error) {
     session = undefined;
     setStatus('model-status', `${error.code ?? 'Error'}: ${error.message}`, true);

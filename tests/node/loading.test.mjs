@@ -1,0 +1,154 @@
+// Loading a model over HTTP from a server on 127.0.0.1 that throttles, stalls, cuts the
+// connection, omits Content-Length or serves wrong bytes: progress events arrive in order,
+// failures are clean errors, aborts reject with an AbortError, and integrity is checked.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { InferenceSession, OnnxletError } from 'onnxlet';
+
+import { modelsDir, testModel } from '../support/models.mjs';
+
+const model = readFileSync(join(modelsDir, 'magika', 'model.onnx'));
+const CHUNK = 64 * 1024;
+let server;
+let base;
+
+/** Routes: /model (throttled), /chunked (no Content-Length), /cut (drops half-way), /stall, /garbage, /private. */
+function handle(req, res) {
+  const path = new URL(req.url, 'http://x').pathname;
+  const send = async (body, { length = true, cutAt = Infinity, delay = 2 } = {}) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', ...(length ? { 'content-length': body.length } : {}) });
+    for (let offset = 0; offset < body.length; offset += CHUNK) {
+      if (offset >= cutAt) {
+        res.destroy();
+        return;
+      }
+      res.write(body.subarray(offset, offset + CHUNK));
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    res.end();
+  };
+  if (path === '/model') return send(model);
+  if (path === '/chunked') return send(model, { length: false });
+  if (path === '/cut') return send(model, { cutAt: model.length / 2 });
+  if (path === '/garbage') return send(Buffer.alloc(100_000, 7));
+  if (path === '/stall') {
+    res.writeHead(200, { 'content-length': model.length });
+    res.write(model.subarray(0, CHUNK));
+    return undefined;
+  }
+  if (path === '/private') {
+    if (req.headers['x-token'] !== 'secret') return res.writeHead(403).end();
+    return send(model, { delay: 0 });
+  }
+  return res.writeHead(404).end();
+}
+
+before(async () => {
+  server = createServer((req, res) => void handle(req, res));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${server.address().port}`;
+});
+
+after(() => {
+  server.closeAllConnections();
+  server.close();
+});
+
+test('progress: download events at least every 1%, then compile, then ready', async () => {
+  const events = [];
+  const session = await InferenceSession.create(`${base}/model`, { onProgress: (e) => events.push(e) });
+  assert.deepEqual(session.inputNames, ['bytes']);
+  const downloads = events.filter((e) => e.status === 'download');
+  assert.deepEqual(events.slice(downloads.length).map((e) => e.status), ['compile', 'ready']);
+  assert.ok(downloads.length >= 40, `only ${downloads.length} download events`);
+  assert.equal(downloads[0].loaded, 0);
+  for (const [i, e] of downloads.entries()) {
+    assert.equal(e.total, model.length);
+    assert.equal(e.progress, e.loaded / model.length);
+    if (i > 0) {
+      assert.ok(e.loaded >= downloads[i - 1].loaded, 'loaded went backwards');
+      assert.ok(e.loaded - downloads[i - 1].loaded <= 0.01 * model.length + CHUNK, 'a gap of more than 1% and a chunk');
+    }
+  }
+  assert.equal(downloads.at(-1).loaded, model.length);
+  assert.deepEqual(events.at(-1), { status: 'ready', loaded: model.length, total: model.length, progress: 1 });
+});
+
+test('without Content-Length, total is undefined and the body still loads', async () => {
+  const events = [];
+  const session = await InferenceSession.create(`${base}/chunked`, { onProgress: (e) => events.push(e) });
+  assert.deepEqual(session.outputNames, ['target_label']);
+  const downloads = events.filter((e) => e.status === 'download');
+  assert.ok(downloads.every((e) => e.total === undefined && e.progress === undefined));
+  assert.equal(downloads.at(-1).loaded, model.length);
+});
+
+test('a connection cut mid-body is FETCH_FAILED', async () => {
+  await assert.rejects(InferenceSession.create(`${base}/cut`), (e) => {
+    assert.ok(e instanceof OnnxletError);
+    assert.equal(e.code, 'FETCH_FAILED');
+    assert.match(e.message, /\/cut/);
+    return true;
+  });
+});
+
+test('abort during a download, and during a stalled one, rejects with an AbortError', async () => {
+  const controller = new AbortController();
+  let aborted = false;
+  const onProgress = (e) => {
+    if (e.status === 'download' && e.loaded > model.length / 4 && !aborted) {
+      aborted = true;
+      controller.abort();
+    }
+  };
+  await assert.rejects(InferenceSession.create(`${base}/model`, { onProgress, signal: controller.signal }), {
+    name: 'AbortError',
+  });
+  const stalled = new AbortController();
+  setTimeout(() => stalled.abort(), 200);
+  const started = Date.now();
+  await assert.rejects(InferenceSession.create(`${base}/stall`, { signal: stalled.signal }), { name: 'AbortError' });
+  assert.ok(Date.now() - started < 5000, 'abort of a stalled download took too long');
+  const already = AbortSignal.abort();
+  await assert.rejects(InferenceSession.create(`${base}/model`, { signal: already }), { name: 'AbortError' });
+  assert.ok(await InferenceSession.create(`${base}/model`));
+});
+
+test('integrity: a matching sha256 loads; a mismatch is INTEGRITY_MISMATCH; a malformed value is INVALID_ARGUMENT', async () => {
+  const digest = createHash('sha256').update(model).digest('base64');
+  assert.ok(await InferenceSession.create(`${base}/model`, { integrity: `sha256-${digest}` }));
+  await assert.rejects(InferenceSession.create(`${base}/model`, { integrity: `sha256-${'A'.repeat(43)}=` }), {
+    code: 'INTEGRITY_MISMATCH',
+    message: new RegExp(`got sha256-${digest.replace(/[+/]/g, '\\$&')}`),
+  });
+  await assert.rejects(InferenceSession.create(`${base}/model`, { integrity: 'md5-abc' }), { code: 'INVALID_ARGUMENT' });
+});
+
+test('wrong bytes are INVALID_MODEL; a 403 is FETCH_FAILED; headers are sent', async () => {
+  await assert.rejects(InferenceSession.create(`${base}/garbage`), { code: 'INVALID_MODEL' });
+  await assert.rejects(InferenceSession.create(`${base}/private`), { code: 'FETCH_FAILED', message: /HTTP 403/ });
+  assert.ok(await InferenceSession.create(`${base}/private`, { headers: { 'x-token': 'secret' } }));
+});
+
+test('a Blob reports progress against its size; a ReadableStream loads without a total', async () => {
+  const events = [];
+  await InferenceSession.create(new Blob([model]), { onProgress: (e) => events.push(e) });
+  const downloads = events.filter((e) => e.status === 'download');
+  assert.ok(downloads.every((e) => e.total === model.length));
+  assert.equal(downloads.at(-1).loaded, model.length);
+  const small = readFileSync(testModel('two_outputs.onnx'));
+  const stream = new ReadableStream({
+    start(controller) {
+      controller.enqueue(new Uint8Array(small.subarray(0, 10)));
+      controller.enqueue(new Uint8Array(small.subarray(10)));
+      controller.close();
+    },
+  });
+  const session = await InferenceSession.create(stream);
+  assert.deepEqual(session.outputNames, ['doubled', 'negated']);
+});
