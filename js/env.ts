@@ -12,6 +12,14 @@ export interface Env {
     /** The module itself, as bytes or a compiled `WebAssembly.Module`; takes precedence over `wasmPaths`. */
     wasmBinary?: ArrayBuffer | ArrayBufferView | WebAssembly.Module;
   };
+  cache: {
+    /**
+     * Where `cache: true` stores models outside browsers: a directory. Defaults, in Node, to
+     * `$XDG_CACHE_HOME/onnxlet/models` (or `~/.cache/onnxlet/models`); browsers and workers use
+     * the Cache API unless this is set.
+     */
+    directory?: string;
+  };
   /** Package versions. */
   readonly versions: { readonly onnxlet: string };
 }
@@ -19,5 +27,6 @@ export interface Env {
 /** Global settings; change them before the first `InferenceSession.create`. */
 export const env: Env = {
   wasm: {},
+  cache: {},
   versions: { onnxlet: __ONNXLET_VERSION__ },
 };

@@ -9,6 +9,8 @@ export type { TensorType, TensorData, TensorDataTypeMap, TensorArrayTypeMap } fr
 export { OnnxletError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { env } from './env.js';
+export { modelCache } from './cache.js';
+export type { CachedModel } from './cache.js';
 export type { Env } from './env.js';
 export type { ModelSource, ProgressEvent } from './source.js';
 export { supportedOperators } from './operators.js';

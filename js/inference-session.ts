@@ -1,5 +1,6 @@
+import { cacheKey, cacheModel, cachedModel } from './cache.js';
 import { OnnxletError } from './errors.js';
-import { type ModelSource, type ProgressEvent, abortError, checkIntegrity, modelBytes } from './source.js';
+import { type ModelSource, type ProgressEvent, type ReadOptions, abortError, checkIntegrity, modelBytes } from './source.js';
 import { Tensor, type TensorType, bytesOf, describe, isTensorType } from './tensor.js';
 import { WasmSession, callWasm, initialize, moduleGeneration } from './wasm.js';
 
@@ -38,6 +39,12 @@ export declare namespace InferenceSession {
     integrity?: string;
     /** Extra request headers when the model is fetched from a URL. */
     headers?: HeadersInit;
+    /**
+     * Keeps the model (an http(s) URL) once it has loaded and passed `integrity`: in the Cache
+     * API in browsers and workers, in a directory in Node (`env.cache.directory`). The next
+     * `create` of the same URL makes no request. See `modelCache` to list and delete entries.
+     */
+    cache?: boolean;
   }
 
   /** Inputs by name. */
@@ -60,12 +67,15 @@ function checkOptions(options: unknown): [string, number][] {
   if (options === null || typeof options !== 'object') {
     throw new OnnxletError('INVALID_ARGUMENT', `session options must be an object, got ${describe(options)}`);
   }
-  const { freeDimensionOverrides: overrides, onProgress, signal, integrity } = options as InferenceSession.SessionOptions;
+  const { freeDimensionOverrides: overrides, onProgress, signal, integrity, cache } = options as InferenceSession.SessionOptions;
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new OnnxletError('INVALID_ARGUMENT', `onProgress must be a function, got ${describe(onProgress)}`);
   }
   if (signal !== undefined && !(typeof AbortSignal !== 'undefined' && signal instanceof AbortSignal)) {
     throw new OnnxletError('INVALID_ARGUMENT', `signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+  if (cache !== undefined && typeof cache !== 'boolean') {
+    throw new OnnxletError('INVALID_ARGUMENT', `cache must be a boolean, got ${describe(cache)}`);
   }
   if (integrity !== undefined && typeof integrity !== 'string') {
     throw new OnnxletError('INVALID_ARGUMENT', `integrity must be a string like 'sha256-…', got ${describe(integrity)}`);
@@ -139,6 +149,26 @@ function checkFeed(meta: InferenceSession.ValueMetadata, tensor: Tensor, symbols
 }
 
 /**
+ * The model's bytes, from the cache when `key` is given and holds a copy that passes
+ * `integrity`, otherwise read from the source and checked; and whether they came from the cache.
+ */
+async function loadBytes(
+  source: ModelSource,
+  key: string | undefined,
+  integrity: string | undefined,
+  options: ReadOptions,
+): Promise<[Uint8Array, boolean]> {
+  const cached = key === undefined ? undefined : await cachedModel(key);
+  if (cached !== undefined && (integrity === undefined || (await checkIntegrity(cached, integrity).then(() => true, () => false)))) {
+    options.onProgress?.({ status: 'download', loaded: cached.length, total: cached.length, progress: 1 });
+    return [cached, true];
+  }
+  const bytes = await modelBytes(source, options);
+  if (integrity !== undefined) await checkIntegrity(bytes, integrity);
+  return [bytes, false];
+}
+
+/**
  * A loaded model, with onnxruntime-web's API:
  *
  * ```ts
@@ -179,9 +209,12 @@ export class InferenceSession {
    */
   static async create(source: ModelSource, options?: InferenceSession.SessionOptions): Promise<InferenceSession> {
     const overrides = checkOptions(options);
-    const { onProgress, signal, integrity, headers } = options ?? {};
-    const [bytes] = await Promise.all([modelBytes(source, { onProgress, signal, headers }), initialize()]);
-    if (integrity !== undefined) await checkIntegrity(bytes, integrity);
+    const { onProgress, signal, integrity, headers, cache } = options ?? {};
+    const key = cache ? cacheKey(source) : undefined;
+    const [bytes, fromCache] = await Promise.all([
+      loadBytes(source, key, integrity, { onProgress, signal, headers }),
+      initialize(),
+    ]).then(([loaded]) => loaded);
     if (signal?.aborted) throw abortError(signal);
     const done = { loaded: bytes.length, total: bytes.length, progress: 1 } as const;
     onProgress?.({ status: 'compile', ...done });
@@ -190,6 +223,7 @@ export class InferenceSession {
       session.free();
       throw abortError(signal);
     }
+    if (key !== undefined && !fromCache) await cacheModel(key, bytes);
     onProgress?.({ status: 'ready', ...done });
     return new InferenceSession(session);
   }

@@ -157,3 +157,31 @@ test('a crash (out of wasm memory) resets the module on the main thread too', as
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('cache: true keeps the model in the Cache API; the second load makes no request', async () => {
+  const { page, problems } = await openPage(browser, `${site.url}/pages/esm.html`);
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'ready');
+  const path = '/models/squeezenet/model.onnx';
+  const fetched = () => site.requests.filter((r) => r.path === path).length;
+  const before = fetched();
+  const listed = await page.evaluate(async (path) => {
+    const { InferenceSession, modelCache } = window.onnxlet;
+    await modelCache.clear();
+    await InferenceSession.create(path, { cache: true });
+    await InferenceSession.create(path, { cache: true });
+    return modelCache.list();
+  }, path);
+  assert.equal(fetched(), before + 1, 'the cached model was fetched again');
+  assert.deepEqual(listed, [{ url: `${site.url}${path}`, bytes: index.models.find((m) => m.name === 'squeezenet').bytes }]);
+  const afterDelete = await page.evaluate(async (path) => {
+    const { InferenceSession, modelCache } = window.onnxlet;
+    const deleted = await modelCache.delete(path);
+    await InferenceSession.create(path, { cache: true });
+    await modelCache.clear();
+    return deleted;
+  }, path);
+  assert.equal(afterDelete, true);
+  assert.equal(fetched(), before + 2);
+  assert.deepEqual(problems, []);
+  await page.close();
+});

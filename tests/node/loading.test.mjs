@@ -3,12 +3,13 @@
 // failures are clean errors, aborts reject with an AbortError, and integrity is checked.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { InferenceSession, OnnxletError } from 'onnxlet';
+import { InferenceSession, OnnxletError, env, modelCache } from 'onnxlet';
 
 import { modelsDir, testModel } from '../support/models.mjs';
 
@@ -16,10 +17,12 @@ const model = readFileSync(join(modelsDir, 'magika', 'model.onnx'));
 const CHUNK = 64 * 1024;
 let server;
 let base;
+const requests = [];
 
 /** Routes: /model (throttled), /chunked (no Content-Length), /cut (drops half-way), /stall, /garbage, /private. */
 function handle(req, res) {
   const path = new URL(req.url, 'http://x').pathname;
+  requests.push(path);
   const send = async (body, { length = true, cutAt = Infinity, delay = 2 } = {}) => {
     res.writeHead(200, { 'content-type': 'application/octet-stream', ...(length ? { 'content-length': body.length } : {}) });
     for (let offset = 0; offset < body.length; offset += CHUNK) {
@@ -151,4 +154,40 @@ test('a Blob reports progress against its size; a ReadableStream loads without a
   });
   const session = await InferenceSession.create(stream);
   assert.deepEqual(session.outputNames, ['doubled', 'negated']);
+});
+
+test('cache: the second create of a URL makes no request; entries can be listed and deleted', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'onnxlet-cache-'));
+  env.cache.directory = directory;
+  try {
+    const url = `${base}/chunked`;
+    const count = () => requests.filter((p) => p === '/chunked').length;
+    const before = count();
+    const first = await InferenceSession.create(url, { cache: true });
+    assert.equal(count(), before + 1);
+    assert.deepEqual(await modelCache.list(), [{ url, bytes: model.length }]);
+    const events = [];
+    const second = await InferenceSession.create(url, { cache: true, onProgress: (e) => events.push(e.status) });
+    assert.equal(count(), before + 1, 'the cached model was fetched again');
+    assert.deepEqual(events, ['download', 'compile', 'ready']);
+    assert.deepEqual(second.inputMetadata, first.inputMetadata);
+    // A model whose integrity fails is neither loaded nor cached.
+    await assert.rejects(InferenceSession.create(`${base}/model`, { cache: true, integrity: `sha256-${'A'.repeat(43)}=` }), {
+      code: 'INTEGRITY_MISMATCH',
+    });
+    assert.equal((await modelCache.list()).length, 1);
+    assert.equal(await modelCache.delete(url), true);
+    assert.equal(await modelCache.delete(url), false);
+    await InferenceSession.create(url, { cache: true });
+    assert.equal(count(), before + 2);
+    await modelCache.clear();
+    assert.deepEqual(await modelCache.list(), []);
+    await assert.rejects(InferenceSession.create(new Uint8Array(model), { cache: true }), {
+      code: 'INVALID_ARGUMENT',
+      message: /http\(s\) URL/,
+    });
+  } finally {
+    env.cache.directory = undefined;
+    rmSync(directory, { recursive: true, force: true });
+  }
 });

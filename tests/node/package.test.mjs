@@ -31,7 +31,7 @@ after(() => rmSync(work, { recursive: true, force: true }));
 test('the packed package ships only the build outputs', () => {
   const files = readdirSync(join(consumer, 'node_modules', 'onnxlet', 'dist')).sort();
   assert.deepEqual(files, [
-    'env.d.ts', 'errors.d.ts', 'index.d.ts', 'inference-session.d.ts', 'onnxlet.min.js', 'onnxlet.mjs',
+    'cache.d.ts', 'env.d.ts', 'errors.d.ts', 'index.d.ts', 'inference-session.d.ts', 'onnxlet.min.js', 'onnxlet.mjs',
     'onnxlet_bg.wasm', 'operators.d.ts', 'source.d.ts', 'tensor.d.ts',
   ]);
 });
