@@ -2,7 +2,7 @@
 // the way users do (ESM in Node, types under `tsc --strict`), with nothing on stderr.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -67,4 +67,12 @@ test('its types check under tsc --strict', () => {
   );
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   sh(process.execPath, [tsc, '--strict', '--noEmit', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom', 'main.ts'], consumer);
+});
+
+test('the built JS never evaluates strings (it runs under a CSP without unsafe-eval)', () => {
+  for (const file of ['onnxlet.mjs', 'onnxlet.min.js']) {
+    const code = readFileSync(join(consumer, 'node_modules', 'onnxlet', 'dist', file), 'utf8');
+    assert.doesNotMatch(code, /\beval\s*\(/, `${file} calls eval`);
+    assert.doesNotMatch(code, /\bnew\s+Function\b/, `${file} calls new Function`);
+  }
 });
