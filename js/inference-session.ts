@@ -1,8 +1,9 @@
-import { cacheKey, cacheModel, cachedModel } from './cache.js';
+import { type Backend, type WireValue, localBackend } from './backend.js';
+import type { CreateOptions } from './create-options.js';
 import { OnnxletError } from './errors.js';
-import { type ModelSource, type ProgressEvent, type ReadOptions, abortError, checkIntegrity, modelBytes } from './source.js';
+import type { ModelSource, ProgressEvent } from './source.js';
 import { Tensor, type TensorType, bytesOf, describe, isTensorType } from './tensor.js';
-import { WasmSession, callWasm, initialize, moduleGeneration } from './wasm.js';
+import { workerBackend } from './worker-backend.js';
 
 /* eslint-disable @typescript-eslint/no-namespace */
 export declare namespace InferenceSession {
@@ -18,7 +19,7 @@ export declare namespace InferenceSession {
   }
 
   /** Options for {@link InferenceSession.create}. */
-  interface SessionOptions {
+  interface SessionOptions extends CreateOptions {
     /**
      * Pins symbolic dimensions at load time, e.g. `{ N: 1 }`: the model is optimised for that
      * size, and inputs must then have it. Unpinned symbolic dimensions stay free and can change
@@ -45,6 +46,12 @@ export declare namespace InferenceSession {
      * `create` of the same URL makes no request. See `modelCache` to list and delete entries.
      */
     cache?: boolean;
+    /**
+     * Runs the session in a dedicated Web Worker (`onnxlet.worker.mjs`, beside the script), with
+     * the same API: the page stays responsive during long runs. Inputs are copied to the worker
+     * and outputs transferred back. Browsers and Deno only.
+     */
+    worker?: boolean;
   }
 
   /** Inputs by name. */
@@ -55,24 +62,22 @@ export declare namespace InferenceSession {
   type ReturnType = Record<string, Tensor>;
 }
 
-interface WireValue {
-  name: string;
-  type: TensorType;
-  dims: number[];
-  data: Uint8Array;
-}
 
-function checkOptions(options: unknown): [string, number][] {
-  if (options === undefined) return [];
+function checkOptions(options: unknown): void {
+  if (options === undefined) return;
   if (options === null || typeof options !== 'object') {
     throw new OnnxletError('INVALID_ARGUMENT', `session options must be an object, got ${describe(options)}`);
   }
-  const { freeDimensionOverrides: overrides, onProgress, signal, integrity, cache } = options as InferenceSession.SessionOptions;
+  const { freeDimensionOverrides: overrides, onProgress, signal, integrity, cache, worker } =
+    options as InferenceSession.SessionOptions;
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new OnnxletError('INVALID_ARGUMENT', `onProgress must be a function, got ${describe(onProgress)}`);
   }
   if (signal !== undefined && !(typeof AbortSignal !== 'undefined' && signal instanceof AbortSignal)) {
     throw new OnnxletError('INVALID_ARGUMENT', `signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+  if (worker !== undefined && typeof worker !== 'boolean') {
+    throw new OnnxletError('INVALID_ARGUMENT', `worker must be a boolean, got ${describe(worker)}`);
   }
   if (cache !== undefined && typeof cache !== 'boolean') {
     throw new OnnxletError('INVALID_ARGUMENT', `cache must be a boolean, got ${describe(cache)}`);
@@ -80,19 +85,18 @@ function checkOptions(options: unknown): [string, number][] {
   if (integrity !== undefined && typeof integrity !== 'string') {
     throw new OnnxletError('INVALID_ARGUMENT', `integrity must be a string like 'sha256-…', got ${describe(integrity)}`);
   }
-  if (overrides === undefined) return [];
+  if (overrides === undefined) return;
   if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) {
     throw new OnnxletError('INVALID_ARGUMENT', `freeDimensionOverrides must be an object like { N: 1 }, got ${describe(overrides)}`);
   }
-  return Object.entries(overrides).map(([name, value]) => {
+  for (const [name, value] of Object.entries(overrides)) {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
       throw new OnnxletError(
         'INVALID_ARGUMENT',
         `freeDimensionOverrides.${name} must be a non-negative integer, got ${describe(value)}`,
       );
     }
-    return [name, value];
-  });
+  }
 }
 
 function isTensorLike(value: unknown): value is Tensor {
@@ -149,26 +153,6 @@ function checkFeed(meta: InferenceSession.ValueMetadata, tensor: Tensor, symbols
 }
 
 /**
- * The model's bytes, from the cache when `key` is given and holds a copy that passes
- * `integrity`, otherwise read from the source and checked; and whether they came from the cache.
- */
-async function loadBytes(
-  source: ModelSource,
-  key: string | undefined,
-  integrity: string | undefined,
-  options: ReadOptions,
-): Promise<[Uint8Array, boolean]> {
-  const cached = key === undefined ? undefined : await cachedModel(key);
-  if (cached !== undefined && (integrity === undefined || (await checkIntegrity(cached, integrity).then(() => true, () => false)))) {
-    options.onProgress?.({ status: 'download', loaded: cached.length, total: cached.length, progress: 1 });
-    return [cached, true];
-  }
-  const bytes = await modelBytes(source, options);
-  if (integrity !== undefined) await checkIntegrity(bytes, integrity);
-  return [bytes, false];
-}
-
-/**
  * A loaded model, with onnxruntime-web's API:
  *
  * ```ts
@@ -185,47 +169,32 @@ export class InferenceSession {
   readonly inputMetadata: readonly InferenceSession.ValueMetadata[];
   /** The model's outputs: name, element type and shape. */
   readonly outputMetadata: readonly InferenceSession.ValueMetadata[];
-  #session: WasmSession | undefined;
-  readonly #generation: number;
+  readonly #backend: Backend;
 
-  private constructor(session: WasmSession) {
-    this.#session = session;
-    this.#generation = moduleGeneration();
-    const metadata = (list: unknown): readonly InferenceSession.ValueMetadata[] =>
+  private constructor(backend: Backend) {
+    this.#backend = backend;
+    const metadata = (list: readonly Omit<InferenceSession.ValueMetadata, 'isTensor'>[]) =>
       Object.freeze(
-        (list as Omit<InferenceSession.ValueMetadata, 'isTensor'>[]).map((m) =>
+        list.map((m) =>
           Object.freeze({ name: m.name, isTensor: true as const, type: m.type, shape: Object.freeze([...m.shape]) }),
         ),
       );
-    this.inputMetadata = metadata(callWasm('describing the inputs', () => session.inputs()));
-    this.outputMetadata = metadata(callWasm('describing the outputs', () => session.outputs()));
+    this.inputMetadata = metadata(backend.inputs);
+    this.outputMetadata = metadata(backend.outputs);
     this.inputNames = Object.freeze(this.inputMetadata.map((m) => m.name));
     this.outputNames = Object.freeze(this.outputMetadata.map((m) => m.name));
   }
 
   /**
-   * Loads a model from a URL (or, in Node, a file path), an `ArrayBuffer`, a `Uint8Array`,
-   * a `Blob` or a `Response`. The WebAssembly module is fetched and compiled on the first call.
+   * Loads a model from a URL (or, in Node, a file path), an `ArrayBuffer`, a typed array, a
+   * `Blob`, a `ReadableStream` or a `Response`. The WebAssembly module is fetched and compiled
+   * on the first call.
    */
   static async create(source: ModelSource, options?: InferenceSession.SessionOptions): Promise<InferenceSession> {
-    const overrides = checkOptions(options);
-    const { onProgress, signal, integrity, headers, cache } = options ?? {};
-    const key = cache ? cacheKey(source) : undefined;
-    const [bytes, fromCache] = await Promise.all([
-      loadBytes(source, key, integrity, { onProgress, signal, headers }),
-      initialize(),
-    ]).then(([loaded]) => loaded);
-    if (signal?.aborted) throw abortError(signal);
-    const done = { loaded: bytes.length, total: bytes.length, progress: 1 } as const;
-    onProgress?.({ status: 'compile', ...done });
-    const session = callWasm('loading the model', () => new WasmSession(bytes, { freeDimensionOverrides: overrides }));
-    if (signal?.aborted) {
-      session.free();
-      throw abortError(signal);
-    }
-    if (key !== undefined && !fromCache) await cacheModel(key, bytes);
-    onProgress?.({ status: 'ready', ...done });
-    return new InferenceSession(session);
+    checkOptions(options);
+    const { worker, ...rest } = options ?? {};
+    const backend = worker ? await workerBackend(source, rest) : await localBackend(source, rest);
+    return new InferenceSession(backend);
   }
 
   /**
@@ -236,35 +205,17 @@ export class InferenceSession {
     feeds: InferenceSession.FeedsType,
     fetches?: InferenceSession.FetchesType,
   ): Promise<InferenceSession.ReturnType> {
-    await initialize();
-    const session = this.#live();
     const wire = this.#checkFeeds(feeds);
     const names = this.#checkFetches(fetches);
-    const outputs = callWasm('running the model', () => session.run(wire, names)) as WireValue[];
+    const outputs = await this.#backend.run(wire, names);
     const result: InferenceSession.ReturnType = {};
     for (const o of outputs) result[o.name] = Tensor.fromBytes(o.type, o.dims, o.data);
     return result;
   }
 
-  /** Frees the model's memory. Further calls reject with `RELEASED`. */
+  /** Frees the model's memory (and stops its worker). Further calls reject with `RELEASED`. */
   async release(): Promise<void> {
-    const session = this.#session;
-    this.#session = undefined;
-    if (session && this.#generation === moduleGeneration()) session.free();
-  }
-
-  #live(): WasmSession {
-    if (this.#session === undefined) {
-      throw new OnnxletError('RELEASED', 'this session has been released');
-    }
-    if (this.#generation !== moduleGeneration()) {
-      this.#session = undefined;
-      throw new OnnxletError(
-        'RELEASED',
-        'this session was lost when the WebAssembly module was reset after a crash; create it again',
-      );
-    }
-    return this.#session;
+    await this.#backend.release();
   }
 
   #checkFeeds(feeds: unknown): WireValue[] {

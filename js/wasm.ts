@@ -9,7 +9,7 @@ declare const __ONNXLET_IIFE__: boolean;
 export { WasmSession, supportedOperators };
 
 /** The `src` of the `<script>` tag that loaded the script-tag build, read while it executes. */
-const scriptSrc: string | undefined =
+export const scriptSrc: string | undefined =
   __ONNXLET_IIFE__ && typeof document !== 'undefined'
     ? ((document.currentScript as HTMLScriptElement | null)?.src ?? undefined)
     : undefined;

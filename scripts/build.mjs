@@ -87,6 +87,15 @@ async function buildJs() {
   });
   await esbuild.build({
     ...common,
+    entryPoints: [join(root, 'js', 'worker.ts')],
+    format: 'esm',
+    platform: 'neutral',
+    minify: true,
+    outfile: join(dist, 'onnxlet.worker.mjs'),
+    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'false' },
+  });
+  await esbuild.build({
+    ...common,
     format: 'iife',
     globalName: 'onnxlet',
     platform: 'browser',
@@ -95,12 +104,14 @@ async function buildJs() {
     define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'true' },
   });
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json']);
-  // The bindings are internal: no public declaration refers to them.
-  rmSync(join(dist, 'wasm.d.ts'));
+  // Internal modules: no public declaration refers to them.
+  for (const internal of ['wasm', 'backend', 'worker', 'worker-backend', 'worker-protocol']) {
+    rmSync(join(dist, `${internal}.d.ts`));
+  }
 }
 
 function reportSizes() {
-  const rows = ['onnxlet_bg.wasm', 'onnxlet.mjs', 'onnxlet.min.js'].map((name) => {
+  const rows = ['onnxlet_bg.wasm', 'onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs'].map((name) => {
     const bytes = readFileSync(join(dist, name));
     const gzip = gzipSync(bytes, { level: 9 }).length;
     const brotli = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;

@@ -31,8 +31,9 @@ after(() => rmSync(work, { recursive: true, force: true }));
 test('the packed package ships only the build outputs', () => {
   const files = readdirSync(join(consumer, 'node_modules', 'onnxlet', 'dist')).sort();
   assert.deepEqual(files, [
-    'cache.d.ts', 'env.d.ts', 'errors.d.ts', 'index.d.ts', 'inference-session.d.ts', 'onnxlet.min.js', 'onnxlet.mjs',
-    'onnxlet_bg.wasm', 'operators.d.ts', 'source.d.ts', 'tensor.d.ts',
+    'cache.d.ts', 'create-options.d.ts', 'env.d.ts', 'errors.d.ts', 'index.d.ts', 'inference-session.d.ts',
+    'onnxlet.min.js', 'onnxlet.mjs', 'onnxlet.worker.mjs', 'onnxlet_bg.wasm', 'operators.d.ts', 'source.d.ts',
+    'tensor.d.ts',
   ]);
 });
 
@@ -70,7 +71,7 @@ test('its types check under tsc --strict', () => {
 });
 
 test('the built JS never evaluates strings (it runs under a CSP without unsafe-eval)', () => {
-  for (const file of ['onnxlet.mjs', 'onnxlet.min.js']) {
+  for (const file of ['onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs']) {
     const code = readFileSync(join(consumer, 'node_modules', 'onnxlet', 'dist', file), 'utf8');
     assert.doesNotMatch(code, /\beval\s*\(/, `${file} calls eval`);
     assert.doesNotMatch(code, /\bnew\s+Function\b/, `${file} calls new Function`);

@@ -1,5 +1,5 @@
-// Classifies typed text with magika under a strict Content Security Policy; the test watches
-// every request the page makes.
+// Classifies typed text with magika under a strict Content Security Policy (in worker mode with
+// ?worker); the test watches every request the page makes.
 import { InferenceSession, Tensor } from '/dist/onnxlet.mjs';
 
 const violations = [];
@@ -7,7 +7,8 @@ document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e
 window.cspViolations = violations;
 
 const status = document.getElementById('status');
-const session = await InferenceSession.create('/models/magika/model.onnx');
+const worker = new URLSearchParams(location.search).has('worker');
+const session = await InferenceSession.create('/models/magika/model.onnx', { worker });
 status.textContent = 'ready';
 document.getElementById('classify').disabled = false;
 

@@ -1,0 +1,109 @@
+import type { Backend, WireValue } from './backend.js';
+import type { CreateOptions } from './create-options.js';
+import { env } from './env.js';
+import { OnnxletError } from './errors.js';
+import { type ModelSource, abortError, modelBytes } from './source.js';
+import { scriptSrc } from './wasm.js';
+import { type WorkerReply, type WorkerRequest, buffersOf, fromWireError } from './worker-protocol.js';
+
+declare const __ONNXLET_IIFE__: boolean;
+
+/** Distributive Omit, so each request variant keeps its own fields. */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+function startWorker(): Worker {
+  if (typeof Worker === 'undefined') {
+    throw new OnnxletError(
+      'INVALID_ARGUMENT',
+      'worker: true needs Web Workers (browsers, Deno); in Node, run onnxlet inside a worker_threads Worker',
+    );
+  }
+  if (__ONNXLET_IIFE__) {
+    if (!scriptSrc) throw new OnnxletError('WASM_LOAD_FAILED', 'cannot locate onnxlet.worker.mjs: load onnxlet with <script src>');
+    return new Worker(new URL('onnxlet.worker.mjs', scriptSrc), { type: 'module' });
+  }
+  return new Worker(new URL('./onnxlet.worker.mjs', import.meta.url), { type: 'module' });
+}
+
+/** The source as the worker can receive it: a URL string, a Blob, or bytes to transfer. */
+async function workerSource(source: ModelSource, options: CreateOptions): Promise<string | ArrayBuffer | Blob> {
+  if (typeof source === 'string' || source instanceof URL) return new URL(String(source), globalThis.location?.href).href;
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return source;
+  const bytes = await modelBytes(source, options);
+  return bytes.slice().buffer;
+}
+
+/** Loads a model into a dedicated worker; inputs are copied to it and outputs transferred back. */
+export async function workerBackend(source: ModelSource, options: CreateOptions): Promise<Backend> {
+  const { onProgress, signal, ...rest } = options;
+  if (signal?.aborted) throw abortError(signal);
+  const payload = await workerSource(source, options);
+  const worker = startWorker();
+  const pending = new Map<number, { resolve: (reply: WorkerReply) => void; reject: (error: unknown) => void }>();
+  let nextId = 0;
+  let released = false;
+  worker.onmessage = ({ data }: MessageEvent<WorkerReply>) => {
+    if (data.type === 'progress') {
+      onProgress?.(data.event);
+      return;
+    }
+    const call = pending.get(data.id);
+    pending.delete(data.id);
+    if (data.type === 'error') call?.reject(fromWireError(data.error));
+    else call?.resolve(data);
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    for (const call of pending.values()) {
+      call.reject(new OnnxletError('WASM_LOAD_FAILED', `the onnxlet worker failed: ${event.message ?? 'could not start it'}`));
+    }
+    pending.clear();
+  };
+  const call = (request: WithoutId<WorkerRequest>, transfer: Transferable[] = []) => {
+    const id = nextId++;
+    const reply = new Promise<WorkerReply>((resolve, reject) => pending.set(id, { resolve, reject }));
+    worker.postMessage({ ...request, id } as WorkerRequest, transfer);
+    return { id, reply };
+  };
+
+  const wasmPaths = env.wasm.wasmPaths === undefined ? undefined : new URL(String(env.wasm.wasmPaths), globalThis.location?.href).href;
+  const transfer = payload instanceof ArrayBuffer ? [payload] : [];
+  const create = call({ type: 'create', source: payload, options: rest, wasmPaths }, transfer);
+  const onAbort = () => {
+    worker.postMessage({ id: create.id, type: 'abort' } satisfies WorkerRequest);
+    pending.get(create.id)?.reject(abortError(signal as AbortSignal));
+    pending.delete(create.id);
+    worker.terminate();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
+  let created: WorkerReply;
+  try {
+    created = await create.reply;
+  } catch (error) {
+    worker.terminate();
+    throw error;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  if (created.type !== 'created') throw new OnnxletError('RUNTIME_ERROR', `unexpected worker reply ${created.type}`);
+
+  return {
+    inputs: created.inputs,
+    outputs: created.outputs,
+    async run(feeds: WireValue[], fetches: string[] | undefined) {
+      if (released) throw new OnnxletError('RELEASED', 'this session has been released');
+      // Copies, so the caller's tensors stay usable; the copies are transferred.
+      const copies = feeds.map((f) => ({ ...f, data: f.data.slice() }));
+      const reply = await call({ type: 'run', feeds: copies, fetches }, buffersOf(copies)).reply;
+      if (reply.type !== 'ran') throw new OnnxletError('RUNTIME_ERROR', `unexpected worker reply ${reply.type}`);
+      return reply.outputs;
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      await call({ type: 'release' }).reply.catch(() => {});
+      worker.terminate();
+    },
+  };
+}

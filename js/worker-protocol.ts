@@ -1,0 +1,49 @@
+import type { WireMetadata, WireValue } from './backend.js';
+import type { CreateOptions } from './create-options.js';
+import { OnnxletError } from './errors.js';
+import type { ProgressEvent } from './source.js';
+
+/** What the page sends the onnxlet worker. */
+export type WorkerRequest =
+  | {
+      id: number;
+      type: 'create';
+      source: string | ArrayBuffer | Blob;
+      options: Omit<CreateOptions, 'onProgress' | 'signal'>;
+      wasmPaths: string | undefined;
+    }
+  | { id: number; type: 'abort' }
+  | { id: number; type: 'run'; feeds: WireValue[]; fetches: string[] | undefined }
+  | { id: number; type: 'release' };
+
+/** An error as it crosses the worker boundary. */
+export interface WireError {
+  name: string;
+  code?: string;
+  message: string;
+}
+
+/** What the onnxlet worker answers, by request id. */
+export type WorkerReply =
+  | { id: number; type: 'progress'; event: ProgressEvent }
+  | { id: number; type: 'created'; inputs: WireMetadata[]; outputs: WireMetadata[] }
+  | { id: number; type: 'ran'; outputs: WireValue[] }
+  | { id: number; type: 'released' }
+  | { id: number; type: 'error'; error: WireError };
+
+export function toWireError(error: unknown): WireError {
+  if (error instanceof OnnxletError) return { name: error.name, code: error.code, message: error.message };
+  if (error instanceof Error || error instanceof DOMException) return { name: error.name, message: error.message };
+  return { name: 'Error', message: String(error) };
+}
+
+export function fromWireError(error: WireError): Error {
+  if (error.code !== undefined) return new OnnxletError(error.code as OnnxletError['code'], error.message);
+  if (error.name === 'AbortError') return new DOMException(error.message, 'AbortError');
+  return new Error(error.message);
+}
+
+/** The buffers of `values`, to transfer rather than copy. */
+export function buffersOf(values: WireValue[]): ArrayBuffer[] {
+  return values.map((v) => v.data.buffer as ArrayBuffer);
+}

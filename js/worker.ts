@@ -1,0 +1,54 @@
+// The entry point of the dedicated worker behind `InferenceSession.create(src, { worker: true })`:
+// one session per worker, driven by messages (see worker-protocol.ts).
+import { type Backend, localBackend } from './backend.js';
+import { env } from './env.js';
+import { OnnxletError } from './errors.js';
+import { type WorkerReply, type WorkerRequest, buffersOf, toWireError } from './worker-protocol.js';
+
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
+  postMessage(message: WorkerReply, transfer?: Transferable[]): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+const aborts = new Map<number, AbortController>();
+let backend: Backend | undefined;
+
+async function handle(request: WorkerRequest): Promise<void> {
+  const { id } = request;
+  switch (request.type) {
+    case 'create': {
+      if (request.wasmPaths !== undefined) env.wasm.wasmPaths = request.wasmPaths;
+      const controller = new AbortController();
+      aborts.set(id, controller);
+      try {
+        const onProgress = (event: Parameters<NonNullable<Parameters<typeof localBackend>[1]['onProgress']>>[0]) =>
+          scope.postMessage({ id, type: 'progress', event });
+        backend = await localBackend(request.source, { ...request.options, onProgress, signal: controller.signal });
+        scope.postMessage({ id, type: 'created', inputs: [...backend.inputs], outputs: [...backend.outputs] });
+      } finally {
+        aborts.delete(id);
+      }
+      return;
+    }
+    case 'abort':
+      aborts.get(id)?.abort();
+      return;
+    case 'run': {
+      if (!backend) throw new OnnxletError('RELEASED', 'this session has been released');
+      const outputs = await backend.run(request.feeds, request.fetches);
+      // Outputs are fresh copies out of the module: hand their buffers over.
+      scope.postMessage({ id, type: 'ran', outputs }, buffersOf(outputs));
+      return;
+    }
+    case 'release':
+      await backend?.release();
+      backend = undefined;
+      scope.postMessage({ id, type: 'released' });
+      return;
+  }
+}
+
+scope.onmessage = ({ data }) => {
+  handle(data).catch((error: unknown) => scope.postMessage({ id: data.id, type: 'error', error: toWireError(error) }));
+};
