@@ -12,12 +12,6 @@ declare const __ONNXLET_IIFE__: boolean;
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 function startWorker(): Worker {
-  if (typeof Worker === 'undefined') {
-    throw new OnnxletError(
-      'INVALID_ARGUMENT',
-      'worker: true needs Web Workers (browsers, Deno); in Node, run onnxlet inside a worker_threads Worker',
-    );
-  }
   if (__ONNXLET_IIFE__) {
     if (!scriptSrc) throw new OnnxletError('WASM_LOAD_FAILED', 'cannot locate onnxlet.worker.mjs: load onnxlet with <script src>');
     return new Worker(new URL('onnxlet.worker.mjs', scriptSrc), { type: 'module' });
@@ -36,6 +30,12 @@ async function workerSource(source: ModelSource, options: CreateOptions): Promis
 /** Loads a model into a dedicated worker; inputs are copied to it and outputs transferred back. */
 export async function workerBackend(source: ModelSource, options: CreateOptions): Promise<Backend> {
   const { onProgress, signal, ...rest } = options;
+  if (typeof Worker === 'undefined') {
+    throw new OnnxletError(
+      'INVALID_ARGUMENT',
+      'worker: true needs Web Workers (browsers, Deno); in Node, run onnxlet inside a worker_threads Worker',
+    );
+  }
   if (signal?.aborted) throw abortError(signal);
   const payload = await workerSource(source, options);
   const worker = startWorker();

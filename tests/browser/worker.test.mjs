@@ -83,14 +83,23 @@ test('the main thread keeps running timers while the worker computes (and not wi
         const { InferenceSession, Tensor } = window.onnxlet;
         const session = await InferenceSession.create(`/models/${file}`, { worker });
         const input = new Tensor('float32', new Float32Array(3 * 224 * 224), [1, 3, 224, 224]);
+        // The longest main-thread task is the longest gap between timer ticks (or to the end).
         let ticks = 0;
-        const timer = setInterval(() => ticks++, 10);
+        let last = performance.now();
+        let longestTask = 0;
+        const timer = setInterval(() => {
+          const now = performance.now();
+          longestTask = Math.max(longestTask, now - last);
+          last = now;
+          ticks++;
+        }, 10);
         const started = performance.now();
         await session.run({ [session.inputNames[0]]: input });
         const ms = performance.now() - started;
+        longestTask = Math.max(longestTask, performance.now() - last);
         clearInterval(timer);
         await session.release();
-        return { ticks, ms };
+        return { ticks, ms: Math.round(ms), longestTask: Math.round(longestTask) };
       },
       { file: vgg.file, worker },
     );

@@ -191,3 +191,10 @@ test('cache: the second create of a URL makes no request; entries can be listed 
     rmSync(directory, { recursive: true, force: true });
   }
 });
+
+test('worker: true says clearly that Node has no Web Workers', async () => {
+  await assert.rejects(InferenceSession.create(testModel('two_outputs.onnx'), { worker: true }), {
+    code: 'INVALID_ARGUMENT',
+    message: /worker: true needs Web Workers.*worker_threads/,
+  });
+});
