@@ -1,5 +1,6 @@
 import { env } from './env.js';
 import { OnnxletError } from './errors.js';
+import { absoluteUrl } from './source.js';
 
 /** A model stored by `InferenceSession.create(url, { cache: true })`. */
 export interface CachedModel {
@@ -153,11 +154,6 @@ export const modelCache = {
     for (const { url } of await s.list()) await s.delete(url);
   },
 };
-
-/** The cache key of a model URL: absolute, as the Cache API stores requests. */
-export function absoluteUrl(url: string | URL): string {
-  return new URL(String(url), globalThis.location?.href).href;
-}
 
 /** The cache key of a model source, which must be an http(s) URL. */
 export function cacheKey(source: unknown): string {

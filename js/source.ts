@@ -42,6 +42,11 @@ export async function readLocalFile(path: string | URL): Promise<Uint8Array> {
   }
 }
 
+/** A model URL made absolute against the page (as the Cache API and workers need it). */
+export function absoluteUrl(url: string | URL): string {
+  return new URL(String(url), globalThis.location?.href).href;
+}
+
 function hasScheme(s: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^(data|blob):/i.test(s);
 }

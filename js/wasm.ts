@@ -79,7 +79,8 @@ async function instantiate(): Promise<void> {
   }
 }
 
-function wasmUrl(): URL {
+/** Where the module is fetched from: `env.wasm.wasmPaths` resolved, or the default beside the script. */
+export function wasmUrl(): URL {
   const configured = env.wasm.wasmPaths;
   if (configured !== undefined) {
     const base = __ONNXLET_IIFE__ ? scriptSrc : import.meta.url;

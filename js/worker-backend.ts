@@ -2,8 +2,8 @@ import type { Backend, WireValue } from './backend.js';
 import type { CreateOptions } from './create-options.js';
 import { env } from './env.js';
 import { OnnxletError } from './errors.js';
-import { type ModelSource, abortError, modelBytes } from './source.js';
-import { scriptSrc } from './wasm.js';
+import { type ModelSource, abortError, absoluteUrl, modelBytes } from './source.js';
+import { scriptSrc, wasmUrl } from './wasm.js';
 import { type WorkerReply, type WorkerRequest, buffersOf, fromWireError } from './worker-protocol.js';
 
 declare const __ONNXLET_IIFE__: boolean;
@@ -21,7 +21,7 @@ function startWorker(): Worker {
 
 /** The source as the worker can receive it: a URL string, a Blob, or bytes to transfer. */
 async function workerSource(source: ModelSource, options: CreateOptions): Promise<string | ArrayBuffer | Blob> {
-  if (typeof source === 'string' || source instanceof URL) return new URL(String(source), globalThis.location?.href).href;
+  if (typeof source === 'string' || source instanceof URL) return absoluteUrl(source);
   if (typeof Blob !== 'undefined' && source instanceof Blob) return source;
   const bytes = await modelBytes(source, options);
   return bytes.slice().buffer;
@@ -66,7 +66,8 @@ export async function workerBackend(source: ModelSource, options: CreateOptions)
     return { id, reply };
   };
 
-  const wasmPaths = env.wasm.wasmPaths === undefined ? undefined : new URL(String(env.wasm.wasmPaths), globalThis.location?.href).href;
+  // Resolved here, as this thread resolves it, so the worker loads the same file.
+  const wasmPaths = env.wasm.wasmPaths === undefined ? undefined : wasmUrl().href;
   const transfer = payload instanceof ArrayBuffer ? [payload] : [];
   const create = call({ type: 'create', source: payload, options: rest, wasmPaths }, transfer);
   const onAbort = () => {

@@ -77,11 +77,11 @@ export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Debian's chromium for the browser tests. */
 export function ensureChromium() {
   if (existsSync(chromiumPath)) return;
-  const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
-  const apt = (args) => (sudo.length ? run('sudo', ['apt-get', ...args]) : run('apt-get', args));
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const apt = (args) =>
+    process.getuid?.() === 0 ? run('apt-get', args, { env }) : run('sudo', ['-E', 'apt-get', ...args], { env });
   apt(['update', '-qq']);
-  run(sudo.length ? 'sudo' : 'apt-get', [...(sudo.length ? ['apt-get'] : []), 'install', '-y', '-qq', 'chromium'], { env });
+  apt(['install', '-y', '-qq', 'chromium']);
   if (!existsSync(chromiumPath)) throw new Error(`chromium was installed but ${chromiumPath} is missing`);
 }
 
