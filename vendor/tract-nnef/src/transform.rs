@@ -154,6 +154,7 @@ impl ModelTransform for PatchTransform {
     }
 }
 
+#[cfg(feature = "patch-transform")]
 inventory::submit! {
     ModelTransformFactory {
         name: "patch",

@@ -10,6 +10,8 @@ extern crate num_integer;
 #[macro_use]
 pub extern crate tract_hir;
 
+#[cfg(feature = "op-allowlist")]
+mod allowlist;
 pub mod dim_expr;
 pub mod model;
 pub mod ops;

@@ -216,7 +216,12 @@ type OpBuilder =
 pub struct OnnxOpRegister(pub HashMap<String, OpBuilder>);
 
 impl OnnxOpRegister {
+    #[inline(always)]
     pub fn insert(&mut self, s: &'static str, builder: OpBuilder) {
+        #[cfg(feature = "op-allowlist")]
+        if !crate::allowlist::allowed(s) {
+            return;
+        }
         self.0.insert(s.into(), builder);
     }
 }

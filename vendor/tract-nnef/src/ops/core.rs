@@ -10,6 +10,7 @@ mod cumsum;
 mod downsample;
 mod dyn_slice;
 mod einsum;
+#[cfg(feature = "fft")]
 mod fft;
 mod gather;
 mod gelu_approximate;
@@ -61,6 +62,7 @@ pub fn register(registry: &mut Registry) {
     downsample::register(registry);
     dyn_slice::register(registry);
     einsum::register(registry);
+    #[cfg(feature = "fft")]
     fft::register(registry);
     gather::register(registry);
     gelu_approximate::register(registry);

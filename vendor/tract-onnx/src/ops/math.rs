@@ -7,6 +7,7 @@ use tract_hir::ops::binary::Nary;
 
 mod clip;
 mod gemm;
+#[cfg(feature = "quant")]
 mod mat_mul_integer;
 mod pow;
 mod rem;
@@ -64,7 +65,9 @@ pub fn register_all_ops(reg: &mut OnnxOpRegister) {
     reg.insert("Pow", pow::pow);
 
     reg.insert("MatMul", |_, _| Ok((expand(ops::matmul::MatMulInference::default()), vec![])));
+    #[cfg(feature = "quant")]
     reg.insert("MatMulInteger", mat_mul_integer::mat_mul_integer);
+    #[cfg(feature = "quant")]
     reg.insert("QLinearMatMul", mat_mul_integer::q_linear_mat_mul);
     reg.insert("Gemm", gemm::gemm);
 }

@@ -7,15 +7,19 @@ mod cast;
 pub mod cumsum;
 mod d2s;
 mod einsum;
+#[cfg(feature = "fft")]
 mod fft;
 mod grid_sample;
 pub mod logic;
 mod math;
+#[cfg(feature = "ml")]
 mod ml;
 pub mod multinomial;
 mod nn;
 mod non_max_suppression;
+#[cfg(feature = "quant")]
 mod quant;
+#[cfg(feature = "random")]
 mod random;
 pub mod rec;
 mod resize;
@@ -30,17 +34,22 @@ pub fn register_all_ops(reg: &mut OnnxOpRegister) {
     reg.insert("GridSample", grid_sample::grid_sample);
     reg.insert("Resize", resize::resize);
     reg.insert("NonMaxSuppression", non_max_suppression::non_max_suppression);
+    #[cfg(feature = "random")]
     reg.insert("Multinomial", multinomial::multinomial);
     array::register_all_ops(reg);
     cast::register_all_ops(reg);
     cumsum::register_all_ops(reg);
     d2s::register_all_ops(reg);
+    #[cfg(feature = "fft")]
     fft::register_all_ops(reg);
     logic::register_all_ops(reg);
     math::register_all_ops(reg);
+    #[cfg(feature = "ml")]
     ml::register_all_ops(reg);
     nn::register_all_ops(reg);
+    #[cfg(feature = "quant")]
     quant::register_all_ops(reg);
+    #[cfg(feature = "random")]
     random::register_all_ops(reg);
     rec::register_all_ops(reg);
     s2d::register_all_ops(reg);

@@ -12,6 +12,7 @@ mod attention;
 mod batch_norm;
 mod conv_transpose;
 mod dropout;
+#[cfg(feature = "quant")]
 mod gather_block_quantized;
 mod gelu;
 mod gelu_contrib;
@@ -22,6 +23,7 @@ mod instance_norm;
 mod layer_norm;
 mod lp_norm;
 mod lrn;
+#[cfg(feature = "quant")]
 mod mat_mul_nbits;
 mod max_pool;
 mod mish;
@@ -57,6 +59,7 @@ pub fn register_all_ops(reg: &mut OnnxOpRegister) {
     reg.insert("BatchNormalization", batch_normalization);
     reg.insert("Celu", celu);
     reg.insert("Conv", conv);
+    #[cfg(feature = "quant")]
     reg.insert("ConvInteger", conv_integer);
     reg.insert("ConvTranspose", conv_transpose::conv_transpose);
     reg.insert("Dropout", dropout::dropout);
@@ -73,10 +76,12 @@ pub fn register_all_ops(reg: &mut OnnxOpRegister) {
     reg.insert("LpNormalization", lp_norm::lp_normalization);
     reg.insert("LogSoftmax", layer_log_soft_max);
     reg.insert("LRN", lrn::lrn);
+    #[cfg(feature = "quant")]
     reg.insert("MatMulNBits", mat_mul_nbits::mat_mul_nbits);
     reg.insert("MaxPool", max_pool::max_pool);
     reg.insert("MeanVarianceNormalization", mvn::mean_variance_normalization);
     reg.insert("ParametricSoftplus", parametric_softplus);
+    #[cfg(feature = "quant")]
     reg.insert("QLinearConv", conv_qlinear);
     reg.insert("PRelu", |_, _| Ok((expand(Prelu), vec![])));
     reg.insert("ReduceL1", |c, node| reduce::reduce(c, node, nn::Reducer::L1));
@@ -101,6 +106,7 @@ pub fn register_all_ops(reg: &mut OnnxOpRegister) {
     reg.insert("BiasGelu", gelu_contrib::bias_gelu);
     reg.insert("FastGelu", gelu_contrib::fast_gelu);
     reg.insert("QuickGelu", gelu_contrib::quick_gelu);
+    #[cfg(feature = "quant")]
     reg.insert("GatherBlockQuantized", gather_block_quantized::gather_block_quantized);
     #[cfg(feature = "transformers")]
     reg.insert("GroupQueryAttention", group_query_attention::group_query_attention);
