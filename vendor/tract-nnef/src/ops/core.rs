@@ -42,6 +42,8 @@ pub fn register(registry: &mut Registry) {
     registry.register_unit_element_wise("tract_core_round_even", &ops::math::RoundHalfToEven {});
     registry.register_unit_element_wise("tract_core_erf", &ops::math::Erf {});
     registry.register_unit_element_wise("tract_core_hard_swish", &ops::nn::HardSwish {});
+    // Not upstream (0.23.9 cannot dump the GeluExact that decluttering makes of x*(1+erf(x/√2))/2).
+    registry.register_unit_element_wise("tract_core_gelu_exact", &ops::nn::GeluExact {});
 
     registry.register_binary("tract_core_xor", &ops::logic::Xor {});
     registry.register_binary("tract_core_bitand", &ops::logic::BitAnd {});
