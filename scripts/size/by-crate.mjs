@@ -9,7 +9,8 @@ const STD = new Set(['core', 'alloc', 'std', 'compiler_builtins', 'dlmalloc', 'h
 /** Every item of the module: `{ name, size }`. */
 export function items(file) {
   const out = execFileSync('twiggy', ['top', '-n', '1000000', '--format', 'json', file], { maxBuffer: 1 << 30 });
-  return JSON.parse(out).map((i) => ({ name: i.name, size: i.shallow_size }));
+  // v0 mangling (nightly) adds a crate disambiguator: `tract_core[a0734a63d3c31673]::`.
+  return JSON.parse(out).map((i) => ({ name: i.name.replace(/\[[0-9a-f]{12,16}\]/g, ''), size: i.shallow_size }));
 }
 
 /** The crate an item is charged to. */
