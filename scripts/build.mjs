@@ -23,30 +23,42 @@ const WASM_OPT_FLAGS = [
 
 const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
-function buildWasm() {
-  run('cargo', ['build', '--release', '--target', 'wasm32-unknown-unknown', '--lib']);
+/**
+ * Builds one wasm: `features` are onnxlet's cargo features ('' for the default operator set),
+ * `name` the file in dist/ (onnxlet_bg.wasm, or onnxlet_full_bg.wasm for every operator). The JS
+ * glue bundled from pkg/ is the default build's; the full build's is identical because both have
+ * the same exports and import the same host functions (the default keeps the `random` operators,
+ * whose `crypto.getRandomValues` import is the only one an operator group adds).
+ */
+function buildWasm(features, name) {
+  // `cargo build` would silently drop `lto = true`: the crate is also an rlib (rust-lang/cargo#9672).
+  run('cargo', [
+    'rustc', '--release', '--target', 'wasm32-unknown-unknown', '--lib', '--crate-type', 'cdylib',
+    ...(features ? ['--features', features] : []),
+  ]);
+  const out = features ? join(pkg, features) : pkg;
   run('wasm-bindgen', [
     '--target', 'web',
     '--experimental-reset-state-function',
-    '--out-dir', pkg,
+    '--out-dir', out,
     '--out-name', 'onnxlet',
     cargoWasm,
   ]);
-  addAsyncReset(join(pkg, 'onnxlet.js'), join(pkg, 'onnxlet.d.ts'));
+  addAsyncReset(join(out, 'onnxlet.js'), join(out, 'onnxlet.d.ts'));
   // wasm-opt takes minutes on tract: skip it when its input and flags have not changed.
-  const input = join(pkg, 'onnxlet_bg.wasm');
-  const stampPath = join(pkg, 'wasm-opt.stamp');
+  const input = join(out, 'onnxlet_bg.wasm');
+  const stampPath = join(out, 'wasm-opt.stamp');
   const stamp = `${sha256(input)} ${WASM_OPT_FLAGS.join(' ')}`;
-  const optimised = join(pkg, 'onnxlet_bg.opt.wasm');
+  const optimised = join(out, 'onnxlet_bg.opt.wasm');
   if (process.env.ONNXLET_SKIP_WASM_OPT) {
-    copyFileSync(input, join(dist, 'onnxlet_bg.wasm'));
+    copyFileSync(input, join(dist, name));
     return;
   }
   if (!existsSync(optimised) || !existsSync(stampPath) || readFileSync(stampPath, 'utf8') !== stamp) {
     run(join(root, 'node_modules', 'binaryen', 'bin', 'wasm-opt'), [...WASM_OPT_FLAGS, input, '-o', optimised]);
     writeFileSync(stampPath, stamp);
   }
-  copyFileSync(optimised, join(dist, 'onnxlet_bg.wasm'));
+  copyFileSync(optimised, join(dist, name));
 }
 
 /**
@@ -111,7 +123,8 @@ async function buildJs() {
 }
 
 function reportSizes() {
-  const rows = ['onnxlet_bg.wasm', 'onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs'].map((name) => {
+  const files = ['onnxlet_bg.wasm', 'onnxlet_full_bg.wasm', 'onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs'];
+  const rows = files.filter((name) => existsSync(join(dist, name))).map((name) => {
     const bytes = readFileSync(join(dist, name));
     const gzip = gzipSync(bytes, { level: 9 }).length;
     const brotli = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
@@ -124,6 +137,9 @@ function reportSizes() {
 mkdirSync(dist, { recursive: true });
 ensureNpmDeps();
 ensureRustToolchain();
-buildWasm();
+// ONNXLET_FULL=1 also builds dist/onnxlet_full_bg.wasm, with every operator tract implements.
+if (process.env.ONNXLET_FULL) buildWasm('full', 'onnxlet_full_bg.wasm');
+else rmSync(join(dist, 'onnxlet_full_bg.wasm'), { force: true });
+buildWasm('', 'onnxlet_bg.wasm');
 await buildJs();
 reportSizes();
