@@ -123,6 +123,24 @@ export async function loadModel(url, { progress, label, signal } = {}) {
   }
 }
 
+/** A small padlock drawn in SVG (emoji fonts are not everywhere). */
+function lockIcon() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('class', 'badge-icon');
+  svg.setAttribute('aria-hidden', 'true');
+  const shackle = document.createElementNS(ns, 'path');
+  shackle.setAttribute('d', 'M5 7V5a3 3 0 0 1 6 0v2');
+  shackle.setAttribute('fill', 'none');
+  shackle.setAttribute('stroke', 'currentColor');
+  shackle.setAttribute('stroke-width', '1.6');
+  const body = document.createElementNS(ns, 'rect');
+  Object.entries({ x: 3, y: 7, width: 10, height: 8, rx: 1.5, fill: 'currentColor' }).forEach(([k, v]) => body.setAttribute(k, v));
+  svg.append(shackle, body);
+  return svg;
+}
+
 /**
  * Renders the badge "0 bytes of your data sent" into `element` and returns `{ markReady() }`.
  *
@@ -136,13 +154,13 @@ export async function loadModel(url, { progress, label, signal } = {}) {
  * check there is none after the model is ready and that none carries the user's data.
  *
  * @param {HTMLElement} element
- * @returns {{ markReady(): void, count(): number }}
+ * @returns {{ markReady(): void, markLoading(): void, count(): number }}
  */
 export function privacyBadge(element) {
   const title = h('strong', {}, '0 bytes of your data sent');
   const detail = h('span', { className: 'badge-detail' }, 'loading the model…');
   element.classList.add('privacy-badge');
-  element.replaceChildren(h('span', { className: 'badge-icon', ariaHidden: 'true' }, '🔒'), title, detail);
+  element.replaceChildren(lockIcon(), title, detail);
   element.dataset.requests = '';
   let since;
   let seen = [];
@@ -167,6 +185,14 @@ export function privacyBadge(element) {
       since = performance.now();
       seen = [];
       update();
+    },
+    /** Stops counting while another model loads (its requests are expected), until markReady(). */
+    markLoading() {
+      since = undefined;
+      seen = [];
+      element.classList.remove('leaked');
+      element.dataset.requests = '';
+      detail.textContent = 'loading the model…';
     },
     count: () => seen.length,
   };
