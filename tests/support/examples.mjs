@@ -1,0 +1,70 @@
+// The examples in examples/ as a user runs them: onnxlet packed once with `npm pack`, each example
+// copied to a temporary directory and the tarball installed into it offline.
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+
+import { root } from './models.mjs';
+
+/** What a checkout may hold in an example directory that a fresh copy must not. */
+const LOCAL = new Set(['node_modules', 'dist', 'magika', 'package-lock.json', 'deno.lock', 'bun.lock', 'bun.lockb']);
+
+export const examplesDir = join(root, 'examples');
+export const bin = (name) => join(root, 'node_modules', '.bin', name);
+
+let work;
+let tarball;
+
+/**
+ * Runs a command to completion; resolves to { status, stdout, stderr } and never rejects on a
+ * non-zero exit (the caller asserts on it).
+ */
+export function run(cmd, args, { cwd, env = {}, timeout = 300_000 } = {}) {
+  return new Promise((resolve) => {
+    execFile(
+      cmd,
+      args,
+      { cwd, timeout, maxBuffer: 64 << 20, env: { ...process.env, npm_config_loglevel: 'error', NO_COLOR: '1', ...env } },
+      (error, stdout, stderr) => resolve({ status: error ? (error.code ?? error.signal) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** Like {@link run}, but throws with the command's output unless it exits with 0. */
+export async function mustRun(cmd, args, options) {
+  const r = await run(cmd, args, options);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+async function packOnce() {
+  if (!tarball) {
+    work = mkdtempSync(join(tmpdir(), 'onnxlet-examples-'));
+    tarball = (async () => {
+      await mustRun('npm', ['pack', '--silent', '--pack-destination', work], { cwd: root });
+      return join(work, readdirSync(work).find((f) => f.endsWith('.tgz')));
+    })();
+  }
+  return tarball;
+}
+
+/**
+ * Copies examples/<name> to a fresh directory and installs the packed onnxlet there (its other
+ * dependencies, dev tools such as vite, are left out: the tests use the repository's).
+ * Resolves to the copy's path.
+ */
+export async function installExample(name) {
+  const pkg = await packOnce();
+  const dir = join(work, name);
+  cpSync(join(examplesDir, name), dir, { recursive: true, filter: (src) => !LOCAL.has(basename(src)) });
+  await mustRun('npm', ['install', '--offline', '--omit=dev', '--no-audit', '--no-fund', pkg], { cwd: dir });
+  return dir;
+}
+
+/** Removes the packed tarball and every installed copy. */
+export function removeExamples() {
+  if (work) rmSync(work, { recursive: true, force: true });
+  work = undefined;
+  tarball = undefined;
+}
