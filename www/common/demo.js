@@ -13,7 +13,7 @@ export function h(tag, props = {}, ...children) {
     else if (key === 'style' && typeof value === 'object') Object.assign(element.style, value);
     else element[key] = value;
   }
-  element.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  element.append(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
   return element;
 }
 
