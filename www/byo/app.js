@@ -6,6 +6,7 @@ import { Tensor } from '/dist/onnxlet.mjs';
 import { errorText, formatBytes, h, loadModel, privacyBadge } from '/common/demo.js';
 import {
   IMAGENET,
+  feedDims,
   formatValue,
   imageInput,
   imageLayout,
@@ -45,7 +46,9 @@ function describeFill(meta, target) {
     return `image ${image.name}, ${width}×${height}, ImageNet-normalised, ${layout}`;
   }
   if (meta.name === 'sr') return '16000 (a sample rate)';
-  return `seeded random, ${randomDescription(meta.type)}`;
+  const dims = feedDims(meta);
+  const fed = dims.every((d, i) => d === meta.shape[i]) ? '' : `, fed as ${shapeText(dims)}`;
+  return `seeded random, ${randomDescription(meta.type)}${fed}`;
 }
 
 function renderIo() {
@@ -98,6 +101,7 @@ async function load(source, label) {
   } catch (error) {
     if (loading === controller) $('io').tBodies[0].replaceChildren();
     $('image-card').hidden = true;
+    if (loading === controller) badge.markReady('the load failed');
     console.warn('model not loaded:', error);
   }
 }

@@ -76,12 +76,20 @@ export function randomDescription(type) {
   return 'integers in [0, 255]';
 }
 
+/** The shape an input is fed with: an image input's layout, or {@link concreteDims}. */
+export function feedDims(meta) {
+  const image = imageLayout(meta);
+  if (!image) return concreteDims(meta.shape);
+  const { batch, height, width } = image;
+  return image.layout === 'NCHW' ? [batch, 3, height, width] : [batch, height, width, 3];
+}
+
 /**
- * Seeded random values for one input. An input named `sr` (a sample rate, as in silero-vad) gets
- * 16000, which is what such models accept.
+ * Seeded random values for one input, of the shape {@link feedDims} gives. An input named `sr` (a
+ * sample rate, as in silero-vad) gets 16000, which is what such models accept.
  */
 export function randomInput(meta, next) {
-  const dims = concreteDims(meta.shape);
+  const dims = feedDims(meta);
   const size = dims.reduce((a, b) => a * b, 1);
   const [Array_, fill] = FILLS[meta.type] ?? [Float32Array, () => 0];
   const data = new Array_(size);

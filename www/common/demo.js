@@ -145,7 +145,7 @@ function lockIcon() {
  * Renders the badge "0 bytes of your data sent" into `element` and returns `{ markReady() }`.
  *
  * From `markReady()` on (call it once the model is ready; calling it again, after loading another
- * model, restarts the count) the badge counts every network request the page makes, from the
+ * model, restarts the count; `markReady('the load failed')` changes the event named) the badge counts every network request the page makes, from the
  * page's Resource Timing entries (a buffered PerformanceObserver on 'resource' entries whose
  * startTime is after the mark; http(s) only, as blob: and data: URLs never leave the device).
  * Requests a worker makes appear in the page's timeline only for the worker's own script; a
@@ -154,7 +154,7 @@ function lockIcon() {
  * check there is none after the model is ready and that none carries the user's data.
  *
  * @param {HTMLElement} element
- * @returns {{ markReady(): void, markLoading(): void, count(): number }}
+ * @returns {{ markReady(what?: string): void, markLoading(): void, count(): number }}
  */
 export function privacyBadge(element) {
   const title = h('strong', {}, '0 bytes of your data sent');
@@ -164,11 +164,12 @@ export function privacyBadge(element) {
   element.dataset.requests = '';
   let since;
   let seen = [];
+  let event = 'the model loaded';
   const update = () => {
     const n = seen.length;
     element.dataset.requests = String(n);
     element.classList.toggle('leaked', n > 0);
-    detail.textContent = `${n} request${n === 1 ? '' : 's'} since the model loaded`;
+    detail.textContent = `${n} request${n === 1 ? '' : 's'} since ${event}`;
     detail.title = seen.map((e) => e.name).join('\n');
   };
   const observer = new PerformanceObserver((list) => {
@@ -181,7 +182,8 @@ export function privacyBadge(element) {
   });
   observer.observe({ type: 'resource', buffered: true });
   return {
-    markReady() {
+    markReady(what = 'the model loaded') {
+      event = what;
       since = performance.now();
       seen = [];
       update();
