@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { launch, openPage, serveTestSite } from '../support/browser.mjs';
+import { chromium } from 'playwright-core';
+
+import { CHROMIUM_FLAGS, launch, openPage, serveTestSite } from '../support/browser.mjs';
 import { root } from '../support/models.mjs';
 
 const screenshots = join(root, 'test-results');
@@ -84,13 +86,16 @@ async function assertPrivate(page, requests) {
   assert.match(await page.textContent('#badge'), /0 bytes of your data sent.*0 requests since the model loaded/);
 }
 
-test('the corpus exercises every rule: the model, empty and small files, low confidence', () => {
+test('the corpus exercises every rule: the model, empty and small files, the overwrite map, thresholds', () => {
   const labels = new Set([...reference.values()].map((r) => r.label));
   for (const label of ['python', 'javascript', 'json', 'html', 'csv', 'markdown', 'shell', 'png', 'zip', 'pdf', 'elf', 'empty', 'txt', 'unknown']) {
     assert.ok(labels.has(label), `magika labelled no file of the corpus ${label}`);
   }
   assert.ok([...reference.values()].some((r) => r.dl_label === 'undefined' && r.label === 'txt'), 'no small text file');
   assert.ok([...reference.values()].some((r) => r.dl_label === 'randombytes' && r.label === 'unknown'), 'no overwritten label');
+  const lowConfidence = [...reference.values()].filter((r) => r.dl_label !== 'undefined' && r.label !== r.dl_label && r.label === 'txt');
+  assert.ok(lowConfidence.some((r) => r.score < 0.5), 'no file under the medium-confidence threshold');
+  assert.ok(lowConfidence.some((r) => r.score >= 0.5), 'no file under its label\'s own threshold only');
 });
 
 test('one file: the page shows magika\'s label, score and the model\'s top 5', async () => {
@@ -127,6 +132,10 @@ test('many files: every label and score is magika\'s, with a running count', asy
   assert.equal(byName.size, files.length, 'the corpus has two files with the same name');
   assertMatchesMagika(rows, (shown) => byName.get(shown));
   assert.match(await page.textContent('#stats'), new RegExp(`^${files.length} / ${files.length} files .* [\\d.]+ files/s · [\\d.]+ [KMG]?B/s$`));
+  await page.click('#results tbody tr[data-path="mixed.tex"]');
+  assert.equal(await page.getAttribute('#detail .verdict', 'data-label'), 'txt');
+  assert.match(await page.textContent('#detail .reason'), /low confidence: latex scored below its threshold 0\.95/);
+  assert.equal((await page.$$eval('#detail .top5 .mono', (spans) => spans.map((s) => s.textContent)))[0], 'latex');
   await page.click('#results tbody tr[data-path="random.bin"]');
   assert.equal(await page.getAttribute('#detail .verdict', 'data-label'), 'unknown');
   assert.match(await page.textContent('#detail .reason'), /randombytes is reported as unknown/);
@@ -178,4 +187,26 @@ test('a dropped file is labelled; on reload the model comes from the cache, with
   assert.equal(modelRequests(), before, 'the cached model was fetched again');
   assert.deepEqual(problems, []);
   await page.close();
+});
+
+test('over plain HTTP from a host that is not localhost (no Cache API), the demo still works', async () => {
+  // demo.test resolves to the test server; http://demo.test is not a secure context.
+  const insecure = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [...CHROMIUM_FLAGS, '--host-resolver-rules=MAP demo.test 127.0.0.1'],
+  });
+  try {
+    const { page, problems } = await openPage(insecure, `${site.url.replace('127.0.0.1', 'demo.test')}/magika/`);
+    await page.waitForSelector('body[data-ready]', { timeout: 120_000 });
+    assert.deepEqual(await page.evaluate(() => [isSecureContext, typeof caches]), [false, 'undefined']);
+    assert.match(await page.textContent('#progress'), /ready \(from network\)/);
+    await page.setInputFiles('#files', join(corpus, 'hello.pdf'));
+    await page.waitForSelector('#detail:not([hidden]) .verdict');
+    assert.equal(await page.getAttribute('#detail .verdict', 'data-label'), reference.get('hello.pdf').label);
+    await page.screenshot({ path: join(screenshots, 'demo-magika-plain-http.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+  } finally {
+    await insecure.close();
+  }
 });

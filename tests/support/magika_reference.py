@@ -122,6 +122,9 @@ def write_corpus(directory: Path):
     (directory / "sub/mostly-spaces.txt").write_bytes(b"\n\n\t        ab")
     (directory / "sub/notes.txt").write_text("Meeting moved to Thursday.\nBring the projector and some snacks.\n")
     (directory / "sub/latin1.txt").write_bytes(b"caf\xe9!")
+    # Below the medium-confidence threshold (0.5), and below latex's own threshold (0.95).
+    (directory / "sub/reminder.md").write_bytes(b"# notes\nremember: *milk* and eggs\nthat's all")
+    (directory / "sub/mixed.tex").write_bytes(b"<b>bold</b> and *md* and $x$ and \\emph{y}\n")
 
 
 def label(paths):
