@@ -192,7 +192,9 @@ async function walk(entry) {
 }
 
 const fromInput = (input) =>
-  [...input.files].map((file) => ({ file, path: file.webkitRelativePath || file.name }));
+  [...input.files]
+    .map((file) => ({ file, path: file.webkitRelativePath || file.name }))
+    .sort((a, b) => a.path.localeCompare(b.path));
 
 $('files').addEventListener('change', (e) => classify(fromInput(e.target)));
 $('folder').addEventListener('change', (e) => classify(fromInput(e.target)));
