@@ -114,12 +114,18 @@ test('worker: the ESM build runs in the page\'s own module worker', async () => 
   const site = await serveExample(dirs.worker);
   try {
     const page = await driveMagikaPage(`${site.url}/`, 'worker');
-    assert.deepEqual(page.workers().map((w) => new URL(w.url()).pathname), ['/worker.js']);
+    const workers = page.workers();
+    assert.deepEqual(workers.map((w) => new URL(w.url()).pathname), ['/worker.js']);
     assert.match(await page.textContent('#status'), /in the worker$/);
-    assert.equal(await page.evaluate(() => typeof window.onnxlet), 'undefined', 'onnxlet is not loaded in the page');
-    const paths = site.requests.map((r) => r.path);
-    assert.ok(paths.includes('/node_modules/onnxlet/dist/onnxlet.mjs'));
-    assert.ok(paths.includes('/node_modules/onnxlet/dist/onnxlet_bg.wasm'), paths.join('\n'));
+    const loaded = (context) =>
+      context.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname));
+    const inWorker = await loaded(workers[0]);
+    assert.ok(site.requests.some((r) => r.path === '/node_modules/onnxlet/dist/onnxlet.mjs'));
+    assert.ok(inWorker.includes('/node_modules/onnxlet/dist/onnxlet_bg.wasm'), inWorker.join('\n'));
+    assert.ok(inWorker.includes('/magika/model.onnx'), inWorker.join('\n'));
+    const inPage = await loaded(page);
+    const heavy = inPage.filter((p) => p.endsWith('.wasm') || p.startsWith('/magika/'));
+    assert.deepEqual(heavy, [], 'the page itself loads neither the wasm nor the model');
     await page.close();
   } finally {
     await site.close();
