@@ -40,10 +40,14 @@ after(async () => {
 
 /** Opens the demo; records requests, each marked with whether a model was ready when it was made. */
 async function openDemo() {
-  const { page, problems } = await openPage(browser, `${site.url}/byo/`);
+  const page = await browser.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console.error: ${m.text()}`));
   const requests = [];
   const state = { ready: false };
   page.on('request', (r) => requests.push({ url: r.url(), afterReady: state.ready, body: r.postData() ?? '' }));
+  await page.goto(`${site.url}/byo/`);
   const waitReady = async () => {
     state.ready = false;
     await page.waitForSelector('#progress[data-state=ready]', { timeout: 120_000 });

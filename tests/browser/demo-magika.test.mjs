@@ -47,10 +47,14 @@ after(async () => {
  * marking those made after the model was ready.
  */
 async function openDemo() {
-  const { page, problems } = await openPage(browser, `${site.url}/magika/`);
+  const page = await browser.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console.error: ${m.text()}`));
   const requests = [];
   const state = { ready: false };
   page.on('request', (r) => requests.push({ url: r.url(), afterReady: state.ready, body: r.postData() ?? '' }));
+  await page.goto(`${site.url}/magika/`);
   await page.waitForSelector('body[data-ready]', { timeout: 120_000 });
   state.ready = true;
   return { page, problems, requests };
