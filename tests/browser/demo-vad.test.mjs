@@ -81,6 +81,11 @@ test('Play sample: the probabilities and segments shown match onnxruntime and si
   assert.equal(await page.getAttribute('#badge', 'data-requests'), '0');
   assert.match(await page.textContent('#badge'), /0 bytes of your data sent/);
   await page.screenshot({ path: join(results, 'demo-vad.png'), fullPage: true });
+
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.vadState === 'ready', null, { timeout: 120_000 });
+  assert.equal(await page.getAttribute('#progress', 'data-source'), 'cache', 'the second visit did not use the cached model');
+  assert.ok(!requests.some((url) => url.endsWith('/model.onnx')), 'the second visit downloaded the model again');
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -21,7 +21,10 @@ export class SileroVad {
     }
     this.session = session;
     this.sr = new Tensor('int64', BigInt64Array.of(BigInt(SAMPLE_RATE)), []);
-    this.reset();
+    /** @type {Float32Array} the recurrent state, [2, 1, 128] */
+    this.state = new Float32Array(STATE_SIZE);
+    /** @type {Float32Array} the last samples of the previous chunk */
+    this.context = new Float32Array(CONTEXT_SAMPLES);
   }
 
   /** Starts a new stream: zero state, zero context. */
