@@ -214,3 +214,33 @@ test('over plain HTTP from a host that is not localhost (no Cache API), the demo
     await insecure.close();
   }
 });
+
+test('while the model downloads, the bar and the line show the bytes received and the percentage', async () => {
+  const page = await browser.newPage();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  // About 3 s for the 3.2 MB model, so the download is seen in progress.
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: 1024 * 1024,
+    uploadThroughput: -1,
+  });
+  await page.goto(`${site.url}/magika/`);
+  const line = /^Downloading magika standard_v3_3 model\.onnx: [\d.]+ \/ 3\.0 MB \((\d+)%\)$/;
+  await page.waitForFunction(
+    (source) => {
+      const match = new RegExp(source).exec(document.querySelector('#progress .progress-text')?.textContent ?? '');
+      return match && Number(match[1]) >= 10 && Number(match[1]) <= 90;
+    },
+    line.source,
+    { timeout: 120_000 },
+  );
+  const [text, value] = await page.$eval('#progress', (p) => [p.querySelector('.progress-text').textContent, p.querySelector('progress').value]);
+  const percent = Number(line.exec(text)[1]);
+  assert.ok(Math.abs(100 * value - percent) <= 1, `bar at ${value}, text says ${percent}%`);
+  await page.screenshot({ path: join(screenshots, 'demo-magika-downloading.png'), fullPage: true });
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await page.waitForSelector('body[data-ready]', { timeout: 120_000 });
+  await page.close();
+});

@@ -25,6 +25,13 @@ export function formatBytes(bytes) {
   return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
 }
 
+/** `(3.1e6, 7.4e6)` → `"3.0 / 7.1 MB"`: both amounts in the unit of the total. */
+export function formatProgress(loaded, total) {
+  const [unit, size] = total < 1024 * 1024 ? ['KB', 1024] : total < 1024 ** 3 ? ['MB', 1024 ** 2] : ['GB', 1024 ** 3];
+  const digits = unit === 'GB' ? 2 : 1;
+  return `${(loaded / size).toFixed(digits)} / ${(total / size).toFixed(digits)} ${unit}`;
+}
+
 /** An error as one line: `"UNSUPPORTED_OPERATOR: …"` for an OnnxletError, else its name and message. */
 export function errorText(error) {
   if (error?.name === 'AbortError') return 'Cancelled.';
@@ -100,7 +107,7 @@ export async function loadModel(url, { progress, label, signal } = {}) {
       } else {
         bar.value = event.progress;
         const percent = Math.floor(100 * event.progress);
-        text.textContent = `Downloading ${name}: ${formatBytes(event.loaded)} / ${formatBytes(event.total)} (${percent}%)`;
+        text.textContent = `Downloading ${name}: ${formatProgress(event.loaded, event.total)} (${percent}%)`;
       }
     } else if (event.status === 'compile') {
       bar.value = 1;
