@@ -109,6 +109,7 @@ async function load(source, label) {
 /** Draws the image resized to width×height and returns its RGBA pixels. */
 function pixels(bitmap, width, height) {
   const canvas = $('preview');
+  canvas.hidden = false;
   canvas.width = width;
   canvas.height = height;
   const context = canvas.getContext('2d', { willReadFrequently: true });
@@ -195,6 +196,7 @@ $('clear-image').addEventListener('click', () => {
   $('image').value = '';
   $('image-status').textContent = 'No image: the input is filled with random values.';
   $('preview').width = 0;
+  $('preview').hidden = true;
   if (session) renderIo();
 });
 $('run').addEventListener('click', run);
