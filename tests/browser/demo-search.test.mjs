@@ -7,7 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { launch, openPage, serveTestSite } from '../support/browser.mjs';
+import { chromium } from 'playwright-core';
+
+import { CHROMIUM_FLAGS, launch, openPage, serveTestSite } from '../support/browser.mjs';
 import { modelsDir, root } from '../support/models.mjs';
 
 const results = join(root, 'test-results');
@@ -32,8 +34,8 @@ function reference(documents, queries) {
   return JSON.parse(output.toString()).scores;
 }
 
-async function openDemo() {
-  const { page, problems } = await openPage(browser, `${site.url}/search/`);
+async function openDemo(b = browser, url = `${site.url}/search/`) {
+  const { page, problems } = await openPage(b, url);
   await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('embed-status').dataset.state), null, { timeout: 180_000 });
   assert.equal(await page.getAttribute('#embed-status', 'data-state'), 'ready', await page.textContent('#embed-status'));
   const requests = [];
@@ -136,4 +138,27 @@ test('documents typed by the user: accents, CJK, emoji, a text past 128 tokens; 
   assert.deepEqual(requests.map((r) => r.url), [], 'requests after the model was ready');
   assert.deepEqual(problems, []);
   await page.close();
+});
+
+test('over plain HTTP from another host (no secure context, no Cache API): search still works', async () => {
+  const insecure = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [...CHROMIUM_FLAGS, '--host-resolver-rules=MAP demo.test 127.0.0.1'],
+  });
+  try {
+    const { page, problems, requests } = await openDemo(insecure, `${site.url.replace('127.0.0.1', 'demo.test')}/search/`);
+    assert.deepEqual(await page.evaluate(() => [isSecureContext, typeof caches]), [false, 'undefined']);
+    assert.equal(await page.getAttribute('#progress', 'data-source'), 'network');
+    const documents = ['Rain is expected all weekend in the north.', 'The recipe needs two eggs and a cup of flour.', 'The bank opens at nine.'];
+    await page.fill('#docs', documents.join('\n'));
+    await embed(page, documents.length);
+    const query = 'what do I need to bake a cake';
+    const [scores] = reference(documents, [query]);
+    assertRanking(await typeQuery(page, query), documents, scores, query);
+    assert.deepEqual(requests.map((r) => r.url), [], 'requests after the model was ready');
+    assert.deepEqual(problems, []);
+  } finally {
+    await insecure.close();
+  }
 });

@@ -108,6 +108,7 @@ test('Use microphone: chunks from the fake microphone flow through the worklet a
     assert.equal(shown.source, 'mic');
     assert.ok(shown.probs.length >= 40);
     assert.ok(shown.probs.every((p) => p >= 0 && p <= 1), 'probabilities outside [0, 1]');
+    assert.ok(Math.max(...shown.levels) > 0.01, `the microphone chunks are silent (RMS at most ${Math.max(...shown.levels)})`);
     assert.equal(shown.sampleCount, shown.probs.length * 512);
     assert.equal(await page.getAttribute('#timing', 'data-count'), String(shown.probs.length));
     assert.deepEqual(requests, [], 'requests after the model was ready');
@@ -115,5 +116,35 @@ test('Use microphone: chunks from the fake microphone flow through the worklet a
     assert.deepEqual(problems, []);
   } finally {
     await micBrowser.close();
+  }
+});
+
+test('over plain HTTP from another host (no secure context): the sample works, the microphone says why not', async () => {
+  const insecure = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [...CHROMIUM_FLAGS, '--host-resolver-rules=MAP demo.test 127.0.0.1'],
+  });
+  try {
+    const { page, problems } = await openPage(insecure, `${site.url.replace('127.0.0.1', 'demo.test')}/vad/`);
+    assert.equal(await page.evaluate(() => isSecureContext), false);
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.vadState), null, { timeout: 120_000 });
+    assert.equal(await page.getAttribute('#status', 'data-state'), 'ready', await page.textContent('#status'));
+    assert.equal(await page.getAttribute('#progress', 'data-source'), 'network');
+
+    await page.click('#play-sample');
+    await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.vadState), null, { timeout: 120_000 });
+    assert.equal(await page.getAttribute('#status', 'data-state'), 'done', await page.textContent('#status'));
+    assert.deepEqual(await page.evaluate(() => window.__vad.segments), reference.segments);
+
+    await page.click('#mic');
+    await page.waitForFunction(() => document.body.dataset.vadState === 'error');
+    assert.match(await page.textContent('#status'), /The microphone needs a secure context \(HTTPS, or http:\/\/localhost\)/);
+    assert.equal(await page.isEnabled('#play-sample'), true);
+    assert.equal(await page.locator('#segments tbody tr').count(), reference.segments.length, 'the sample\'s results are gone');
+    await page.screenshot({ path: join(results, 'demo-vad-insecure.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+  } finally {
+    await insecure.close();
   }
 });

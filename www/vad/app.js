@@ -83,6 +83,7 @@ function startRun(source) {
     inputEnded: false,
     sampleCount: 0,
     probs: [],
+    levels: [],
     times: [],
     totalMs: 0,
     maxMs: 0,
@@ -91,7 +92,7 @@ function startRun(source) {
     stopSource: () => {},
   };
   run.segments = run.segmenter.segments;
-  window.__vad = { state: 'running', source, probs: run.probs, segments: run.segments, times: run.times, sampleCount: 0 };
+  window.__vad = { state: 'running', source, probs: run.probs, levels: run.levels, segments: run.segments, times: run.times, sampleCount: 0 };
   setButtons(true);
   render();
   return run;
@@ -99,6 +100,7 @@ function startRun(source) {
 
 function enqueue(current, chunk, samples = CHUNK_SAMPLES) {
   if (current !== run || current.inputEnded) return;
+  current.levels.push(Math.sqrt(chunk.reduce((sum, v) => sum + v * v, 0) / chunk.length));
   current.queue.push(chunk);
   current.sampleCount += samples;
   drain(current);
@@ -150,6 +152,9 @@ function finish(current) {
   setButtons(false);
 }
 
+/** Something this browser or page cannot do, said in plain words. */
+class Unavailable extends Error {}
+
 /**
  * The page's one AudioContext, created at load so the worklet module is fetched before the
  * model is ready (nothing is requested after that); it stays suspended until a click resumes it.
@@ -163,7 +168,8 @@ async function prepareAudio() {
   } catch {
     return;
   }
-  await audio.audioWorklet.addModule(new URL('./mic-worklet.js', import.meta.url));
+  // AudioWorklet, like the microphone, exists only in secure contexts (HTTPS, localhost).
+  await audio.audioWorklet?.addModule(new URL('./mic-worklet.js', import.meta.url));
 }
 
 /** Plays the bundled WAV and feeds its chunks as they are heard. */
@@ -207,12 +213,12 @@ async function playSample() {
 
 /** Listens to the microphone through the resampling worklet. */
 async function listen() {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    throw new Unavailable('The microphone needs a secure context (HTTPS, or http://localhost). The sample works anywhere.');
+  }
+  if (!audio?.audioWorklet) throw new Unavailable('This browser offers no AudioWorklet here, so the microphone cannot be read. The sample works anywhere.');
   const current = startRun('mic');
   setStatus('running', 'Asking for the microphone…');
-  if (!navigator.mediaDevices?.getUserMedia) {
-    throw new Error('The microphone needs a secure context (HTTPS, or http://localhost). The sample works anywhere.');
-  }
-  if (!audio) throw new Error('This browser has no Web Audio; the microphone cannot be read.');
   const stream = await navigator.mediaDevices.getUserMedia({
     audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
   });
@@ -235,9 +241,14 @@ async function listen() {
 }
 
 function fail(error) {
-  run?.stopSource();
-  if (run) run.state = 'error';
-  const text = error?.name === 'NotAllowedError' ? 'Microphone permission was denied; the sample works without it.' : errorText(error);
+  if (run?.state === 'running') {
+    run.stopSource();
+    run.state = 'error';
+  }
+  const text =
+    error instanceof Unavailable ? error.message
+    : error?.name === 'NotAllowedError' ? 'Microphone permission was denied; the sample works without it.'
+    : errorText(error);
   setStatus('error', text);
   setButtons(false);
 }
