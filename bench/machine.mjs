@@ -42,6 +42,34 @@ export function machine() {
   };
 }
 
+/** The names of a wasm binary's custom sections (a walk over the section headers). */
+export function customSections(bytes) {
+  const names = [];
+  let at = 8;
+  const leb = () => {
+    let value = 0;
+    let shift = 0;
+    let byte;
+    do {
+      byte = bytes[at++];
+      value += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80);
+    return value;
+  };
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    const size = leb();
+    const end = at + size;
+    if (id === 0) {
+      const length = leb();
+      names.push(new TextDecoder().decode(bytes.subarray(at, at + length)));
+    }
+    at = end;
+  }
+  return names;
+}
+
 /** The versions of both runtimes, with the onnxlet commit and the hash of the wasm measured (the snapshot). */
 export function versions() {
   const wasm = readFileSync(join(benchDist, 'onnxlet_bg.wasm'));
@@ -51,6 +79,8 @@ export function versions() {
     onnxletCommit: git(['rev-parse', '--short', 'HEAD']),
     onnxletSourceDirty: dirty === undefined ? undefined : dirty.length > 0,
     onnxletWasmSha256: createHash('sha256').update(wasm).digest('hex').slice(0, 16),
+    // wasm-opt strips the name section: its presence means a build with ONNXLET_SKIP_WASM_OPT.
+    onnxletWasmNameSection: customSections(wasm).includes('name'),
     onnxruntimeWeb: readJson(join(root, 'node_modules', 'onnxruntime-web', 'package.json')).version,
   };
 }

@@ -1,9 +1,9 @@
 // Where a runtime spends its time on one model, in Node: a V8 CPU profile of each phase (session
-// create, first run, later runs), summarised as the functions with the most self time. Names of
-// wasm functions come from the module's name section, so build without stripping it
-// (`ONNXLET_SKIP_WASM_OPT=1 npm run build` keeps it) to see Rust symbols.
+// create, first run, later runs), summarised as the functions with the most self time and, for
+// onnxlet, by tract operator. Names of wasm functions come from the module's name section, which
+// wasm-opt strips: `--wasm pkg/onnxlet_bg.wasm` runs the same build before wasm-opt (names kept).
 //
-//   node bench/profile.mjs <model> [--runtime onnxlet|ort] [--runs N] [--top N] [--save DIR]
+//   node bench/profile.mjs <model> [--runtime onnxlet|ort] [--wasm FILE] [--runs N] [--top N] [--save DIR]
 import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
@@ -21,13 +21,14 @@ const flag = (name, fallback) => {
 };
 const modelName = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
 if (!modelName) {
-  console.error('usage: node bench/profile.mjs <model> [--runtime onnxlet|ort] [--runs N] [--top N] [--save DIR]');
+  console.error('usage: node bench/profile.mjs <model> [--runtime onnxlet|ort] [--wasm FILE] [--runs N] [--top N] [--save DIR]');
   process.exit(2);
 }
 const runtimeName = flag('--runtime', 'onnxlet');
 const runs = Number(flag('--runs', 10));
 const top = Number(flag('--top', 15));
 const saveDir = flag('--save', undefined);
+const wasmFile = flag('--wasm', undefined);
 
 const [model] = benchModels([modelName]);
 const runtime =
@@ -36,7 +37,10 @@ const runtime =
         ort.env.wasm.numThreads = 1;
         return ort;
       })
-    : await import(pathToFileURL(join(root, 'dist', 'onnxlet.mjs')).href);
+    : await import(pathToFileURL(join(root, 'dist', 'onnxlet.mjs')).href).then(async (onnxlet) => {
+        if (wasmFile) onnxlet.env.wasm.wasmBinary = await readFile(wasmFile);
+        return onnxlet;
+      });
 const read = async (file) => new Uint8Array(await readFile(join(modelsDir, file)));
 const bytes = await read(model.file);
 const feeds = {};
