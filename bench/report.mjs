@@ -36,18 +36,31 @@ function environmentSection(env) {
   const lines = [`## ${env.label}`, ''];
   lines.push(
     'Times in ms, as onnxruntime-web / onnxlet (ratio onnxlet ÷ onnxruntime-web; below 1 means onnxlet is faster). ' +
-      '"max |Δ|" is the largest absolute difference between the two runtimes\' first outputs.',
+      '"max |Δ|" is the largest absolute difference between the two runtimes\' first outputs, "vs reference" ' +
+      "each runtime's against the case's reference outputs." +
+      (env.kind === 'node' ? " Cold start is from the Node process's start to the first result." : ''),
     '',
   );
-  lines.push(`| model | ${TIME_COLUMNS.map(([t]) => t).join(' | ')} | timed runs | max \\|Δ\\| |`);
-  lines.push(`|---|${TIME_COLUMNS.map(() => '---:').join('|')}|---:|---:|`);
+  if (env.isolated) {
+    const workers = (r) => Math.max(0, ...names.map((n) => env.models[n][r]?.workers ?? 0));
+    const isolated = names.every((n) => ['ort', 'onnxlet'].every((r) => env.models[n][r]?.crossOriginIsolated !== false));
+    lines.push(
+      `Pages ${isolated ? 'were' : '**were not all**'} cross-origin isolated; onnxruntime-web started up to ` +
+        `${workers('ort')} worker(s), onnxlet ${workers('onnxlet')}.`,
+      '',
+    );
+  }
+  lines.push(`| model | ${TIME_COLUMNS.map(([t]) => t).join(' | ')} | timed runs | max \\|Δ\\| | vs reference |`);
+  lines.push(`|---|${TIME_COLUMNS.map(() => '---:').join('|')}|---:|---:|---:|`);
   for (const name of names) {
     const e = env.models[name];
     const cols = TIME_COLUMNS.map(([, k]) => cell(e, k, ms));
-    lines.push(`| ${name} | ${cols.join(' | ')} | ${count(e, 'runs')} | ${diff(e.agreement?.onnxletVsOrt?.maxAbs)} |`);
+    const a = e.agreement ?? {};
+    const reference = `${diff(a.ortVsReference?.maxAbs)} / ${diff(a.onnxletVsReference?.maxAbs)}`;
+    lines.push(`| ${name} | ${cols.join(' | ')} | ${count(e, 'runs')} | ${diff(a.onnxletVsOrt?.maxAbs)} | ${reference} |`);
   }
   const g = (k) => ratio(geomean(names.map((n) => env.models[n].ratios?.[k])));
-  lines.push(`| **geometric mean of ratios** | ${TIME_COLUMNS.map(([, k]) => `**${g(k)}**`).join(' | ')} | | |`);
+  lines.push(`| **geometric mean of ratios** | ${TIME_COLUMNS.map(([, k]) => `**${g(k)}**`).join(' | ')} | | | |`);
   lines.push('');
   lines.push(
     "Memory in MiB, as onnxruntime-web / onnxlet (ratio): the runtime's WebAssembly memory and the JS heap " +
@@ -74,15 +87,17 @@ const firstLine = (text) => String(text).split('\n')[0].replace(/\|/g, '\\|');
 
 function summarySection(results) {
   const lines = ['## Summary', ''];
-  lines.push('| environment | latency ratio, geometric mean | worst model (ratio) | models > 1.5 | create faster | cold start faster |');
-  lines.push('|---|---:|---|---:|---:|---:|');
+  lines.push(
+    '| environment | latency ratio (median), geometric mean | p10 ratio, geometric mean | worst model (ratio) | models > 1.5 | create faster | cold start faster |',
+  );
+  lines.push('|---|---:|---:|---|---:|---:|---:|');
   for (const env of Object.values(results.environments)) {
     const entries = Object.entries(env.models).filter(([, e]) => e.ratios?.medianMs !== undefined);
     const latency = entries.map(([, e]) => e.ratios.medianMs);
     const worst = entries.reduce((w, [n, e]) => (!w || e.ratios.medianMs > w[1] ? [n, e.ratios.medianMs] : w), undefined);
     const faster = (k) => `${entries.filter(([, e]) => e.ratios[k] < 1).length} of ${entries.length}`;
     lines.push(
-      `| ${env.label} | **${ratio(geomean(latency))}** | ${worst ? `${worst[0]} (${ratio(worst[1])})` : '—'} | ` +
+      `| ${env.label} | **${ratio(geomean(latency))}** | ${ratio(geomean(entries.map(([, e]) => e.ratios.p10Ms)))} | ${worst ? `${worst[0]} (${ratio(worst[1])})` : '—'} | ` +
         `${latency.filter((r) => r > 1.5).length} | ${faster('createMs')} | ` +
         `${env.kind === 'node' ? '—' : faster('coldStartMs')} |`,
     );

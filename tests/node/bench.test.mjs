@@ -72,6 +72,6 @@ test('the report shows every model with its ratio, and failed jobs', () => {
   };
   const md = renderReport(results);
   assert.match(md, /\| a \| 10\.0 \/ 10\.0 \(1\.00\) .* 4\.00 \/ 2\.00 \(0\.50\)/);
-  assert.match(md, /\| Node, 1 thread \| \*\*0\.50\*\* \| a \(0\.50\) \|/);
+  assert.match(md, /\| Node, 1 thread \| \*\*0\.50\*\* \| 0\.50 \| a \(0\.50\) \|/);
   assert.match(md, /- b, onnxlet: it broke$/m);
 });
