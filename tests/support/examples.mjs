@@ -5,13 +5,15 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 
+import { ensureDeno } from '../../scripts/setup.mjs';
 import { root } from './models.mjs';
 
 /** What a checkout may hold in an example directory that a fresh copy must not. */
 const LOCAL = new Set(['node_modules', 'dist', 'magika', 'package-lock.json', 'deno.lock', 'bun.lock', 'bun.lockb']);
 
 export const examplesDir = join(root, 'examples');
-export const bin = (name) => join(root, 'node_modules', '.bin', name);
+/** A tool's binary: Deno from the set-up's tool cache, the others from node_modules. */
+export const bin = (name) => (name === 'deno' ? ensureDeno() : join(root, 'node_modules', '.bin', name));
 
 let work;
 let tarball;
