@@ -1,6 +1,7 @@
 //! The only module that imports tract: parsing, typing, optimisation and execution of a
 //! model, and the translation of tract's types and errors into the crate's own.
 
+mod bitshift;
 mod branches;
 mod per_shape;
 mod weights;
@@ -37,7 +38,7 @@ impl Engine {
     /// The bytes are freed as the weights are decoded (see `weights`), so that the weights are
     /// held about once, plus the largest one twice, until optimisation repacks some of them.
     pub fn load(bytes: Vec<u8>, overrides: &[(String, usize)]) -> Result<Engine> {
-        let onnx = tract_onnx::onnx();
+        let onnx = onnx();
         let weights::Decoded { proto, weights } = weights::decode(bytes)?;
         check_operators(&onnx, &proto)?;
         let mut inference = onnx
@@ -108,6 +109,13 @@ impl Engine {
     }
 }
 
+/// tract's ONNX framework, with onnxlet's corrections to its operators.
+fn onnx() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    onnx.op_register.insert("BitShift", bitshift::build);
+    onnx
+}
+
 /// Whether every symbol in the model's shapes still has its scope. tract may type a value it
 /// cannot size with a symbol from a temporary scope, which then fails at run time.
 fn symbols_are_alive(model: &TypedModel) -> bool {
@@ -121,7 +129,7 @@ fn symbols_are_alive(model: &TypedModel) -> bool {
 
 /// The names of the operators the loader accepts (the keys of tract's ONNX registry).
 pub(crate) fn operator_names() -> Vec<String> {
-    tract_onnx::onnx().op_register.0.into_keys().collect()
+    onnx().op_register.0.into_keys().collect()
 }
 
 fn optimise(model: TypedModel) -> TractResult<Arc<TypedSimplePlan>> {
