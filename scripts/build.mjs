@@ -38,7 +38,7 @@ function buildWasm() {
   const stampPath = join(pkg, 'wasm-opt.stamp');
   const stamp = `${sha256(input)} ${WASM_OPT_FLAGS.join(' ')}`;
   const optimised = join(pkg, 'onnxlet_bg.opt.wasm');
-  if (process.env.ONNXLET_SKIP_WASM_OPT) {
+  if (process.env.ONNXLET_SKIP_WASM_OPT === '1') {
     copyFileSync(input, join(dist, 'onnxlet_bg.wasm'));
     return;
   }
