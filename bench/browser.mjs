@@ -15,6 +15,7 @@ export const MOUNTS = {
   '/dist/': benchDist,
   '/ort/': join(root, 'node_modules', 'onnxruntime-web', 'dist'),
   '/models/': modelsDir,
+  '/tests/support/': join(root, 'tests', 'support'),
 };
 export const RUNTIME_PREFIXES = { onnxlet: '/dist/', ort: '/ort/' };
 

@@ -1,27 +1,10 @@
 // The measurement itself, shared by the browser page and the Node child process: one runtime,
-// one model, one fresh page or process. Plain ESM with no imports, so the page can load it as is.
+// one model, one fresh page or process. Plain ESM, so the page can load it as is (the bench
+// server mounts tests/support/ where the page expects it).
 
-const ARRAYS = {
-  float32: Float32Array,
-  float64: Float64Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-  bool: Uint8Array,
-};
+import { typedArray } from '../tests/support/compare.mjs';
 
-/** A typed array of `type` over a copy of little-endian `bytes`. */
-export function typedArray(type, bytes) {
-  const Ctor = ARRAYS[type];
-  if (!Ctor) throw new Error(`the benchmark has no typed array for ${type}`);
-  const copy = bytes.slice();
-  return new Ctor(copy.buffer, copy.byteOffset, copy.byteLength / Ctor.BYTES_PER_ELEMENT);
-}
+export { typedArray };
 
 /** The wasm memory of every module instantiated so far (bench/probe.js), in bytes. */
 export function wasmMemoryBytes() {
