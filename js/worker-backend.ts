@@ -79,7 +79,12 @@ export async function workerBackend(source: ModelSource, options: CreateOptions)
   const call = (request: WithoutId<WorkerRequest>, transfer: Transferable[] = []) => {
     const id = nextId++;
     const reply = new Promise<WorkerReply>((resolve, reject) => pending.set(id, { resolve, reject }));
-    worker.postMessage({ ...request, id } as WorkerRequest, transfer);
+    try {
+      worker.postMessage({ ...request, id } as WorkerRequest, transfer);
+    } catch (error) {
+      pending.delete(id);
+      throw error;
+    }
     return { id, reply };
   };
 
