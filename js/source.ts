@@ -100,9 +100,7 @@ class ModelWriter {
   }
 
   private append(chunk: Uint8Array): void {
-    if (this.generation !== moduleGeneration()) {
-      throw new OnnxletError('RUNTIME_ERROR', `the WebAssembly module was reset while model ${this.label} was loading; create the session again`);
-    }
+    if (this.generation !== moduleGeneration()) throw this.resetError();
     const buffer = this.buffer as ModelBuffer;
     callWasm(`receiving model ${this.label}`, () => buffer.append(chunk));
   }
@@ -112,8 +110,13 @@ class ModelWriter {
       throw new OnnxletError('FETCH_FAILED', `model ${this.label} ended after ${this.loaded} of its ${this.total} bytes`);
     }
     this.open();
+    if (this.buffer === undefined) throw this.resetError();
     this.report(true);
-    return this.buffer as ModelBuffer;
+    return this.buffer;
+  }
+
+  private resetError(): OnnxletError {
+    return new OnnxletError('RUNTIME_ERROR', `the WebAssembly module was reset while model ${this.label} was loading; create the session again`);
   }
 
   private report(force: boolean): void {
