@@ -1,6 +1,10 @@
 import { env } from './env.js';
 import { OnnxletError } from './errors.js';
-import { absoluteUrl } from './source.js';
+import { type ReadOptions, absoluteUrl, readFileModel, readResponse } from './source.js';
+import type { ModelBuffer } from './wasm.js';
+
+/** A directory cache is written this many bytes at a time. */
+const WRITE_CHUNK = 1 << 20;
 
 /** A model stored by `InferenceSession.create(url, { cache: true })`. */
 export interface CachedModel {
@@ -12,8 +16,13 @@ export interface CachedModel {
 const CACHE_NAME = 'onnxlet-models-v1';
 
 interface Store {
-  get(url: string): Promise<Uint8Array | undefined>;
-  put(url: string, bytes: Uint8Array): Promise<void>;
+  /** The cached model read into the module, if there is one. */
+  get(url: string, options: ReadOptions): Promise<ModelBuffer | undefined>;
+  /**
+   * Stores the model; resolves once the bytes have been taken from `buffer`, to a promise that
+   * settles when they are stored.
+   */
+  put(url: string, buffer: ModelBuffer): Promise<{ stored: Promise<void> }>;
   list(): Promise<CachedModel[]>;
   delete(url: string): Promise<boolean>;
 }
@@ -22,13 +31,16 @@ interface Store {
 function cacheApiStore(): Store {
   const open = () => caches.open(CACHE_NAME);
   return {
-    async get(url) {
+    async get(url, options) {
       const response = await (await open()).match(url);
-      return response ? new Uint8Array(await response.arrayBuffer()) : undefined;
+      return response ? readResponse(response, url, options) : undefined;
     },
-    async put(url, bytes) {
-      const headers = { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) };
-      await (await open()).put(url, new Response(bytes.slice(), { headers }));
+    async put(url, buffer) {
+      const headers = { 'content-type': 'application/octet-stream', 'content-length': String(buffer.length) };
+      // The Response copies the view's bytes synchronously, before the module can allocate, and
+      // the browser writes them to disk while the model compiles.
+      const response = new Response(buffer.view() as Uint8Array<ArrayBuffer>, { headers });
+      return { stored: open().then((cache) => cache.put(url, response)) };
     },
     async list() {
       const cache = await open();
@@ -75,22 +87,33 @@ function directoryStore(directory: string): Store {
     await fs.rename(`${target}.tmp`, target);
   };
   return {
-    async get(url) {
+    async get(url, options) {
       const { fs } = await modules();
       if (!((await readIndex())[url] >= 0)) return undefined;
+      const path = await file(url);
       try {
-        return await fs.readFile(await file(url));
+        await fs.access(path);
       } catch {
         return undefined;
       }
+      return readFileModel(path, options);
     },
-    async put(url, bytes) {
+    async put(url, buffer) {
       const { fs } = await modules();
       await fs.mkdir(directory, { recursive: true });
       const target = await file(url);
-      await fs.writeFile(`${target}.tmp`, bytes);
+      const out = await fs.open(`${target}.tmp`, 'w');
+      try {
+        // A chunk at a time, each copied out of a fresh view: module memory may grow meanwhile.
+        for (let offset = 0; offset < buffer.length; offset += WRITE_CHUNK) {
+          await out.write(buffer.view().slice(offset, offset + WRITE_CHUNK));
+        }
+      } finally {
+        await out.close();
+      }
       await fs.rename(`${target}.tmp`, target);
-      await writeIndex({ ...(await readIndex()), [url]: bytes.length });
+      await writeIndex({ ...(await readIndex()), [url]: buffer.length });
+      return { stored: Promise.resolve() };
     },
     async list() {
       return Object.entries(await readIndex()).map(([url, bytes]) => ({ url, bytes }));
@@ -128,14 +151,22 @@ function store(): Store {
   );
 }
 
-/** The cached bytes of `url`, if any. */
-export function cachedModel(url: string): Promise<Uint8Array | undefined> {
-  return store().get(url);
+/** The cached model of `url` read into the module, if there is one. @internal */
+export function cachedModel(url: string, options: ReadOptions): Promise<ModelBuffer | undefined> {
+  return store().get(url, options);
 }
 
-/** Stores the verified bytes of `url`. */
-export function cacheModel(url: string, bytes: Uint8Array): Promise<void> {
-  return store().put(url, bytes);
+/**
+ * Stores the verified model of `url`; resolves once the bytes have been taken from `buffer`, to
+ * a promise that settles when they are stored.
+ @internal */
+export function cacheModel(url: string, buffer: ModelBuffer): Promise<{ stored: Promise<void> }> {
+  return store().put(url, buffer);
+}
+
+/** Deletes what is cached for `url`. @internal */
+export async function uncacheModel(url: string): Promise<void> {
+  await store().delete(url);
 }
 
 /** The models stored with `cache: true`, and deleting them. */
@@ -155,7 +186,7 @@ export const modelCache = {
   },
 };
 
-/** The cache key of a model source, which must be an http(s) URL. */
+/** The cache key of a model source, which must be an http(s) URL. @internal */
 export function cacheKey(source: unknown): string {
   let url: string | undefined;
   try {

@@ -14,4 +14,6 @@ export type { CachedModel } from './cache.js';
 export type { Env } from './env.js';
 export type { ModelSource, ProgressEvent } from './source.js';
 export { supportedOperators } from './operators.js';
+export { memoryUsage } from './memory.js';
+export type { MemoryUsage } from './memory.js';
 export type { OperatorInfo } from './operators.js';

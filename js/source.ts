@@ -1,5 +1,7 @@
 import { OnnxletError } from './errors.js';
 import { describe } from './tensor.js';
+import { nodeFs } from './local-file.js';
+import { ModelBuffer, callWasm, initialize, isInstantiated, moduleGeneration } from './wasm.js';
 
 /** Anything a model can be loaded from. */
 export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView | Response | Blob | ReadableStream<Uint8Array>;
@@ -14,11 +16,13 @@ export type ProgressEvent =
   | { status: 'compile'; loaded: number; total: number; progress: 1 }
   | { status: 'ready'; loaded: number; total: number; progress: 1 };
 
-/** How {@link modelBytes} reads a source. */
+/** How {@link readModel} reads a source. @internal */
 export interface ReadOptions {
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
   headers?: HeadersInit;
+  /** The digests to compute while reading (`sha256`, `sha384`, `sha512`), for integrity checks. */
+  algorithms?: readonly string[];
 }
 
 /** Download progress is reported at least this often (ms), and at every percent. */
@@ -26,23 +30,7 @@ const PROGRESS_INTERVAL_MS = 100;
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
-/** Reads a local file in Node (and Deno/Bun's Node compatibility), hidden from bundlers. */
-export async function readLocalFile(path: string | URL): Promise<Uint8Array> {
-  const specifier = 'node:fs/promises';
-  let fs: typeof import('node:fs/promises');
-  try {
-    fs = await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
-  } catch {
-    throw new OnnxletError('FETCH_FAILED', `cannot read ${String(path)}: no file system in this environment`);
-  }
-  try {
-    return await fs.readFile(path);
-  } catch (error) {
-    throw new OnnxletError('FETCH_FAILED', `cannot read ${String(path)}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-/** A model URL made absolute against the page (as the Cache API and workers need it). */
+/** A model URL made absolute against the page (as the Cache API and workers need it). @internal */
 export function absoluteUrl(url: string | URL): string {
   return new URL(String(url), globalThis.location?.href).href;
 }
@@ -51,74 +39,168 @@ function hasScheme(s: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^(data|blob):/i.test(s);
 }
 
-/** The abort reason as thrown by fetch: an `AbortError` unless the caller gave another reason. */
+/** Whether a string source is a file path: a string without a URL scheme, outside browsers. @internal */
+export function isLocalPath(source: string): boolean {
+  return isNode && !hasScheme(source);
+}
+
+/** The abort reason as thrown by fetch: an `AbortError` unless the caller gave another reason. @internal */
 export function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
 }
 
-/** Reads a stream into one buffer, sized from `total` when known and grown otherwise. */
+/** Chunks of a local file are read this size at a time. */
+const FILE_CHUNK = 1 << 20;
+
+/**
+ * Writes a model's bytes into a {@link ModelBuffer} in the module's memory as they arrive, so the
+ * model is never held whole in JS, reporting progress; on any failure or abort the buffer is freed.
+ * Chunks that arrive before the module is instantiated wait in JS, so the download does not.
+ */
+class ModelWriter {
+  private buffer: ModelBuffer | undefined;
+  private generation = -1;
+  private pending: Uint8Array[] = [];
+  private initError: unknown;
+  private loaded = 0;
+  private lastPercent = -1;
+  private lastTime = 0;
+
+  private constructor(
+    readonly total: number | undefined,
+    readonly label: string,
+    private readonly options: ReadOptions,
+  ) {
+    this.report(true);
+  }
+
+  write(chunk: Uint8Array): void {
+    const { signal } = this.options;
+    if (signal?.aborted) throw abortError(signal);
+    if (this.initError !== undefined) throw this.initError;
+    if (this.total !== undefined && this.loaded + chunk.length > this.total) {
+      throw new OnnxletError('FETCH_FAILED', `model ${this.label} is larger than its declared ${this.total} bytes`);
+    }
+    this.open();
+    if (this.buffer === undefined) this.pending.push(chunk.slice());
+    else this.append(chunk);
+    this.loaded += chunk.length;
+    this.report(false);
+  }
+
+  /** Creates the buffer once the module is there, and moves waiting chunks into it. */
+  private open(): void {
+    if (this.buffer !== undefined || !isInstantiated()) return;
+    const capacity = this.total ?? 0;
+    const algorithms = [...(this.options.algorithms ?? [])];
+    this.generation = moduleGeneration();
+    this.buffer = callWasm(`allocating ${capacity} bytes for model ${this.label}`, () => new ModelBuffer(capacity, algorithms));
+    for (const chunk of this.pending) this.append(chunk);
+    this.pending = [];
+  }
+
+  private append(chunk: Uint8Array): void {
+    if (this.generation !== moduleGeneration()) throw this.resetError();
+    const buffer = this.buffer as ModelBuffer;
+    callWasm(`receiving model ${this.label}`, () => buffer.append(chunk));
+  }
+
+  private finish(): ModelBuffer {
+    if (this.total !== undefined && this.loaded !== this.total) {
+      throw new OnnxletError('FETCH_FAILED', `model ${this.label} ended after ${this.loaded} of its ${this.total} bytes`);
+    }
+    this.open();
+    if (this.buffer === undefined) throw this.resetError();
+    this.report(true);
+    return this.buffer;
+  }
+
+  private resetError(): OnnxletError {
+    return new OnnxletError('RUNTIME_ERROR', `the WebAssembly module was reset while model ${this.label} was loading; create the session again`);
+  }
+
+  private report(force: boolean): void {
+    const { onProgress } = this.options;
+    if (!onProgress) return;
+    const { loaded, total } = this;
+    const progress = total ? loaded / total : total === 0 ? 1 : undefined;
+    const percent = progress === undefined ? -1 : Math.floor(progress * 100);
+    const now = Date.now();
+    if (force || percent > this.lastPercent || now - this.lastTime >= PROGRESS_INTERVAL_MS) {
+      this.lastPercent = percent;
+      this.lastTime = now;
+      onProgress({ status: 'download', loaded, total, progress });
+    }
+  }
+
+  private free(): void {
+    if (this.buffer !== undefined && this.generation === moduleGeneration()) this.buffer.free();
+    this.buffer = undefined;
+    this.pending = [];
+  }
+
+  /**
+   * Runs `fill` against a new writer while the module instantiates, and returns the filled
+   * buffer; frees it if anything fails.
+   */
+  static async into(
+    total: number | undefined,
+    label: string,
+    options: ReadOptions,
+    fill: (writer: ModelWriter) => Promise<void>,
+  ): Promise<ModelBuffer> {
+    if (options.signal?.aborted) throw abortError(options.signal);
+    const writer = new ModelWriter(total, label, options);
+    const ready = initialize().catch((error: unknown) => {
+      writer.initError = error;
+    });
+    try {
+      await fill(writer);
+      await ready;
+      if (writer.initError !== undefined) throw writer.initError;
+      if (options.signal?.aborted) throw abortError(options.signal);
+      return writer.finish();
+    } catch (error) {
+      writer.free();
+      throw error;
+    }
+  }
+}
+
 async function readStream(
   stream: ReadableStream<Uint8Array>,
   total: number | undefined,
   label: string,
-  { onProgress, signal }: ReadOptions,
-): Promise<Uint8Array> {
+  options: ReadOptions,
+): Promise<ModelBuffer> {
+  const { signal } = options;
   const reader = stream.getReader();
   const abort = () => void reader.cancel().catch(() => {});
   signal?.addEventListener('abort', abort, { once: true });
-  let buffer = new Uint8Array(total ?? 1 << 20);
-  let loaded = 0;
-  let lastPercent = -1;
-  let lastTime = 0;
-  const report = (force: boolean) => {
-    if (!onProgress) return;
-    const progress = total ? loaded / total : undefined;
-    const percent = progress === undefined ? -1 : Math.floor(progress * 100);
-    const now = Date.now();
-    if (force || percent > lastPercent || now - lastTime >= PROGRESS_INTERVAL_MS) {
-      lastPercent = percent;
-      lastTime = now;
-      onProgress({ status: 'download', loaded, total, progress });
-    }
-  };
   try {
-    report(true);
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        if (signal?.aborted) throw abortError(signal);
-        throw new OnnxletError('FETCH_FAILED', `reading model ${label} failed after ${loaded} bytes: ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
-      if (signal?.aborted) throw abortError(signal);
-      if (chunk.done) break;
-      const bytes = chunk.value;
-      if (loaded + bytes.length > buffer.length) {
-        if (total !== undefined) {
-          throw new OnnxletError('FETCH_FAILED', `model ${label} is larger than its declared ${total} bytes`);
+    return await ModelWriter.into(total, label, options, async (writer) => {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          if (signal?.aborted) throw abortError(signal);
+          throw new OnnxletError('FETCH_FAILED', `reading model ${label} failed: ${(error as Error).message}`, { cause: error });
         }
-        const grown = new Uint8Array(Math.max(buffer.length * 2, loaded + bytes.length));
-        grown.set(buffer.subarray(0, loaded));
-        buffer = grown;
+        if (chunk.done) return;
+        writer.write(chunk.value);
       }
-      buffer.set(bytes, loaded);
-      loaded += bytes.length;
-      report(false);
-    }
+    });
+  } catch (error) {
+    void reader.cancel().catch(() => {});
+    throw error;
   } finally {
     signal?.removeEventListener('abort', abort);
   }
-  if (total !== undefined && loaded !== total) {
-    throw new OnnxletError('FETCH_FAILED', `model ${label} ended after ${loaded} of its ${total} bytes`);
-  }
-  report(true);
-  return loaded === buffer.length ? buffer : buffer.slice(0, loaded);
 }
 
-async function responseBytes(response: Response, label: string, options: ReadOptions): Promise<Uint8Array> {
+/** The bytes of a response, streamed into the module. @internal */
+export async function readResponse(response: Response, label: string, options: ReadOptions): Promise<ModelBuffer> {
   if (!response.ok) {
     throw new OnnxletError('FETCH_FAILED', `could not fetch model ${label}: HTTP ${response.status} ${response.statusText}`);
   }
@@ -126,12 +208,14 @@ async function responseBytes(response: Response, label: string, options: ReadOpt
   const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
   // A compressed body's Content-Length counts compressed bytes, not what the stream yields.
   const total = Number.isSafeInteger(length) && !encoded ? length : undefined;
-  if (!response.body) return new Uint8Array(await response.arrayBuffer());
-  return readStream(response.body, total, label, options);
+  const body = response.body ?? new Blob([await response.arrayBuffer()]).stream();
+  return readStream(body, total, label, options);
 }
 
-async function fetchBytes(url: string | URL, options: ReadOptions): Promise<Uint8Array> {
+async function fetchModel(url: string | URL, options: ReadOptions): Promise<ModelBuffer> {
   let response: Response;
+  // The module instantiates while the request is under way.
+  void initialize().catch(() => {});
   try {
     response = await fetch(url, { signal: options.signal, headers: options.headers });
   } catch (error) {
@@ -140,36 +224,61 @@ async function fetchBytes(url: string | URL, options: ReadOptions): Promise<Uint
       cause: error,
     });
   }
-  return responseBytes(response, String(url), options);
+  return readResponse(response, String(url), options);
 }
 
-/** Reports a source already in memory as fully downloaded. */
-function inMemory(bytes: Uint8Array, { onProgress }: ReadOptions): Uint8Array {
-  onProgress?.({ status: 'download', loaded: bytes.length, total: bytes.length, progress: 1 });
-  return bytes;
+/** A local file (Node, Deno, Bun), read into the module a chunk at a time. @internal */
+export async function readFileModel(path: string | URL, options: ReadOptions): Promise<ModelBuffer> {
+  const fs = await nodeFs(path);
+  let file: Awaited<ReturnType<typeof fs.open>>;
+  try {
+    file = await fs.open(path);
+  } catch (error) {
+    throw new OnnxletError('FETCH_FAILED', `cannot read ${String(path)}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const { size } = await file.stat();
+    return await ModelWriter.into(size, String(path), options, async (writer) => {
+      const chunk = new Uint8Array(Math.min(FILE_CHUNK, Math.max(size, 1)));
+      for (let position = 0; position < size; ) {
+        const { bytesRead } = await file.read(chunk, 0, Math.min(chunk.length, size - position), position);
+        if (bytesRead === 0) break;
+        writer.write(chunk.subarray(0, bytesRead));
+        position += bytesRead;
+      }
+    });
+  } finally {
+    await file.close();
+  }
+}
+
+/** Bytes already in memory, copied into the module at once. */
+function readBytes(bytes: Uint8Array, options: ReadOptions): Promise<ModelBuffer> {
+  return ModelWriter.into(bytes.length, 'from memory', options, async (writer) => writer.write(bytes));
 }
 
 /**
- * Resolves a model source to its bytes (views are not copied). URLs, responses, blobs and streams
- * are read chunk by chunk, with progress and cancellation.
- */
-export async function modelBytes(source: ModelSource, options: ReadOptions = {}): Promise<Uint8Array> {
+ * Reads a model source into a {@link ModelBuffer} in the module's memory. URLs, files,
+ * responses, blobs and streams are read chunk by chunk, with progress and cancellation; the
+ * caller owns (and must free or consume) the buffer.
+ @internal */
+export async function readModel(source: ModelSource, options: ReadOptions = {}): Promise<ModelBuffer> {
   if (options.signal?.aborted) throw abortError(options.signal);
   if (typeof source === 'string') {
-    if (isNode && !hasScheme(source)) return inMemory(await readLocalFile(source), options);
-    return fetchBytes(source, options);
+    if (/^file:/i.test(source)) return readFileModel(new URL(source), options);
+    return isLocalPath(source) ? readFileModel(source, options) : fetchModel(source, options);
   }
   if (source instanceof URL) {
-    return source.protocol === 'file:' ? inMemory(await readLocalFile(source), options) : fetchBytes(source, options);
+    return source.protocol === 'file:' ? readFileModel(source, options) : fetchModel(source, options);
   }
   if (source instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && source instanceof SharedArrayBuffer)) {
-    return inMemory(new Uint8Array(source), options);
+    return readBytes(new Uint8Array(source), options);
   }
   if (ArrayBuffer.isView(source)) {
-    return inMemory(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), options);
+    return readBytes(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), options);
   }
   if (typeof Response !== 'undefined' && source instanceof Response) {
-    return responseBytes(source, source.url || 'from Response', options);
+    return readResponse(source, source.url || 'from Response', options);
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) {
     return readStream(source.stream() as ReadableStream<Uint8Array>, source.size, 'from Blob', options);
@@ -184,24 +293,29 @@ export async function modelBytes(source: ModelSource, options: ReadOptions = {})
   );
 }
 
-/** Checks `bytes` against a Subresource Integrity value (`sha256-…`, `sha384-…` or `sha512-…`). */
-export async function checkIntegrity(bytes: Uint8Array, integrity: string): Promise<void> {
-  const algorithms: Record<string, string> = { sha256: 'SHA-256', sha384: 'SHA-384', sha512: 'SHA-512' };
-  const expected = integrity.trim().split(/\s+/).map((token) => token.match(/^(sha256|sha384|sha512)-([A-Za-z0-9+/]+={0,2})$/));
-  if (expected.length === 0 || expected.some((m) => m === null)) {
+/** A parsed Subresource Integrity value: the acceptable digests, by algorithm. @internal */
+export interface Integrity {
+  readonly value: string;
+  readonly digests: readonly { algorithm: string; digest: string }[];
+}
+
+/** Parses a Subresource Integrity value (`sha256-…`, `sha384-…` or `sha512-…`, space-separated). @internal */
+export function parseIntegrity(integrity: string): Integrity {
+  const tokens = integrity.trim().split(/\s+/).map((token) => token.match(/^(sha256|sha384|sha512)-([A-Za-z0-9+/]+={0,2})$/));
+  if (tokens.length === 0 || tokens.some((m) => m === null)) {
     throw new OnnxletError('INVALID_ARGUMENT', `integrity must look like 'sha256-<base64 digest>', got ${JSON.stringify(integrity)}`);
   }
-  // WebCrypto does not read shared memory.
-  const data = bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : bytes.slice();
+  return { value: integrity, digests: (tokens as RegExpMatchArray[]).map(([, algorithm, digest]) => ({ algorithm, digest })) };
+}
+
+/** Whether the bytes in `buffer` (read with the integrity's algorithms) match it; else the actual digests. @internal */
+export function integrityMismatch(buffer: ModelBuffer, integrity: Integrity): string | undefined {
   const actual: string[] = [];
-  for (const [, algorithm, digest] of expected as RegExpMatchArray[]) {
-    const hash = new Uint8Array(await crypto.subtle.digest(algorithms[algorithm], data));
-    const base64 = btoa(String.fromCharCode(...hash));
-    if (base64 === digest) return;
+  for (const { algorithm, digest } of integrity.digests) {
+    const hash = buffer.digest(algorithm);
+    const base64 = hash === undefined ? '' : btoa(String.fromCharCode(...hash));
+    if (base64 === digest) return undefined;
     actual.push(`${algorithm}-${base64}`);
   }
-  throw new OnnxletError(
-    'INTEGRITY_MISMATCH',
-    `the model's bytes do not match its integrity value: expected ${integrity}, got ${actual.join(' ')}`,
-  );
+  return actual.join(' ');
 }

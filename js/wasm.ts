@@ -1,12 +1,12 @@
-import init, { WasmSession, __wbg_reset_state_async, supportedOperators } from '../pkg/onnxlet.js';
+import init, { ModelBuffer, WasmSession, __wbg_reset_state_async, memoryUsage, supportedOperators } from '../pkg/onnxlet.js';
 
 import { env } from './env.js';
 import { OnnxletError, fromWasmError } from './errors.js';
-import { readLocalFile } from './source.js';
+import { readLocalFile } from './local-file.js';
 
 declare const __ONNXLET_IIFE__: boolean;
 
-export { WasmSession, supportedOperators };
+export { ModelBuffer, WasmSession, memoryUsage, supportedOperators };
 
 /** The `src` of the `<script>` tag that loaded the script-tag build, read while it executes. */
 export const scriptSrc: string | undefined =
@@ -16,13 +16,21 @@ export const scriptSrc: string | undefined =
 
 let ready: Promise<void> | undefined;
 let generation = 0;
+let instantiated = false;
+
+/** Whether the module is instantiated and usable now (no initialisation or reset under way). */
+export function isInstantiated(): boolean {
+  return instantiated;
+}
 
 /**
  * Fetches and instantiates the module once; concurrent callers share the same promise. After a
  * crash, resolves once the module has been re-instantiated.
  */
 export function initialize(): Promise<void> {
-  ready ??= instantiate().catch((error: unknown) => {
+  ready ??= instantiate().then(() => {
+    instantiated = true;
+  }, (error: unknown) => {
     ready = undefined;
     throw error;
   });
@@ -45,7 +53,10 @@ export function callWasm<T>(what: string, f: () => T): T {
   } catch (error) {
     if (error instanceof WebAssembly.RuntimeError) {
       generation++;
-      ready = __wbg_reset_state_async().catch((cause: unknown) => {
+      instantiated = false;
+      ready = __wbg_reset_state_async().then(() => {
+        instantiated = true;
+      }).catch((cause: unknown) => {
         ready = undefined;
         throw new OnnxletError('WASM_LOAD_FAILED', `could not re-instantiate the module after a crash: ${cause}`, {
           cause,

@@ -2,9 +2,10 @@ import type { Backend, WireValue } from './backend.js';
 import type { CreateOptions } from './create-options.js';
 import { env } from './env.js';
 import { OnnxletError } from './errors.js';
-import { type ModelSource, abortError, absoluteUrl, modelBytes } from './source.js';
+import { fileUrl } from './local-file.js';
+import { type ModelSource, abortError, absoluteUrl, isLocalPath } from './source.js';
 import { scriptSrc, wasmUrl } from './wasm.js';
-import { type WorkerReply, type WorkerRequest, buffersOf, fromWireError } from './worker-protocol.js';
+import { type WorkerReply, type WorkerRequest, type WorkerSource, buffersOf, fromWireError } from './worker-protocol.js';
 
 declare const __ONNXLET_IIFE__: boolean;
 
@@ -19,12 +20,28 @@ function startWorker(): Worker {
   return new Worker(new URL('./onnxlet.worker.mjs', import.meta.url), { type: 'module' });
 }
 
-/** The source as the worker can receive it: a URL string, a Blob, or bytes to transfer. */
-async function workerSource(source: ModelSource, options: CreateOptions): Promise<string | ArrayBuffer | Blob> {
+/**
+ * The source as the worker can receive it: a URL string, a Blob, a stream (transferred, with the
+ * response's headers for its size), or a copy of the bytes (transferred).
+ */
+async function workerSource(source: ModelSource): Promise<WorkerSource> {
+  if (typeof source === 'string' && isLocalPath(source)) return fileUrl(source);
   if (typeof source === 'string' || source instanceof URL) return absoluteUrl(source);
   if (typeof Blob !== 'undefined' && source instanceof Blob) return source;
-  const bytes = await modelBytes(source, options);
-  return bytes.slice().buffer;
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+    const view = source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    return view.slice().buffer;
+  }
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    if (!source.ok) {
+      throw new OnnxletError('FETCH_FAILED', `could not fetch model ${source.url}: HTTP ${source.status} ${source.statusText}`);
+    }
+    const headers: [string, string][] = [];
+    source.headers.forEach((value, name) => /^content-(length|encoding)$/i.test(name) && headers.push([name, value]));
+    return { body: source.body ?? new Blob([]).stream(), headers, url: source.url };
+  }
+  if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) return { body: source, headers: [], url: '' };
+  throw new OnnxletError('INVALID_ARGUMENT', `InferenceSession.create cannot send ${String(source)} to a worker`);
 }
 
 /** Loads a model into a dedicated worker; inputs are copied to it and outputs transferred back. */
@@ -37,7 +54,7 @@ export async function workerBackend(source: ModelSource, options: CreateOptions)
     );
   }
   if (signal?.aborted) throw abortError(signal);
-  const payload = await workerSource(source, options);
+  const payload = await workerSource(source);
   const worker = startWorker();
   const pending = new Map<number, { resolve: (reply: WorkerReply) => void; reject: (error: unknown) => void }>();
   let nextId = 0;
@@ -62,14 +79,27 @@ export async function workerBackend(source: ModelSource, options: CreateOptions)
   const call = (request: WithoutId<WorkerRequest>, transfer: Transferable[] = []) => {
     const id = nextId++;
     const reply = new Promise<WorkerReply>((resolve, reject) => pending.set(id, { resolve, reject }));
-    worker.postMessage({ ...request, id } as WorkerRequest, transfer);
+    try {
+      worker.postMessage({ ...request, id } as WorkerRequest, transfer);
+    } catch (error) {
+      pending.delete(id);
+      throw error;
+    }
     return { id, reply };
   };
 
   // Resolved here, as this thread resolves it, so the worker loads the same file.
   const wasmPaths = env.wasm.wasmPaths === undefined ? undefined : wasmUrl().href;
-  const transfer = payload instanceof ArrayBuffer ? [payload] : [];
-  const create = call({ type: 'create', source: payload, options: rest, wasmPaths }, transfer);
+  let create: ReturnType<typeof call>;
+  try {
+    const transfer = payload instanceof ArrayBuffer ? [payload] : typeof payload === 'object' && 'body' in payload ? [payload.body] : [];
+    create = call({ type: 'create', source: payload, options: rest, wasmPaths }, transfer);
+  } catch (error) {
+    if (!(typeof payload === 'object' && 'body' in payload)) throw error;
+    // No transferable streams here: the browser buffers the body as a Blob (not in the JS heap).
+    const blob = await new Response(payload.body).blob();
+    create = call({ type: 'create', source: blob, options: rest, wasmPaths });
+  }
   const onAbort = () => {
     worker.postMessage({ id: create.id, type: 'abort' } satisfies WorkerRequest);
     pending.get(create.id)?.reject(abortError(signal as AbortSignal));

@@ -3,12 +3,19 @@ import type { CreateOptions } from './create-options.js';
 import { OnnxletError } from './errors.js';
 import type { ProgressEvent } from './source.js';
 
+/** A model source as the page hands it to the worker. */
+export type WorkerSource =
+  | string
+  | ArrayBuffer
+  | Blob
+  | { body: ReadableStream<Uint8Array>; headers: [string, string][]; url: string };
+
 /** What the page sends the onnxlet worker. */
 export type WorkerRequest =
   | {
       id: number;
       type: 'create';
-      source: string | ArrayBuffer | Blob;
+      source: WorkerSource;
       options: Omit<CreateOptions, 'onProgress' | 'signal'>;
       wasmPaths: string | undefined;
     }

@@ -24,7 +24,9 @@ async function handle(request: WorkerRequest): Promise<void> {
       try {
         const onProgress = (event: Parameters<NonNullable<Parameters<typeof localBackend>[1]['onProgress']>>[0]) =>
           scope.postMessage({ id, type: 'progress', event });
-        backend = await localBackend(request.source, { ...request.options, onProgress, signal: controller.signal });
+        const { source } = request;
+        const model = typeof source === 'object' && 'body' in source ? new Response(source.body, { headers: source.headers }) : source;
+        backend = await localBackend(model, { ...request.options, onProgress, signal: controller.signal });
         scope.postMessage({ id, type: 'created', inputs: [...backend.inputs], outputs: [...backend.outputs] });
       } finally {
         aborts.delete(id);

@@ -50,7 +50,7 @@ function buildWasm(features, name) {
   const stampPath = join(out, 'wasm-opt.stamp');
   const stamp = `${sha256(input)} ${WASM_OPT_FLAGS.join(' ')}`;
   const optimised = join(out, 'onnxlet_bg.opt.wasm');
-  if (process.env.ONNXLET_SKIP_WASM_OPT) {
+  if (process.env.ONNXLET_SKIP_WASM_OPT === '1') {
     copyFileSync(input, join(dist, name));
     return;
   }
@@ -117,7 +117,7 @@ async function buildJs() {
   });
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json']);
   // Internal modules: no public declaration refers to them.
-  for (const internal of ['wasm', 'backend', 'worker', 'worker-backend', 'worker-protocol']) {
+  for (const internal of ['wasm', 'backend', 'local-file', 'worker', 'worker-backend', 'worker-protocol']) {
     rmSync(join(dist, `${internal}.d.ts`));
   }
 }

@@ -15,6 +15,7 @@ const TYPES = {
   '.bin': 'application/octet-stream',
   '.png': 'image/png',
   '.svg': 'image/svg+xml',
+  '.wav': 'audio/wav',
 };
 
 /**

@@ -55,7 +55,8 @@ export function ensureRustToolchain() {
 
 /** Python packages used to fetch the models and compute reference outputs. */
 export function ensurePythonDeps() {
-  const ok = spawnSync('python3', ['-c', 'import onnx, onnxruntime, numpy'], { cwd: root, stdio: 'ignore' });
+  const modules = 'import onnx, onnxruntime, numpy, magika, tokenizers';
+  const ok = spawnSync('python3', ['-c', modules], { cwd: root, stdio: 'ignore' });
   if (ok.status === 0) return;
   run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', 'scripts/requirements.txt']);
 }
@@ -70,6 +71,21 @@ export function fetchModels(only) {
 export function makeNodeTests() {
   ensurePythonDeps();
   run('python3', ['scripts/make-node-tests.py']);
+}
+
+export const DENO_VERSION = '2.9.6';
+
+/**
+ * Deno, for the Deno example: from npm into `.cache/tools` (not a dev dependency, because the
+ * registry lacks some of its other platforms' packages, which `npm ci` then refuses). Returns
+ * the binary's path.
+ */
+export function ensureDeno() {
+  const tools = join(root, '.cache', 'tools');
+  const deno = join(tools, 'node_modules', '.bin', 'deno');
+  if (output(deno, ['--version'])?.startsWith(`deno ${DENO_VERSION}`)) return deno;
+  run('npm', ['install', '--prefix', tools, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `deno@${DENO_VERSION}`]);
+  return deno;
 }
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -4,7 +4,7 @@
 // (the same node tests through wasm), and the Chromium tests.
 import { join } from 'node:path';
 
-import { ensureChromium, ensureNpmDeps, ensureRustToolchain, fetchModels, makeNodeTests, root, run } from './setup.mjs';
+import { ensureChromium, ensureDeno, ensureNpmDeps, ensureRustToolchain, fetchModels, makeNodeTests, root, run } from './setup.mjs';
 
 const started = Date.now();
 const step = (name) => console.log(`\n=== ${name} (${Math.round((Date.now() - started) / 1000)} s)`);
@@ -15,6 +15,7 @@ ensureRustToolchain();
 fetchModels();
 makeNodeTests();
 ensureChromium();
+ensureDeno();
 
 step('build');
 run(process.execPath, [join(root, 'scripts', 'build.mjs')]);

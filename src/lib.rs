@@ -7,6 +7,8 @@
 
 mod engine;
 pub mod error;
+pub mod memory;
+pub mod model_buffer;
 pub mod operators;
 pub mod session;
 pub mod tensor;
@@ -15,6 +17,8 @@ mod verified_opsets;
 mod wasm;
 
 pub use error::{Error, ErrorCode, Result};
+pub use memory::{heap_usage, reset_peak, HeapUsage};
+pub use model_buffer::ModelBuffer;
 pub use operators::{supported_operators, OperatorInfo};
 pub use session::{LoadOptions, Session};
 pub use tensor::{DType, Dim, HostTensor, ValueInfo};

@@ -7,6 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::model_buffer::ModelBuffer;
 use crate::tensor::{format_shape, Dim, HostTensor, ValueInfo};
 
 /// Options applied when a model is loaded.
@@ -22,11 +23,22 @@ pub struct Session {
 }
 
 impl Session {
-    /// Loads an ONNX model from its serialized bytes.
+    /// Loads an ONNX model from its serialized bytes (copied first: see [`Session::from_bytes`]).
     pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Session> {
+        Session::from_bytes(bytes.to_vec(), options)
+    }
+
+    /// Loads an ONNX model from its serialized bytes, which are freed as soon as they are
+    /// decoded.
+    pub fn from_bytes(bytes: Vec<u8>, options: &LoadOptions) -> Result<Session> {
         guarded("loading the model", || {
             Engine::load(bytes, &options.free_dimension_overrides).map(|engine| Session { engine })
         })
+    }
+
+    /// Loads an ONNX model received into a [`ModelBuffer`].
+    pub fn from_buffer(buffer: ModelBuffer, options: &LoadOptions) -> Result<Session> {
+        Session::from_bytes(buffer.into_bytes(), options)
     }
 
     /// The model's inputs, in declaration order.

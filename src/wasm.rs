@@ -1,11 +1,12 @@
 //! Every `#[wasm_bindgen]` item of the crate. Errors cross into JS in one place,
 //! [`into_error`], as a JS `Error` carrying a stable `code` property.
 
-use js_sys::{Error as JsError, Reflect};
+use js_sys::{Error as JsError, Reflect, Uint8Array};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::error::Error;
+use crate::model_buffer::ModelBuffer;
 use crate::session::{LoadOptions, Session};
 use crate::tensor::{DType, Dim, HostTensor, ValueInfo};
 
@@ -123,6 +124,72 @@ pub fn supported_operators() -> Result<JsValue, JsValue> {
     to_js(&js)
 }
 
+/// A model's bytes as they arrive, in module memory. Not public API.
+#[wasm_bindgen(js_name = ModelBuffer)]
+pub struct WasmModelBuffer {
+    inner: ModelBuffer,
+}
+
+#[wasm_bindgen(js_class = ModelBuffer)]
+impl WasmModelBuffer {
+    /// An empty buffer with room for `capacity` bytes, computing the digests named in
+    /// `algorithms` (`sha256`, `sha384`, `sha512`) as bytes arrive.
+    #[wasm_bindgen(constructor)]
+    pub fn new(capacity: usize, algorithms: Vec<String>) -> Result<WasmModelBuffer, JsValue> {
+        ModelBuffer::new(capacity, &algorithms)
+            .map(|inner| WasmModelBuffer { inner })
+            .map_err(into_error)
+    }
+
+    /// Copies a chunk from JS straight into the buffer.
+    pub fn append(&mut self, chunk: &Uint8Array) -> Result<(), JsValue> {
+        self.inner
+            .append_with(chunk.length() as usize, |dst| chunk.copy_to(dst))
+            .map_err(into_error)
+    }
+
+    /// The number of bytes received.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> usize {
+        self.inner.bytes().len()
+    }
+
+    /// The digest of the bytes received, if its algorithm was asked for at creation.
+    pub fn digest(&self, algorithm: &str) -> Option<Vec<u8>> {
+        self.inner.digest(algorithm)
+    }
+
+    /// A view of the bytes in module memory: valid until the module next allocates, so it must
+    /// be copied (e.g. into a `Response`) before any other call.
+    pub fn view(&self) -> Uint8Array {
+        // SAFETY: the caller copies the view before anything can allocate (documented above).
+        unsafe { Uint8Array::view(self.inner.bytes()) }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsMemoryUsage {
+    heap_allocated: usize,
+    heap_peak: usize,
+    memory_bytes: usize,
+}
+
+/// `{ heapAllocated, heapPeak, memoryBytes }`: heap bytes in use, the most in use at once since
+/// the last reset, and the size of the module's linear memory. `resetPeak` restarts the peak.
+#[wasm_bindgen(js_name = memoryUsage)]
+pub fn memory_usage(reset_peak: bool) -> Result<JsValue, JsValue> {
+    let heap = crate::memory::heap_usage();
+    if reset_peak {
+        crate::memory::reset_peak();
+    }
+    to_js(&JsMemoryUsage {
+        heap_allocated: heap.allocated,
+        heap_peak: heap.peak,
+        memory_bytes: core::arch::wasm32::memory_size(0) * 65536,
+    })
+}
+
 /// A loaded model. The TypeScript `InferenceSession` wraps it; it is not public API.
 #[wasm_bindgen(js_name = WasmSession)]
 pub struct WasmSession {
@@ -131,9 +198,10 @@ pub struct WasmSession {
 
 #[wasm_bindgen(js_class = WasmSession)]
 impl WasmSession {
-    /// Loads a model. `options` is `{ freeDimensionOverrides?: [name, value][] }`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(model: &[u8], options: JsValue) -> Result<WasmSession, JsValue> {
+    /// Loads the model received into `buffer` (which is consumed). `options` is
+    /// `{ freeDimensionOverrides?: [name, value][] }`.
+    #[wasm_bindgen(js_name = fromBuffer)]
+    pub fn from_buffer(buffer: WasmModelBuffer, options: JsValue) -> Result<WasmSession, JsValue> {
         let options: JsLoadOptions = if options.is_undefined() || options.is_null() {
             JsLoadOptions::default()
         } else {
@@ -142,7 +210,7 @@ impl WasmSession {
         let options = LoadOptions {
             free_dimension_overrides: options.free_dimension_overrides,
         };
-        Session::load(model, &options)
+        Session::from_buffer(buffer.inner, &options)
             .map(|session| WasmSession { session })
             .map_err(into_error)
     }

@@ -1,8 +1,10 @@
 //! The only module that imports tract: parsing, typing, optimisation and execution of a
 //! model, and the translation of tract's types and errors into the crate's own.
 
+mod bitshift;
 mod branches;
 mod per_shape;
+mod weights;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,23 +35,29 @@ enum Plans {
 
 impl Engine {
     /// Parses `bytes` as an ONNX model, pins the named symbolic dimensions, and optimises it.
-    pub fn load(bytes: &[u8], overrides: &[(String, usize)]) -> Result<Engine> {
-        let onnx = tract_onnx::onnx();
-        let parse = || -> Result<(pb::ModelProto, InferenceModel)> {
-            let proto = onnx
-                .proto_model_for_read(&mut &*bytes)
-                .map_err(|e| Error::invalid_model(format!("not a valid ONNX model: {e:#}")))?;
-            check_operators(&onnx, &proto)?;
-            let inference = onnx
-                .model_for_proto_model(&proto)
-                .map_err(|e| model_error(&e))?;
-            Ok((proto, inference))
-        };
-        let (proto, inference) = parse()?;
+    /// The bytes are freed as the weights are decoded (see `weights`), so that the weights are
+    /// held about once, plus the largest one twice, until optimisation repacks some of them.
+    pub fn load(bytes: Vec<u8>, overrides: &[(String, usize)]) -> Result<Engine> {
+        let onnx = onnx();
+        let weights::Decoded { proto, weights } = weights::decode(bytes)?;
+        check_operators(&onnx, &proto)?;
+        let mut inference = onnx
+            .model_for_proto_model(&proto)
+            .map_err(|e| model_error(&e))?;
+        weights::restore(&mut inference, &weights).map_err(|e| model_error(&e))?;
+        drop(weights);
         let input_names = outlet_names(&inference, inference.input_outlets())?;
         let output_names = outlet_names(&inference, inference.output_outlets())?;
+        let declared = (
+            declared_infos(&proto, &input_names, true),
+            declared_infos(&proto, &output_names, false),
+        );
+        // Only models with `If` nodes that read inputs need the protobuf again (per-shape).
+        let conditions = branches::condition_inputs(&proto);
+        let proto = (!conditions.is_empty()).then_some(proto);
 
-        drop(proto);
+        // Constants are shared (`Arc`) between a model and its clone: the fallback costs no copy.
+        let fallback = inference.clone();
         if let Ok(mut typed) = inference.into_typed().and_then(|m| m.into_decluttered()) {
             if !overrides.is_empty() {
                 typed = pin_symbols(&typed, overrides)?;
@@ -64,13 +72,11 @@ impl Engine {
                 });
             }
         }
-        // tract could not type (or optimise) the model symbolically: parse it again (rather
-        // than keep a copy through the attempt) for the per-shape path.
-        let (proto, inference) = parse()?;
-        let mut inputs = declared_infos(&proto, &input_names, true)?;
-        let outputs = declared_infos(&proto, &output_names, false)?;
+        // tract could not type (or optimise) the model symbolically: it is typed per shape.
+        let mut inputs = declared.0?;
+        let outputs = declared.1?;
         pin_declared(&mut inputs, overrides)?;
-        let plans = Plans::PerShape(Box::new(PerShape::new(onnx, proto, inference)));
+        let plans = Plans::PerShape(Box::new(PerShape::new(onnx, proto, fallback, conditions)));
         Ok(Engine {
             plans,
             inputs,
@@ -103,6 +109,13 @@ impl Engine {
     }
 }
 
+/// tract's ONNX framework, with onnxlet's corrections to its operators.
+fn onnx() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    onnx.op_register.insert("BitShift", bitshift::build);
+    onnx
+}
+
 /// Whether every symbol in the model's shapes still has its scope. tract may type a value it
 /// cannot size with a symbol from a temporary scope, which then fails at run time.
 fn symbols_are_alive(model: &TypedModel) -> bool {
@@ -116,7 +129,7 @@ fn symbols_are_alive(model: &TypedModel) -> bool {
 
 /// The names of the operators the loader accepts (the keys of tract's ONNX registry).
 pub(crate) fn operator_names() -> Vec<String> {
-    tract_onnx::onnx().op_register.0.into_keys().collect()
+    onnx().op_register.0.into_keys().collect()
 }
 
 fn optimise(model: TypedModel) -> TractResult<Arc<TypedSimplePlan>> {

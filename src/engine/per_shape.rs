@@ -76,16 +76,21 @@ impl State {
 }
 
 impl PerShape {
-    pub fn new(onnx: tract_onnx::Onnx, proto: pb::ModelProto, model: InferenceModel) -> PerShape {
-        let condition_inputs = branches::condition_inputs(&proto);
-        let source = if condition_inputs.is_empty() {
-            Source::Model(Box::new(model))
-        } else {
-            Source::Branches {
+    /// `proto` is needed (and only given) when `conditions`, the inputs that `If` conditions
+    /// read, is not empty.
+    pub fn new(
+        onnx: tract_onnx::Onnx,
+        proto: Option<pb::ModelProto>,
+        model: InferenceModel,
+        conditions: Vec<String>,
+    ) -> PerShape {
+        let source = match proto {
+            Some(proto) if !conditions.is_empty() => Source::Branches {
                 onnx: Box::new(onnx),
                 proto: Box::new(proto),
-                inputs: condition_inputs,
-            }
+                inputs: conditions,
+            },
+            _ => Source::Model(Box::new(model)),
         };
         PerShape {
             source,

@@ -1,6 +1,6 @@
 // The built package in a real headless Chromium: the ESM build and the script-tag build load
 // on a page served from 127.0.0.1, run every real model against its reference, report errors
-// cleanly, and the demo page runs its default model.
+// cleanly. The demos have their own tests (demo-*.test.mjs).
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -112,22 +112,6 @@ test('errors in the browser are OnnxletErrors, and the module keeps working', as
   assert.equal(errors.released.code, 'RELEASED');
   for (const e of Object.values(errors)) assert.equal(e.isOnnxletError, true);
   assert.deepEqual(outcome.sum, [2, 2, 2, 2, 2, 2]);
-  assert.deepEqual(problems, []);
-  await page.close();
-});
-
-test('the demo page loads the default real model, runs it, and shows the result and time', async () => {
-  const { page, problems } = await openPage(browser, `${site.url}/`);
-  await page.waitForSelector('#run:not([disabled])', { timeout: 60_000 });
-  assert.match(await page.textContent('#model-status'), /magika .* loaded in \d+ ms/);
-  assert.equal(await page.locator('#io tbody tr').count(), 2);
-  assert.match(await page.textContent('#io tbody'), /bytes.*int32.*\[unk__214, 2048\]/s);
-  await page.click('#run');
-  await page.waitForSelector('.output .bars');
-  assert.match(await page.textContent('#run-status'), /Ran in [\d.]+ ms/);
-  assert.match(await page.textContent('#outputs'), /target_label: float32 \[1, 214\]/);
-  assert.equal(await page.locator('.bars .bar').count(), 5);
-  await page.screenshot({ path: join(screenshots, 'demo-default-model.png'), fullPage: true });
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -1,0 +1,70 @@
+// Command-line options of `npm run bench` (node bench/run.mjs).
+
+export const USAGE = `usage: npm run bench -- [options]
+
+  --quick            3 small models, 2 warm-up and 5 timed runs (for development)
+  --models a,b       only these models (names from .cache/models/index.json)
+  --runs N           timed runs per model and runtime after warm-up (default 95: memory is read
+                     after warm-up + N = 100 runs)
+  --warmup N         warm-up runs, the first included (default 5)
+  --budget S         stop the timed runs of a job after S seconds once 20 are done (default 30;
+                     0 = always N); memory is read after the runs done, and the count reported
+  --node-only        only the Node benchmark
+  --browser-only     only the Chromium benchmark
+  --single-thread    skip the cross-origin isolated (all cores) Chromium variant
+  --note TEXT        a remark printed in the report (e.g. "shared machine")
+  --help             this text
+
+A full run (no --quick, --models, --node-only, --browser-only or --single-thread) writes
+bench/results/latest.json and docs/benchmarks.md; any other run writes bench/results/partial.json
+and bench/results/partial.md (git-ignored).`;
+
+/** Parses argv (without node and the script) into options; throws on anything unknown. */
+export function parseOptions(argv) {
+  const options = {
+    quick: false,
+    models: undefined,
+    runs: undefined,
+    warmup: undefined,
+    budget: undefined,
+    node: true,
+    browser: true,
+    threads: true,
+    note: undefined,
+    help: false,
+  };
+  const value = (i, flag) => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
+    return v;
+  };
+  const count = (text, flag, min) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${flag} needs an integer ≥ ${min}, not ${text}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] = arg.includes('=') ? arg.split(/=(.*)/s) : [arg, undefined];
+    const take = () => (inline !== undefined ? inline : value(i++, flag));
+    switch (flag) {
+      case '--quick': options.quick = true; break;
+      case '--models': options.models = take().split(',').map((s) => s.trim()).filter(Boolean); break;
+      case '--runs': options.runs = count(take(), flag, 1); break;
+      case '--warmup': options.warmup = count(take(), flag, 1); break;
+      case '--budget': options.budget = count(take(), flag, 0); break;
+      case '--node-only': options.browser = false; break;
+      case '--browser-only': options.node = false; break;
+      case '--single-thread': options.threads = false; break;
+      case '--note': options.note = take(); break;
+      case '--help': case '-h': options.help = true; break;
+      default: throw new Error(`unknown option ${arg}\n\n${USAGE}`);
+    }
+  }
+  if (!options.node && !options.browser) throw new Error('--node-only and --browser-only exclude each other');
+  options.warmup ??= options.quick ? 2 : 5;
+  options.runs ??= options.quick ? 5 : 100 - options.warmup;
+  options.budget ??= 30;
+  options.partial = options.quick || options.models !== undefined || !options.node || !options.browser || !options.threads;
+  return options;
+}

@@ -1,0 +1,77 @@
+// The benchmark's statistics, options and report (bench/), without running a benchmark.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { parseOptions } from '../../bench/options.mjs';
+import { renderReport } from '../../bench/report.mjs';
+import { agreement, geomean, quantile, ratios, summarise } from '../../bench/stats.mjs';
+
+test('quantiles interpolate between order statistics, whatever the input order', () => {
+  const values = [5, 1, 4, 2, 3];
+  assert.equal(quantile(values, 0.5), 3);
+  assert.equal(quantile(values, 0), 1);
+  assert.equal(quantile(values, 1), 5);
+  assert.equal(quantile(values, 0.1), 1.4);
+  assert.equal(quantile([7], 0.9), 7);
+  assert.equal(quantile([], 0.5), undefined);
+});
+
+test('the geometric mean skips missing ratios', () => {
+  assert.ok(Math.abs(geomean([0.5, 2, 4]) - Math.cbrt(4)) < 1e-12);
+  assert.equal(geomean([2, undefined, 8]), 4);
+  assert.equal(geomean([]), undefined);
+});
+
+test('ratios are onnxlet over onnxruntime-web', () => {
+  assert.deepEqual(ratios({ medianMs: 10, createMs: 0 }, { medianMs: 5, createMs: 3 }), { medianMs: 0.5 });
+});
+
+test('agreement finds the largest difference and flags missing or mis-sized outputs', () => {
+  const a = { x: { data: [1, 2, 3] }, y: { data: [0] } };
+  assert.deepEqual(agreement(a, { x: { data: [1, 2.5, 3] }, y: { data: [0] } }), { maxAbs: 0.5, perOutput: { x: 0.5, y: 0 } });
+  assert.equal(agreement(a, { x: { data: [1, 2] }, y: { data: [0] } }).maxAbs, Infinity);
+  assert.equal(agreement(a, { x: { data: [1, 2, 3] } }).maxAbs, Infinity);
+  assert.equal(agreement({ x: { data: [NaN] } }, { x: { data: [1] } }).maxAbs, Infinity);
+});
+
+test('options: defaults give 100 runs; subsets are partial; unknown flags are refused', () => {
+  const full = parseOptions([]);
+  assert.equal(full.warmup + full.runs, 100);
+  assert.equal(full.partial, false);
+  assert.equal(parseOptions(['--quick']).partial, true);
+  assert.deepEqual(parseOptions(['--models', 'a,b']).models, ['a', 'b']);
+  assert.equal(parseOptions(['--runs=30']).runs, 30);
+  assert.equal(parseOptions(['--browser-only']).node, false);
+  assert.throws(() => parseOptions(['--runs', 'x']), /integer/);
+  assert.throws(() => parseOptions(['--fast']), /unknown option --fast/);
+  assert.throws(() => parseOptions(['--node-only', '--browser-only']), /exclude/);
+});
+
+test('the report shows every model with its ratio, and failed jobs', () => {
+  const raw = (median) => ({
+    createMs: 10, createWarmMs: 5, firstRunMs: 3, firstResultMs: 100, latencies: [median, median, median],
+    memory: { load: { wasm: 2 ** 20, jsHeap: 2 ** 20 }, runs: { wasm: 2 ** 21, jsHeap: 2 ** 20 }, runCount: 4 },
+  });
+  const ort = summarise(raw(4));
+  const onnxlet = summarise(raw(2));
+  const results = {
+    date: '2026-01-01T00:00:00.000Z', partial: false, durationMs: 60000,
+    options: { warmup: 1, runs: 3, minRuns: 20, budgetSeconds: 30, models: ['a', 'b'] },
+    machine: { cpu: 'cpu', cores: 2, memoryGiB: 4, os: 'os', node: 'v20', loadAverage: [0, 0, 0] },
+    versions: { onnxlet: '0.1.0', onnxletCommit: 'abc', onnxletWasmSha256: '00', onnxruntimeWeb: '1.30.0' },
+    environments: {
+      node: {
+        label: 'Node, 1 thread', kind: 'node',
+        models: {
+          a: { ort: { summary: ort }, onnxlet: { summary: onnxlet }, ratios: ratios(ort, onnxlet), agreement: { onnxletVsOrt: { maxAbs: 0 } } },
+          b: { ort: { summary: ort }, onnxlet: { error: 'it broke\nstack' }, ratios: {}, agreement: {} },
+        },
+      },
+    },
+    sizes: {},
+  };
+  const md = renderReport(results);
+  assert.match(md, /\| a \| 10\.0 \/ 10\.0 \(1\.00\) .* 4\.00 \/ 2\.00 \(0\.50\)/);
+  assert.match(md, /\| Node, 1 thread \| \*\*0\.50\*\* \| 0\.50 \| a \(0\.50\) \|/);
+  assert.match(md, /- b, onnxlet: it broke$/m);
+});

@@ -1,0 +1,85 @@
+// Memory while loading: the model streams into a buffer owned by the module (never held whole in
+// JS), every failed or aborted load gives its memory back, and loading the largest real model
+// peaks at most two model sizes above the baseline.
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { InferenceSession, memoryUsage } from 'onnxlet';
+
+import { flakyServer } from '../support/flaky-server.mjs';
+import { modelsDir } from '../support/models.mjs';
+
+const magika = join(modelsDir, 'magika', 'model.onnx');
+const minilm = join(modelsDir, 'minilm', 'model.onnx');
+let server;
+let base;
+
+before(async () => {
+  server = await flakyServer({ magika, minilm });
+  base = server.url;
+  // Instantiate the module and let lazily created state settle before taking baselines.
+  await (await InferenceSession.create(`${base}/magika`)).release();
+});
+
+after(() => server.close());
+
+test('every failed or aborted load gives its heap back', async () => {
+  const baseline = memoryUsage().heapBytes;
+  assert.ok(baseline > 0, 'memoryUsage() reports the module heap');
+  const size = statSync(magika).size;
+  const abortAt = (fraction, url = `${base}/magika`) => {
+    const controller = new AbortController();
+    const onProgress = (e) => e.status === 'download' && e.loaded >= size * fraction && controller.abort();
+    return InferenceSession.create(url, { signal: controller.signal, onProgress });
+  };
+  const failures = {
+    'abort half-way': () => abortAt(0.5),
+    'abort half-way without Content-Length': () => abortAt(0.5, `${base}/magika?length=0`),
+    'abort at compile': () => {
+      const controller = new AbortController();
+      const onProgress = (e) => e.status === 'compile' && controller.abort();
+      return InferenceSession.create(`${base}/magika`, { signal: controller.signal, onProgress });
+    },
+    'abort while stalled': () => InferenceSession.create(`${base}/magika?stall`, { signal: AbortSignal.timeout(300) }),
+    'connection cut': () => InferenceSession.create(`${base}/magika?cut=${Math.floor(size / 2)}`),
+    'connection cut without Content-Length': () => InferenceSession.create(`${base}/magika?length=0&cut=1000000`),
+    'integrity mismatch': () => InferenceSession.create(`${base}/magika`, { integrity: `sha256-${'A'.repeat(43)}=` }),
+    'truncated model': () => InferenceSession.create(`${base}/magika?length=0&cut=${size - 1000}`),
+  };
+  for (const [name, load] of Object.entries(failures)) {
+    await assert.rejects(load(), `${name} did not fail`);
+    assert.equal(memoryUsage().heapBytes, baseline, `${name}: the heap did not return to its baseline`);
+  }
+  const session = await InferenceSession.create(`${base}/magika`);
+  assert.ok(memoryUsage().heapBytes > baseline + size / 2, 'a loaded session holds its weights');
+  await session.release();
+  assert.equal(memoryUsage().heapBytes, baseline, 'release() gives the session back');
+});
+
+test('loading the largest real model peaks below twice its size, and JS never holds it', async () => {
+  const size = statSync(minilm).size;
+  const before = memoryUsage({ resetPeak: true });
+  // Node does not count wasm memory among its array buffers.
+  const jsBuffers = () => process.memoryUsage().arrayBuffers;
+  const js = { start: jsBuffers(), max: 0 };
+  const sample = () => {
+    js.max = Math.max(js.max, jsBuffers() - js.start);
+  };
+  const session = await InferenceSession.create(`${base}/minilm`, { onProgress: sample });
+  sample();
+  const after = memoryUsage();
+  const peak = after.peakHeapBytes - before.heapBytes;
+  const grown = after.memoryBytes - before.memoryBytes;
+  const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
+  console.log(
+    `minilm ${mb(size)}: heap peak +${mb(peak)} (${(peak / size).toFixed(2)}x), heap after load ` +
+      `+${mb(after.heapBytes - before.heapBytes)}, wasm memory grew ${mb(grown)} (${(grown / size).toFixed(2)}x), ` +
+      `JS array buffers besides wasm memory at most +${mb(Math.max(js.max, 0))}`,
+  );
+  assert.ok(peak <= 2 * size, `the heap peaked ${mb(peak)} above its baseline, over twice the model's ${mb(size)}`);
+  assert.ok(grown <= 2 * size, `wasm memory grew ${mb(grown)}, over twice the model's ${mb(size)}`);
+  assert.ok(js.max < size / 4, `JS held ${mb(js.max)} of array buffers while loading a ${mb(size)} model`);
+  await session.release();
+});
