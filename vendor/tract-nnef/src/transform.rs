@@ -154,7 +154,6 @@ impl ModelTransform for PatchTransform {
     }
 }
 
-#[cfg(feature = "patch-transform")]
 inventory::submit! {
     ModelTransformFactory {
         name: "patch",
