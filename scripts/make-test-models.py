@@ -25,15 +25,15 @@ def tensor(name, elem_type, shape):
     return helper.make_tensor_value_info(name, elem_type, shape)
 
 
-def make_model(name, nodes, inputs, outputs, initializers=(), check=True):
+def make_model(name, nodes, inputs, outputs, initializers=(), check=True, opset=OPSET, ir_version=IR_VERSION):
     graph = helper.make_graph(nodes, name, inputs, outputs, initializer=list(initializers))
     model = helper.make_model(
         graph,
         producer_name="onnxlet-make-test-models",
         producer_version="1",
-        opset_imports=[helper.make_opsetid("", OPSET)],
+        opset_imports=[helper.make_opsetid("", opset)],
     )
-    model.ir_version = IR_VERSION
+    model.ir_version = ir_version
     if check:
         onnx.checker.check_model(model, full_check=True)
     return model
@@ -130,6 +130,17 @@ def two_outputs():
     )
 
 
+def dft():
+    return make_model(
+        "dft",
+        [helper.make_node("DFT", ["x"], ["y"], name="dft", axis=1)],
+        [tensor("x", TensorProto.FLOAT, [1, 8, 1])],
+        [tensor("y", TensorProto.FLOAT, [1, 8, 2])],
+        opset=17,
+        ir_version=8,
+    )
+
+
 MODELS = {
     "add_dynamic": add_dynamic,
     "matmul_seq": matmul_seq,
@@ -138,6 +149,7 @@ MODELS = {
     "huge_intermediate": huge_intermediate,
     "huge_declared": huge_declared,
     "two_outputs": two_outputs,
+    "dft": dft,
 }
 
 SAMPLE_FEEDS = {
@@ -149,6 +161,7 @@ SAMPLE_FEEDS = {
     "all_dtypes": lambda: {n: np.array([1, 0], dtype=dt) for n, _, dt in DTYPES},
     "huge_intermediate": lambda: {"shape": np.array([3, 4], dtype=np.int64)},
     "two_outputs": lambda: {"x": np.array([[1, -2], [3.5, 0]], dtype=np.float32)},
+    "dft": lambda: {"x": np.arange(8, dtype=np.float32).reshape(1, 8, 1)},
 }
 
 

@@ -7,6 +7,7 @@
 
 mod engine;
 pub mod error;
+mod full_build;
 pub mod memory;
 pub mod model_buffer;
 pub mod operators;

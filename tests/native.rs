@@ -355,6 +355,29 @@ fn unsupported_operator_is_named_at_load() {
 }
 
 #[test]
+fn an_operator_of_the_full_build_is_named_with_where_to_find_it() {
+    let loaded = Session::load(&test_model("dft.onnx"), &LoadOptions::default());
+    if cfg!(feature = "full") {
+        let x = f32_tensor(&[1, 8, 1], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+        let outputs = loaded.unwrap().run(feed("x", x), None).unwrap();
+        let y = f32_values(&outputs[0].1);
+        assert!(
+            (y[0] - 28.0).abs() < 1e-4 && y[1].abs() < 1e-4,
+            "X[0] = {y:?}"
+        );
+    } else {
+        expect_error(
+            loaded,
+            ErrorCode::UnsupportedOperator,
+            &[
+                "unsupported operator DFT (domain ai.onnx, opset 17) at node 'dft'",
+                ". DFT is only in onnxlet's full build (cargo feature `full`; see the README)",
+            ],
+        );
+    }
+}
+
+#[test]
 fn bad_feeds_name_the_problem() {
     let session = load("add_dynamic.onnx");
     let a = || f32_tensor(&[2, 3], &[0.0; 6]);

@@ -282,6 +282,7 @@ fn check_operators(onnx: &tract_onnx::Onnx, proto: &pb::ModelProto) -> Result<()
             .unwrap_or_else(|| "?".into())
     };
     let mut missing = vec![];
+    let mut missing_ops = vec![];
     let mut graphs = vec![graph];
     while let Some(graph) = graphs.pop() {
         for node in &graph.node {
@@ -305,18 +306,20 @@ fn check_operators(onnx: &tract_onnx::Onnx, proto: &pb::ModelProto) -> Result<()
                     node.op_type,
                     opset(&node.domain)
                 ));
+                missing_ops.push(node.op_type.as_str());
             }
         }
     }
+    let hint = crate::full_build::hint(missing_ops);
     match missing.len() {
         0 => Ok(()),
         1 => Err(Error::new(
             ErrorCode::UnsupportedOperator,
-            format!("unsupported operator {}", missing[0]),
+            format!("unsupported operator {}{hint}", missing[0]),
         )),
         n => Err(Error::new(
             ErrorCode::UnsupportedOperator,
-            format!("{n} unsupported operators: {}", missing.join("; ")),
+            format!("{n} unsupported operators: {}{hint}", missing.join("; ")),
         )),
     }
 }
