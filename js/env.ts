@@ -9,6 +9,13 @@ export interface Env {
      * or the `<script>` tag's `src` for the script-tag build). Never a CDN.
      */
     wasmPaths?: string | URL;
+    /**
+     * Which module `wasmPaths` (or the default location) names: `'default'` (`onnxlet_bg.wasm`,
+     * the common operators) or `'full'` (`onnxlet_full_bg.wasm`, every operator tract implements:
+     * also the DFT/STFT/window, ai.onnx.ml and attention operators). Ignored when `wasmPaths` is
+     * the URL of a `.wasm` file or `wasmBinary` is set.
+     */
+    build?: 'default' | 'full';
     /** The module itself, as bytes or a compiled `WebAssembly.Module`; takes precedence over `wasmPaths`. */
     wasmBinary?: ArrayBuffer | ArrayBufferView | WebAssembly.Module;
   };

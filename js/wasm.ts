@@ -90,24 +90,35 @@ async function instantiate(): Promise<void> {
   }
 }
 
+/** The file name of the module `env.wasm.build` selects. */
+function wasmFile(): string {
+  const { build } = env.wasm;
+  if (build === undefined || build === 'default') return 'onnxlet_bg.wasm';
+  if (build === 'full') return 'onnxlet_full_bg.wasm';
+  throw new OnnxletError('INVALID_ARGUMENT', `env.wasm.build must be 'default' or 'full', not ${JSON.stringify(build)}`);
+}
+
 /** Where the module is fetched from: `env.wasm.wasmPaths` resolved, or the default beside the script. */
 export function wasmUrl(): URL {
   const configured = env.wasm.wasmPaths;
+  const file = wasmFile();
   if (configured !== undefined) {
     const base = __ONNXLET_IIFE__ ? scriptSrc : import.meta.url;
     const url = new URL(String(configured), base ?? globalThis.location?.href);
-    return url.pathname.endsWith('.wasm') ? url : new URL('onnxlet_bg.wasm', url);
+    return url.pathname.endsWith('.wasm') ? url : new URL(file, url);
   }
   if (__ONNXLET_IIFE__) {
     if (!scriptSrc) {
       throw new OnnxletError(
         'WASM_LOAD_FAILED',
-        'cannot locate onnxlet_bg.wasm: the script was not loaded by a <script src> tag; set onnxlet.env.wasm.wasmPaths',
+        `cannot locate ${file}: the script was not loaded by a <script src> tag; set onnxlet.env.wasm.wasmPaths`,
       );
     }
-    return new URL('onnxlet_bg.wasm', scriptSrc);
+    return new URL(file, scriptSrc);
   }
-  return new URL('./onnxlet_bg.wasm', import.meta.url);
+  // A literal for the default module, which bundlers then emit beside the bundle; the full one is
+  // not referenced statically, so that bundles do not carry it unless asked to (see the README).
+  return file === 'onnxlet_bg.wasm' ? new URL('./onnxlet_bg.wasm', import.meta.url) : new URL(file, import.meta.url);
 }
 
 async function wasmSource(): Promise<BufferSource | WebAssembly.Module | Response> {
