@@ -1,5 +1,5 @@
-// Builds the package: Rust → wasm (+simd128) → wasm-bindgen → wasm-opt → esbuild (ESM + script
-// tag) → .d.ts. Every tool call lives here, so any one of them can be swapped.
+// Builds the package: Rust → wasm (+simd128), with the default and the full operator sets →
+// wasm-bindgen → wasm-opt → esbuild (ESM + script tag) → .d.ts. Every tool call lives here, so any one of them can be swapped.
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,19 +24,22 @@ const WASM_OPT_FLAGS = [
 const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 /**
- * Builds one wasm: `features` are onnxlet's cargo features ('' for the default operator set),
- * `name` the file in dist/ (onnxlet_bg.wasm, or onnxlet_full_bg.wasm for every operator). The JS
- * glue bundled from pkg/ is the default build's; the full build's is identical because both have
- * the same exports and import the same host functions (the default keeps the `random` operators,
- * whose `crypto.getRandomValues` import is the only one an operator group adds).
+ * The two modules in dist/: the default operator set (cargo's default features), and every
+ * operator tract implements (`--features full`; docs/size.md). Users pick one with
+ * `env.wasm.build` or `env.wasm.wasmPaths`; the same JS loads both (see `checkSameGlue`).
  */
-function buildWasm(features, name) {
+const BUILDS = [
+  { features: [], file: 'onnxlet_bg.wasm', out: pkg },
+  { features: ['full'], file: 'onnxlet_full_bg.wasm', out: join(pkg, 'full') },
+];
+
+/** Builds one module: Rust → wasm-bindgen → wasm-opt → dist/`file`. */
+function buildWasm({ features, file, out }) {
   // `cargo build` would silently drop `lto = true`: the crate is also an rlib (rust-lang/cargo#9672).
   run('cargo', [
     'rustc', '--release', '--target', 'wasm32-unknown-unknown', '--lib', '--crate-type', 'cdylib',
-    ...(features ? ['--features', features] : []),
+    ...(features.length ? ['--features', features.join(',')] : []),
   ]);
-  const out = features ? join(pkg, features) : pkg;
   run('wasm-bindgen', [
     '--target', 'web',
     '--experimental-reset-state-function',
@@ -51,14 +54,32 @@ function buildWasm(features, name) {
   const stamp = `${sha256(input)} ${WASM_OPT_FLAGS.join(' ')}`;
   const optimised = join(out, 'onnxlet_bg.opt.wasm');
   if (process.env.ONNXLET_SKIP_WASM_OPT === '1') {
-    copyFileSync(input, join(dist, name));
+    copyFileSync(input, join(dist, file));
     return;
   }
   if (!existsSync(optimised) || !existsSync(stampPath) || readFileSync(stampPath, 'utf8') !== stamp) {
     run(join(root, 'node_modules', 'binaryen', 'bin', 'wasm-opt'), [...WASM_OPT_FLAGS, input, '-o', optimised]);
     writeFileSync(stampPath, stamp);
   }
-  copyFileSync(optimised, join(dist, name));
+  copyFileSync(optimised, join(dist, file));
+}
+
+/**
+ * The JS bundles one wasm-bindgen glue (the default build's) for both modules, which is right
+ * only while both export the same functions and import the same host functions: operator groups
+ * add no export, and the only import one adds (`random`'s `crypto.getRandomValues`) is in both.
+ */
+function checkSameGlue() {
+  const [first, ...others] = BUILDS;
+  for (const build of others) {
+    for (const name of ['onnxlet.js', 'onnxlet.d.ts']) {
+      if (!readFileSync(join(first.out, name)).equals(readFileSync(join(build.out, name)))) {
+        throw new Error(
+          `${join(build.out, name)} differs from ${join(first.out, name)}: dist/${build.file} needs its own JS glue`,
+        );
+      }
+    }
+  }
 }
 
 /**
@@ -124,7 +145,7 @@ async function buildJs() {
 
 function reportSizes() {
   const files = ['onnxlet_bg.wasm', 'onnxlet_full_bg.wasm', 'onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs'];
-  const rows = files.filter((name) => existsSync(join(dist, name))).map((name) => {
+  const rows = files.map((name) => {
     const bytes = readFileSync(join(dist, name));
     const gzip = gzipSync(bytes, { level: 9 }).length;
     const brotli = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
@@ -137,9 +158,7 @@ function reportSizes() {
 mkdirSync(dist, { recursive: true });
 ensureNpmDeps();
 ensureRustToolchain();
-// ONNXLET_FULL=1 also builds dist/onnxlet_full_bg.wasm, with every operator tract implements.
-if (process.env.ONNXLET_FULL) buildWasm('full', 'onnxlet_full_bg.wasm');
-else rmSync(join(dist, 'onnxlet_full_bg.wasm'), { force: true });
-buildWasm('', 'onnxlet_bg.wasm');
+for (const build of BUILDS) buildWasm(build);
+checkSameGlue();
 await buildJs();
 reportSizes();

@@ -32,9 +32,28 @@ test('the packed package ships only the build outputs', () => {
   const files = readdirSync(join(consumer, 'node_modules', 'onnxlet', 'dist')).sort();
   assert.deepEqual(files, [
     'cache.d.ts', 'create-options.d.ts', 'env.d.ts', 'errors.d.ts', 'index.d.ts', 'inference-session.d.ts', 'memory.d.ts',
-    'onnxlet.min.js', 'onnxlet.mjs', 'onnxlet.worker.mjs', 'onnxlet_bg.wasm', 'operators.d.ts', 'source.d.ts',
-    'tensor.d.ts',
+    'onnxlet.min.js', 'onnxlet.mjs', 'onnxlet.worker.mjs', 'onnxlet_bg.wasm', 'onnxlet_full_bg.wasm', 'operators.d.ts',
+    'source.d.ts', 'tensor.d.ts',
   ]);
+});
+
+test('a consumer picks the full build by its package export or by env.wasm.build', () => {
+  for (const pick of [
+    "env.wasm.wasmPaths = import.meta.resolve('onnxlet/onnxlet_full_bg.wasm');",
+    "env.wasm.build = 'full';",
+  ]) {
+    writeFileSync(
+      join(consumer, 'full.mjs'),
+      `import { InferenceSession, env, supportedOperators } from 'onnxlet';
+       ${pick}
+       const dft = (await supportedOperators()).some((o) => o.name === 'DFT');
+       const session = await InferenceSession.create(${JSON.stringify(testModel('dft.onnx'))});
+       console.log(JSON.stringify({ dft, outputs: session.outputNames }));`,
+    );
+    const r = sh(process.execPath, ['full.mjs'], consumer);
+    assert.deepEqual(JSON.parse(r.stdout), { dft: true, outputs: ['y'] }, pick);
+    assert.equal(r.stderr, '');
+  }
 });
 
 test('an ESM consumer imports it and runs a model, with nothing on stderr', () => {
@@ -55,6 +74,7 @@ test('its types check under tsc --strict', () => {
     join(consumer, 'main.ts'),
     `import { InferenceSession, Tensor, OnnxletError, env, type ErrorCode } from 'onnxlet';
      env.wasm.wasmPaths = '/static/';
+     env.wasm.build = 'full';
      async function main(): Promise<number> {
        const session: InferenceSession = await InferenceSession.create('model.onnx', { freeDimensionOverrides: { N: 1 } });
        const meta: InferenceSession.ValueMetadata = session.inputMetadata[0];
