@@ -1,7 +1,7 @@
 // `npm test`: sets up everything the tests need (npm deps, wasm32 target, wasm-bindgen-cli,
 // Python packages, the pinned models and the ONNX node tests, Debian's chromium), builds, lints,
-// and runs every suite: cargo's native tests (the ONNX node tests among them), the Node tests
-// (the same node tests through wasm), and the Chromium tests.
+// and runs every suite: cargo's native tests (the ONNX node tests among them, on the full build),
+// the Node tests (the same node tests through both wasm builds), and the Chromium tests.
 import { join } from 'node:path';
 
 import { ensureChromium, ensureDeno, ensureNpmDeps, ensureRustToolchain, fetchModels, makeNodeTests, root, run } from './setup.mjs';
@@ -22,12 +22,18 @@ run(process.execPath, [join(root, 'scripts', 'build.mjs')]);
 
 step('lint');
 run('cargo', ['fmt', '--check']);
-run('cargo', ['clippy', '--all-targets', '--', '-D', 'warnings']);
-run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', '--', '-D', 'warnings']);
+// Both builds: the default operator set and every operator (`full`).
+for (const features of [[], ['--features', 'full']]) {
+  run('cargo', ['clippy', '--all-targets', ...features, '--', '-D', 'warnings']);
+  run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', ...features, '--', '-D', 'warnings']);
+}
 run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--noEmit']);
 
-step('native tests (cargo test)');
+step('native tests (cargo test, default build)');
 run('cargo', ['test']);
+
+step('native tests (full build: unit tests and the ONNX node tests)');
+run('cargo', ['test', '--features', 'full', '--lib', '--test', 'conformance']);
 
 step('Node tests');
 run(process.execPath, ['--test', '--test-concurrency=1', 'tests/node/']);
