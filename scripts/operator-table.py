@@ -25,6 +25,7 @@ from onnxlet_data import CACHE_DIR, REPO_ROOT, node_tests_dir, run
 
 DEFAULT_OUT = REPO_ROOT / "docs" / "operators.md"
 RUST_OUT = REPO_ROOT / "src" / "verified_opsets.rs"
+FULL_BUILD_RS = REPO_ROOT / "src" / "full_build.rs"
 RESULTS_DIR = CACHE_DIR / "conformance"
 DATE_PREFIX = "Generated on "
 STATUSES = ("pass", "fail", "error", "skip")
@@ -224,6 +225,16 @@ def notes(per_run):
     return "; ".join(parts)
 
 
+def full_only_operators():
+    """The operators only the full build has: FULL_ONLY_OPERATORS in src/full_build.rs (which the
+    tests keep equal to the full build's registry minus the default build's)."""
+    text = FULL_BUILD_RS.read_text()
+    m = re.search(r"FULL_ONLY_OPERATORS: &\[&str\] = &\[(.*?)\];", text, re.S)
+    if not m:
+        raise TableError(f"{shown_path(FULL_BUILD_RS)}: FULL_ONLY_OPERATORS not found")
+    return set(re.findall(r'"(\w+)"', m.group(1)))
+
+
 # --- the document ---------------------------------------------------------------------------
 
 
@@ -242,13 +253,14 @@ def render(manifest, runs, command, today):
         by_op[(c["domain"], c["op"])].append(c)
     run_names = [r["run"] for r in runs]
     n_plain = sum(not c["expanded"] for c in cases)
+    full_only = full_only_operators()
 
     rows = []
     for (domain, op) in sorted(by_op, key=lambda k: (k[0], k[1].lower(), k[1])):
         ops_cases = by_op[(domain, op)]
         plain_cases = [c for c in ops_cases if not c["expanded"]]
         expanded_cases = [c for c in ops_cases if c["expanded"]]
-        cells = [domain, op]
+        cells = [domain, op, "full" if op in full_only else ""]
         exp_cells = []
         per_run = {}
         for run in runs:
@@ -298,6 +310,9 @@ def render(manifest, runs, command, today):
         "Legend:",
         "",
         "- One row per operator; each ONNX node test exercises one operator.",
+        "- The runs use the full build. **Build** `full`: the operator is only in the full build "
+        "(`onnxlet_full_bg.wasm`, `env.wasm.build = 'full'`); the default build "
+        "(`onnxlet_bg.wasm`) rejects it with `UNSUPPORTED_OPERATOR` naming the full build.",
         f"- **{' / '.join(run_names) or 'run'}**: node tests of the operator passed / total in that run, "
         "not counting the `_expanded` variants.",
         "- **… exp.**: the `_expanded` variants (the operator's function body expanded into "
@@ -310,7 +325,7 @@ def render(manifest, runs, command, today):
         "rtol/atol (worst error among the group); `code` text: the start of the error message.",
         "",
     ]
-    header = ["Domain", "Operator"] + run_names + [f"{r} exp." for r in run_names] + ["Opsets", "Notes"]
+    header = ["Domain", "Operator", "Build"] + run_names + [f"{r} exp." for r in run_names] + ["Opsets", "Notes"]
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "|".join(" --- " for _ in header) + "|")
     for row in rows:
