@@ -72,6 +72,7 @@ DTYPES = [
     ("i64", TensorProto.INT64, np.int64),
     ("u64", TensorProto.UINT64, np.uint64),
     ("b", TensorProto.BOOL, np.bool_),
+    ("s", TensorProto.STRING, np.object_),
 ]
 
 
@@ -146,7 +147,9 @@ SAMPLE_FEEDS = {
         "b": np.full((2, 3), 10, dtype=np.float32),
     },
     "matmul_seq": lambda: {"x": np.arange(24, dtype=np.float32).reshape(2, 3, 4)},
-    "all_dtypes": lambda: {n: np.array([1, 0], dtype=dt) for n, _, dt in DTYPES},
+    "all_dtypes": lambda: {
+        n: np.array(["", "héllo"] if dt is np.object_ else [1, 0], dtype=dt) for n, _, dt in DTYPES
+    },
     "huge_intermediate": lambda: {"shape": np.array([3, 4], dtype=np.int64)},
     "two_outputs": lambda: {"x": np.array([[1, -2], [3.5, 0]], dtype=np.float32)},
 }

@@ -236,7 +236,7 @@ fn unknown_symbol(name: &str, known: impl Iterator<Item = String>) -> Error {
 }
 
 /// ONNX `TensorProto.DataType` codes of the exchangeable types.
-const ONNX_TYPES: [(i32, DType); 12] = [
+const ONNX_TYPES: [(i32, DType); 13] = [
     (1, DType::Float32),
     (2, DType::Uint8),
     (3, DType::Int8),
@@ -244,6 +244,7 @@ const ONNX_TYPES: [(i32, DType); 12] = [
     (5, DType::Int16),
     (6, DType::Int32),
     (7, DType::Int64),
+    (8, DType::String),
     (9, DType::Bool),
     (10, DType::Float16),
     (11, DType::Float64),
@@ -399,6 +400,7 @@ fn dtype_from_tract(dt: DatumType) -> Option<DType> {
         DatumType::I64 | DatumType::TDim => DType::Int64,
         DatumType::U64 => DType::Uint64,
         DatumType::Bool => DType::Bool,
+        DatumType::String => DType::String,
         _ => return None,
     })
 }
@@ -417,10 +419,16 @@ fn dtype_to_tract(dt: DType) -> DatumType {
         DType::Int64 => DatumType::I64,
         DType::Uint64 => DatumType::U64,
         DType::Bool => DatumType::Bool,
+        DType::String => DatumType::String,
     }
 }
 
 fn to_tract(t: HostTensor) -> Result<Tensor> {
+    if let Some(strings) = t.strings() {
+        return tract_ndarray::ArrayD::from_shape_vec(t.dims(), strings)
+            .map(Tensor::from)
+            .map_err(|e| Error::invalid_input(format!("{e}")));
+    }
     let dtype = t.dtype();
     let dims = t.dims().to_vec();
     let mut data = t.into_data();
@@ -449,10 +457,14 @@ fn from_tract(tensor: Tensor) -> Result<HostTensor> {
             tensor.datum_type()
         ))
     })?;
-    let bytes = tensor
+    let plain = tensor
         .try_as_plain_ram()
-        .map_err(|e| Error::runtime(format!("{e:#}")))?
-        .as_bytes()
-        .to_vec();
-    HostTensor::new(dtype, tensor.shape().to_vec(), bytes)
+        .map_err(|e| Error::runtime(format!("{e:#}")))?;
+    if dtype == DType::String {
+        let strings = plain
+            .as_slice::<String>()
+            .map_err(|e| Error::runtime(format!("{e:#}")))?;
+        return HostTensor::from_strings(tensor.shape().to_vec(), strings);
+    }
+    HostTensor::new(dtype, tensor.shape().to_vec(), plain.as_bytes().to_vec())
 }
