@@ -3,6 +3,7 @@
 
 mod bitshift;
 mod branches;
+mod lrn;
 mod per_shape;
 mod weights;
 
@@ -113,6 +114,7 @@ impl Engine {
 fn onnx() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     onnx.op_register.insert("BitShift", bitshift::build);
+    onnx.op_register.insert("LRN", lrn::build);
     onnx
 }
 
