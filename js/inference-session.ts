@@ -2,7 +2,7 @@ import { type Backend, type WireValue, localBackend } from './backend.js';
 import type { CreateOptions } from './create-options.js';
 import { OnnxletError } from './errors.js';
 import type { ModelSource } from './source.js';
-import { Tensor, type TensorType, bytesOf, describe, isTensorType } from './tensor.js';
+import { Tensor, type TensorType, describe, isTensorType, tensorBytes } from './tensor.js';
 import { workerBackend } from './worker-backend.js';
 
 /* eslint-disable @typescript-eslint/no-namespace */
@@ -77,7 +77,11 @@ function isTensorLike(value: unknown): value is Tensor {
   if (value instanceof Tensor) return true;
   const v = value as Partial<Tensor> | null;
   return (
-    typeof v === 'object' && v !== null && isTensorType(v.type) && Array.isArray(v.dims) && ArrayBuffer.isView(v.data)
+    typeof v === 'object' &&
+    v !== null &&
+    isTensorType(v.type) &&
+    Array.isArray(v.dims) &&
+    (v.type === 'string' ? Array.isArray(v.data) : ArrayBuffer.isView(v.data))
   );
 }
 
@@ -215,7 +219,7 @@ export class InferenceSession {
         throw new OnnxletError('INVALID_INPUT', `missing input '${meta.name}' (${meta.type} ${shapeText(meta.shape)})`);
       }
       checkFeed(meta, tensor, symbols);
-      return { name: meta.name, type: tensor.type, dims: [...tensor.dims], data: bytesOf(tensor.data) };
+      return { name: meta.name, type: tensor.type, dims: [...tensor.dims], data: tensorBytes(tensor.type, tensor.data) };
     });
   }
 

@@ -13,9 +13,16 @@ export type TensorType =
   | 'uint32'
   | 'int64'
   | 'uint64'
-  | 'bool';
+  | 'bool'
+  | 'string';
 
-/** The typed array holding each element type (float16 as raw bits in a `Uint16Array`, bool as 0/1 bytes). */
+/** The element types held in typed arrays: every type but `string`. */
+export type NumericTensorType = Exclude<TensorType, 'string'>;
+
+/**
+ * The array holding each element type: a typed array (float16 as raw bits in a `Uint16Array`, bool
+ * as 0/1 bytes), or for `string` a plain array of strings.
+ */
 export interface TensorDataTypeMap {
   float32: Float32Array;
   float64: Float64Array;
@@ -29,6 +36,7 @@ export interface TensorDataTypeMap {
   int64: BigInt64Array;
   uint64: BigUint64Array;
   bool: Uint8Array;
+  string: string[];
 }
 
 /** Plain JS arrays accepted by the constructor and converted to the type's typed array. */
@@ -45,17 +53,20 @@ export interface TensorArrayTypeMap {
   int64: readonly (bigint | number)[];
   uint64: readonly (bigint | number)[];
   bool: readonly (boolean | number)[];
+  string: readonly string[];
 }
 
 export type TensorData = TensorDataTypeMap[TensorType];
 
+type TypedArray = TensorDataTypeMap[NumericTensorType];
+
 type TypedArrayConstructor = {
-  new (length: number): TensorData;
-  new (buffer: ArrayBufferLike, byteOffset: number, length: number): TensorData;
+  new (length: number): TypedArray;
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray;
   readonly BYTES_PER_ELEMENT: number;
 };
 
-const ARRAY_TYPES: Record<TensorType, TypedArrayConstructor> = {
+const ARRAY_TYPES: Record<NumericTensorType, TypedArrayConstructor> = {
   float32: Float32Array,
   float64: Float64Array,
   float16: Uint16Array,
@@ -68,14 +79,17 @@ const ARRAY_TYPES: Record<TensorType, TypedArrayConstructor> = {
   int64: BigInt64Array,
   uint64: BigUint64Array,
   bool: Uint8Array,
-} as unknown as Record<TensorType, TypedArrayConstructor>;
+} as unknown as Record<NumericTensorType, TypedArrayConstructor>;
 
 /** Every supported element type. */
-export const TENSOR_TYPES: readonly TensorType[] = Object.keys(ARRAY_TYPES) as TensorType[];
+export const TENSOR_TYPES: readonly TensorType[] = Object.freeze([...(Object.keys(ARRAY_TYPES) as NumericTensorType[]), 'string']);
 
 export function isTensorType(value: unknown): value is TensorType {
-  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ARRAY_TYPES, value);
+  return typeof value === 'string' && TENSOR_TYPES.includes(value as TensorType);
 }
+
+const isStringArray = (data: unknown): data is string[] =>
+  Array.isArray(data) && data.every((v) => typeof v === 'string');
 
 function typeOfArray(data: unknown): TensorType | undefined {
   if (data instanceof Float32Array) return 'float32';
@@ -88,6 +102,7 @@ function typeOfArray(data: unknown): TensorType | undefined {
   if (data instanceof Uint32Array) return 'uint32';
   if (data instanceof BigInt64Array) return 'int64';
   if (data instanceof BigUint64Array) return 'uint64';
+  if (Array.isArray(data) && data.length > 0 && isStringArray(data)) return 'string';
   return undefined;
 }
 
@@ -106,7 +121,7 @@ function checkDims(dims: unknown): readonly number[] {
   return Object.freeze([...dims] as number[]);
 }
 
-function toTypedArray(type: TensorType, data: readonly unknown[]): TensorData {
+function toTypedArray(type: NumericTensorType, data: readonly unknown[]): TypedArray {
   const Ctor = ARRAY_TYPES[type];
   const out = new Ctor(data.length);
   if (type === 'int64' || type === 'uint64') {
@@ -135,6 +150,7 @@ export function describe(value: unknown): string {
  * ```ts
  * const t = new Tensor('float32', new Float32Array([1, 2, 3, 4]), [2, 2]);
  * const u = new Tensor(new Int32Array([1, 2, 3]));        // type inferred, dims [3]
+ * const s = new Tensor('string', ['a', 'b'], [2]);        // strings: a plain array
  * ```
  */
 export class Tensor<T extends TensorType = TensorType> {
@@ -148,7 +164,7 @@ export class Tensor<T extends TensorType = TensorType> {
 
   /** Creates a tensor of `type` from a typed array (kept, not copied) or a plain array (converted). */
   constructor(type: T, data: TensorDataTypeMap[T] | TensorArrayTypeMap[T], dims?: readonly number[]);
-  /** Creates a tensor whose type is inferred from the typed array. */
+  /** Creates a tensor whose type is inferred from the typed array (or a non-empty array of strings). */
   constructor(data: TensorDataTypeMap[T], dims?: readonly number[]);
   constructor(a: unknown, b?: unknown, c?: unknown) {
     let type: TensorType;
@@ -170,7 +186,18 @@ export class Tensor<T extends TensorType = TensorType> {
       [type, data, dims] = [inferred, a, b];
     }
     let typed: TensorData;
-    if (Array.isArray(data)) {
+    if (type === 'string') {
+      if (!isStringArray(data)) {
+        const bad = Array.isArray(data) ? data.findIndex((v) => typeof v !== 'string') : -1;
+        throw new OnnxletError(
+          'INVALID_ARGUMENT',
+          bad >= 0
+            ? `a string tensor needs an array of strings, got ${describe((data as unknown[])[bad])} at index ${bad}`
+            : `a string tensor needs an array of strings, got ${describe(data)}`,
+        );
+      }
+      typed = data;
+    } else if (Array.isArray(data)) {
       typed = toTypedArray(type, data);
     } else if (data instanceof ARRAY_TYPES[type]) {
       typed = data as TensorData;
@@ -219,8 +246,12 @@ export class Tensor<T extends TensorType = TensorType> {
     return this.#data === undefined;
   }
 
-  /** @internal Wraps output bytes from the module without copying when aligned. */
+  /**
+   * @internal Wraps output bytes from the module: typed arrays without copying when aligned,
+   * strings decoded from the wire format of {@link tensorBytes}.
+   */
   static fromBytes(type: TensorType, dims: readonly number[], bytes: Uint8Array): Tensor {
+    if (type === 'string') return new Tensor('string', decodeStrings(bytes), dims);
     const Ctor = ARRAY_TYPES[type];
     const width = Ctor.BYTES_PER_ELEMENT;
     const aligned = bytes.byteOffset % width === 0 ? bytes : bytes.slice();
@@ -228,7 +259,42 @@ export class Tensor<T extends TensorType = TensorType> {
   }
 }
 
-/** The bytes of a typed array, without copying. */
-export function bytesOf(data: TensorData): Uint8Array {
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+/**
+ * The bytes that cross into the module: a typed array's own bytes (not copied), or for strings
+ * each element's UTF-8 byte length (u32, little-endian) followed by its bytes.
+ */
+export function tensorBytes(type: TensorType, data: TensorData): Uint8Array {
+  if (type !== 'string') {
+    const typed = data as TypedArray;
+    return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+  }
+  const strings = data as string[];
+  const encoder = new TextEncoder();
+  const encoded = strings.map((s, i) => {
+    if (typeof s !== 'string') {
+      throw new OnnxletError('INVALID_INPUT', `a string tensor holds ${describe(s)} at index ${i}`);
+    }
+    return encoder.encode(s);
+  });
+  const out = new Uint8Array(encoded.reduce((n, e) => n + 4 + e.length, 0));
+  const view = new DataView(out.buffer);
+  let offset = 0;
+  for (const e of encoded) {
+    view.setUint32(offset, e.length, true);
+    out.set(e, offset + 4);
+    offset += 4 + e.length;
+  }
+  return out;
+}
+
+function decodeStrings(bytes: Uint8Array): string[] {
+  const decoder = new TextDecoder();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: string[] = [];
+  for (let offset = 0; offset < bytes.length; ) {
+    const length = view.getUint32(offset, true);
+    out.push(decoder.decode(bytes.subarray(offset + 4, offset + 4 + length)));
+    offset += 4 + length;
+  }
+  return out;
 }

@@ -72,6 +72,7 @@ DTYPES = [
     ("i64", TensorProto.INT64, np.int64),
     ("u64", TensorProto.UINT64, np.uint64),
     ("b", TensorProto.BOOL, np.bool_),
+    ("s", TensorProto.STRING, np.object_),
 ]
 
 
@@ -141,6 +142,41 @@ def dft():
     )
 
 
+# (output, size, alpha, beta, bias): the common AlexNet/GoogLeNet setting, beta 0.5, a size
+# wider than the channels, a general beta (the pow path), and size 1 (onnxruntime rejects even sizes).
+LRN_VARIANTS = [
+    ("y_s5", 5, 0.5, 0.75, 1.0),
+    ("y_s7", 7, 0.3, 0.5, 2.0),
+    ("y_s9", 9, 0.1, 0.75, 1.0),
+    ("y_pow", 3, 0.2, 0.6, 1.5),
+    ("y_s1", 1, 1.0, 1.0, 0.5),
+]
+
+
+def lrn_variants():
+    return make_model(
+        "lrn_variants",
+        [
+            helper.make_node("LRN", ["x"], [out], name=out, size=size, alpha=alpha, beta=beta, bias=bias)
+            for out, size, alpha, beta, bias in LRN_VARIANTS
+        ],
+        [tensor("x", TensorProto.FLOAT, [2, 7, 3, 4])],
+        [tensor(out, TensorProto.FLOAT, [2, 7, 3, 4]) for out, *_ in LRN_VARIANTS],
+    )
+
+
+def lrn_reference(x, size, alpha, beta, bias):
+    """The ONNX LRN formula, in float64, as the oracle of tests/native.rs."""
+    x = x.astype(np.float64)
+    c = x.shape[1]
+    out = np.empty_like(x)
+    for i in range(c):
+        lo, hi = max(0, i - (size - 1) // 2), min(c - 1, i + size // 2)
+        sq = (x[:, lo : hi + 1] ** 2).sum(axis=1)
+        out[:, i] = x[:, i] / (bias + alpha / size * sq) ** beta
+    return out
+
+
 MODELS = {
     "add_dynamic": add_dynamic,
     "matmul_seq": matmul_seq,
@@ -150,6 +186,7 @@ MODELS = {
     "huge_declared": huge_declared,
     "two_outputs": two_outputs,
     "dft": dft,
+    "lrn_variants": lrn_variants,
 }
 
 SAMPLE_FEEDS = {
@@ -158,10 +195,15 @@ SAMPLE_FEEDS = {
         "b": np.full((2, 3), 10, dtype=np.float32),
     },
     "matmul_seq": lambda: {"x": np.arange(24, dtype=np.float32).reshape(2, 3, 4)},
-    "all_dtypes": lambda: {n: np.array([1, 0], dtype=dt) for n, _, dt in DTYPES},
+    "all_dtypes": lambda: {
+        n: np.array(["", "héllo"] if dt is np.object_ else [1, 0], dtype=dt) for n, _, dt in DTYPES
+    },
     "huge_intermediate": lambda: {"shape": np.array([3, 4], dtype=np.int64)},
     "two_outputs": lambda: {"x": np.array([[1, -2], [3.5, 0]], dtype=np.float32)},
     "dft": lambda: {"x": np.arange(8, dtype=np.float32).reshape(1, 8, 1)},
+    "lrn_variants": lambda: {
+        "x": np.linspace(-3, 3, 168, dtype=np.float32).reshape(2, 7, 3, 4),
+    },
 }
 
 
@@ -182,6 +224,10 @@ def main():
             for o, v in zip(sess.get_outputs(), outs):
                 flat = np.array2string(v, separator=", ").replace("\n", "")
                 print(f"  {o.name}: {v.dtype} {list(v.shape)} {flat}")
+            if name == "lrn_variants":
+                for (out, size, alpha, beta, bias), got in zip(LRN_VARIANTS, outs):
+                    want = lrn_reference(feeds["x"], size, alpha, beta, bias)
+                    np.testing.assert_allclose(got, want, rtol=1e-5, err_msg=f"onnxruntime {out}")
             if name == "huge_intermediate" and outs[0] != 12.0:
                 sys.exit(f"huge_intermediate: expected 12.0 for shape [3, 4], got {outs[0]}")
 

@@ -21,6 +21,7 @@ ONNX_TYPES = {
     5: "int16",
     6: "int32",
     7: "int64",
+    8: "string",
     9: "bool",
     10: "float16",
     11: "float64",
@@ -62,7 +63,17 @@ def ensure_cache_gitignore():
 
 
 def le_bytes(arr):
-    """The raw little-endian data of a numpy array, as the `.bin` files hold it."""
+    """The raw little-endian data of a numpy array, as the `.bin` files hold it.
+
+    Strings (an object array of `str` or `bytes`) are onnxlet's wire format: each element's UTF-8
+    byte length as a little-endian u32, then its bytes.
+    """
+    if arr.dtype == object:
+        out = bytearray()
+        for v in arr.flat:
+            b = v.encode() if isinstance(v, str) else bytes(v)
+            out += len(b).to_bytes(4, "little") + b
+        return bytes(out)
     return arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
 
 

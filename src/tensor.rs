@@ -19,10 +19,12 @@ pub enum DType {
     Int64,
     Uint64,
     Bool,
+    /// UTF-8 strings; they cross the API in the wire format of [`encode_strings`].
+    String,
 }
 
 impl DType {
-    pub const ALL: [DType; 12] = [
+    pub const ALL: [DType; 13] = [
         DType::Float32,
         DType::Float64,
         DType::Float16,
@@ -35,6 +37,7 @@ impl DType {
         DType::Int64,
         DType::Uint64,
         DType::Bool,
+        DType::String,
     ];
 
     /// The onnxruntime-web name of the type, e.g. `float32`.
@@ -52,6 +55,7 @@ impl DType {
             DType::Int64 => "int64",
             DType::Uint64 => "uint64",
             DType::Bool => "bool",
+            DType::String => "string",
         }
     }
 
@@ -68,13 +72,14 @@ impl DType {
             })
     }
 
-    /// Bytes per element.
-    pub fn size(self) -> usize {
+    /// Bytes per element, or `None` for strings, whose elements vary in length.
+    pub fn size(self) -> Option<usize> {
         match self {
-            DType::Int8 | DType::Uint8 | DType::Bool => 1,
-            DType::Float16 | DType::Int16 | DType::Uint16 => 2,
-            DType::Float32 | DType::Int32 | DType::Uint32 => 4,
-            DType::Float64 | DType::Int64 | DType::Uint64 => 8,
+            DType::Int8 | DType::Uint8 | DType::Bool => Some(1),
+            DType::Float16 | DType::Int16 | DType::Uint16 => Some(2),
+            DType::Float32 | DType::Int32 | DType::Uint32 => Some(4),
+            DType::Float64 | DType::Int64 | DType::Uint64 => Some(8),
+            DType::String => None,
         }
     }
 }
@@ -118,7 +123,8 @@ pub struct ValueInfo {
     pub shape: Vec<Dim>,
 }
 
-/// A dense little-endian tensor owned by the host.
+/// A dense tensor owned by the host: little-endian elements, or for strings the wire format of
+/// [`encode_strings`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct HostTensor {
     dtype: DType,
@@ -127,24 +133,54 @@ pub struct HostTensor {
 }
 
 impl HostTensor {
-    /// Builds a tensor, checking that `data` holds exactly `product(dims)` elements.
+    /// Builds a tensor, checking that `data` holds exactly `product(dims)` elements (and, for
+    /// strings, that it is well-formed wire data of valid UTF-8).
     pub fn new(dtype: DType, dims: Vec<usize>, data: Vec<u8>) -> Result<HostTensor> {
-        let expected = element_count(&dims)
-            .and_then(|n| n.checked_mul(dtype.size()))
-            .ok_or_else(|| {
-                Error::invalid_input(format!(
-                    "shape {} of {dtype} is too large to address",
-                    format_shape(&dims)
-                ))
-            })?;
-        if data.len() != expected {
-            return Err(Error::invalid_input(format!(
-                "a {dtype} tensor of shape {} needs {expected} bytes, got {}",
-                format_shape(&dims),
-                data.len()
-            )));
+        let too_large = || {
+            Error::invalid_input(format!(
+                "shape {} of {dtype} is too large to address",
+                format_shape(&dims)
+            ))
+        };
+        let count = element_count(&dims).ok_or_else(too_large)?;
+        match dtype.size() {
+            Some(width) => {
+                let expected = count.checked_mul(width).ok_or_else(too_large)?;
+                if data.len() != expected {
+                    return Err(Error::invalid_input(format!(
+                        "a {dtype} tensor of shape {} needs {expected} bytes, got {}",
+                        format_shape(&dims),
+                        data.len()
+                    )));
+                }
+            }
+            None => {
+                let found = decode_strings(&data)?.len();
+                if found != count {
+                    return Err(Error::invalid_input(format!(
+                        "a string tensor of shape {} needs {count} strings, got {found}",
+                        format_shape(&dims)
+                    )));
+                }
+            }
         }
         Ok(HostTensor { dtype, dims, data })
+    }
+
+    /// A string tensor.
+    pub fn from_strings<S: AsRef<str>>(dims: Vec<usize>, strings: &[S]) -> Result<HostTensor> {
+        HostTensor::new(DType::String, dims, encode_strings(strings))
+    }
+
+    /// The elements of a string tensor, or `None` for another type.
+    pub fn strings(&self) -> Option<Vec<String>> {
+        if self.dtype != DType::String {
+            return None;
+        }
+        // `new` validated the data.
+        decode_strings(&self.data)
+            .ok()
+            .map(|s| s.into_iter().map(str::to_owned).collect())
     }
 
     pub fn dtype(&self) -> DType {
@@ -162,6 +198,45 @@ impl HostTensor {
     pub fn into_data(self) -> Vec<u8> {
         self.data
     }
+}
+
+/// Strings as they cross the API: each one as its UTF-8 byte length (u32, little-endian)
+/// followed by its bytes.
+pub fn encode_strings<S: AsRef<str>>(strings: &[S]) -> Vec<u8> {
+    let total = strings.iter().map(|s| 4 + s.as_ref().len()).sum();
+    let mut out = Vec::with_capacity(total);
+    for s in strings {
+        let s = s.as_ref().as_bytes();
+        // A wasm32 string cannot exceed u32::MAX bytes.
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        out.extend_from_slice(s);
+    }
+    out
+}
+
+/// Reads the wire format of [`encode_strings`], rejecting truncated data and invalid UTF-8.
+pub fn decode_strings(mut data: &[u8]) -> Result<Vec<&str>> {
+    let mut out = Vec::new();
+    while !data.is_empty() {
+        let index = out.len();
+        let truncated = || {
+            Error::invalid_input(format!(
+                "string data is truncated at element {index} (each element is a u32 byte length, then UTF-8)"
+            ))
+        };
+        let (len, rest) = data.split_first_chunk::<4>().ok_or_else(truncated)?;
+        let len = u32::from_le_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(truncated());
+        }
+        let (bytes, rest) = rest.split_at(len);
+        let s = std::str::from_utf8(bytes).map_err(|e| {
+            Error::invalid_input(format!("string element {index} is not valid UTF-8: {e}"))
+        })?;
+        out.push(s);
+        data = rest;
+    }
+    Ok(out)
 }
 
 /// The number of elements of a shape, or `None` on overflow.
@@ -193,5 +268,35 @@ mod tests {
         );
         let err = HostTensor::new(DType::Float32, vec![usize::MAX, 4], vec![]).unwrap_err();
         assert!(err.message.contains("too large"), "{}", err.message);
+    }
+
+    #[test]
+    fn strings_round_trip_and_reject_bad_wire_data() {
+        let strings = ["", "onnx", "é😀", "a\0b"];
+        let t = HostTensor::from_strings(vec![2, 2], &strings).unwrap();
+        assert_eq!(t.strings().unwrap(), strings);
+        assert_eq!(t.data().len(), 4 * 4 + 4 + 6 + 3);
+
+        let err = HostTensor::from_strings(vec![3], &strings).unwrap_err();
+        assert!(
+            err.message.contains("needs 3 strings, got 4"),
+            "{}",
+            err.message
+        );
+        let mut cut = encode_strings(&["abc"]);
+        cut.pop();
+        let err = HostTensor::new(DType::String, vec![1], cut).unwrap_err();
+        assert!(
+            err.message.contains("truncated at element 0"),
+            "{}",
+            err.message
+        );
+        let err = HostTensor::new(DType::String, vec![1], vec![1, 0, 0, 0, 0xff]).unwrap_err();
+        assert!(
+            err.message.contains("element 0 is not valid UTF-8"),
+            "{}",
+            err.message
+        );
+        assert!(HostTensor::new(DType::String, vec![0], vec![]).is_ok());
     }
 }

@@ -110,6 +110,7 @@ fn values(t: &HostTensor) -> Vec<f64> {
         DType::Uint32 => conv!(u32, 4),
         DType::Int64 => conv!(i64, 8),
         DType::Uint64 => conv!(u64, 8),
+        DType::String => unreachable!("strings are compared as strings"),
     }
 }
 
@@ -134,6 +135,15 @@ fn compare(
             actual.dims(),
             expected.dims()
         ));
+    }
+    if let (Some(a), Some(e)) = (actual.strings(), expected.strings()) {
+        return match a.iter().zip(&e).position(|(x, y)| x != y) {
+            None => Ok(()),
+            Some(i) => Err(format!(
+                "{name}: wrong values, element {i} is {:?} instead of {:?}",
+                a[i], e[i]
+            )),
+        };
     }
     let float = matches!(
         expected.dtype(),

@@ -262,33 +262,89 @@ fn free_dimension_overrides_pin_a_symbol() {
 #[test]
 fn every_dtype_round_trips() {
     let session = load("all_dtypes.onnx");
-    assert_eq!(session.inputs().len(), 12);
+    assert_eq!(session.inputs().len(), 13);
     let feeds: Vec<(String, HostTensor)> = session
         .inputs()
         .iter()
         .map(|info| {
-            let size = info.dtype.size();
-            let data: Vec<u8> = (0..2 * size)
-                .map(|i| {
-                    if info.dtype == DType::Bool {
-                        (i % 2) as u8
-                    } else {
-                        i as u8 + 1
-                    }
-                })
-                .collect();
-            (
-                info.name.clone(),
-                HostTensor::new(info.dtype, vec![2], data).unwrap(),
-            )
+            let tensor = match info.dtype.size() {
+                None => HostTensor::from_strings(vec![2], &["", "héllo 😀"]).unwrap(),
+                Some(size) => {
+                    let data: Vec<u8> = (0..2 * size)
+                        .map(|i| {
+                            if info.dtype == DType::Bool {
+                                (i % 2) as u8
+                            } else {
+                                i as u8 + 1
+                            }
+                        })
+                        .collect();
+                    HostTensor::new(info.dtype, vec![2], data).unwrap()
+                }
+            };
+            (info.name.clone(), tensor)
         })
         .collect();
     let outputs = session.run(feeds.clone(), None).unwrap();
-    assert_eq!(outputs.len(), 12);
+    assert_eq!(outputs.len(), 13);
     for ((in_name, input), (out_name, output)) in feeds.iter().zip(&outputs) {
         assert_eq!(out_name, &format!("{in_name}_out"));
         assert_eq!(output.dtype(), input.dtype(), "{in_name}");
         assert_eq!(output.data(), input.data(), "{in_name}");
+    }
+}
+
+/// The ONNX formula in f64: `x / (bias + alpha / size * sum of squares over the channel
+/// window) ^ beta`, the window being `c - (size - 1) / 2 ..= c + size / 2`, clipped.
+fn lrn_reference(
+    x: &[f32],
+    dims: [usize; 4],
+    size: usize,
+    alpha: f64,
+    beta: f64,
+    bias: f64,
+) -> Vec<f64> {
+    let [n, c, h, w] = dims;
+    let at = |b: usize, k: usize, i: usize| x[(b * c + k) * h * w + i] as f64;
+    let mut out = Vec::with_capacity(x.len());
+    for b in 0..n {
+        for k in 0..c {
+            let (lo, hi) = (k.saturating_sub((size - 1) / 2), (k + size / 2).min(c - 1));
+            for i in 0..h * w {
+                let sq: f64 = (lo..=hi).map(|j| at(b, j, i).powi(2)).sum();
+                out.push(at(b, k, i) / (bias + alpha / size as f64 * sq).powf(beta));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn lrn_matches_the_formula() {
+    // onnxlet replaces tract's LRN with its own (src/engine/lrn.rs); scripts/make-test-models.py
+    // checks this formula against onnxruntime on the same model.
+    let session = load("lrn_variants.onnx");
+    let dims = [2, 7, 3, 4];
+    let x: Vec<f32> = (0..168).map(|i| -3.0 + 6.0 * i as f32 / 167.0).collect();
+    let outputs = session.run(feed("x", f32_tensor(&dims, &x)), None).unwrap();
+    let variants = [
+        ("y_s5", 5, 0.5, 0.75, 1.0),
+        ("y_s7", 7, 0.3, 0.5, 2.0),
+        ("y_s9", 9, 0.1, 0.75, 1.0),
+        ("y_pow", 3, 0.2, 0.6, 1.5),
+        ("y_s1", 1, 1.0, 1.0, 0.5),
+    ];
+    assert_eq!(outputs.len(), variants.len());
+    for ((name, size, alpha, beta, bias), (out_name, out)) in variants.iter().zip(&outputs) {
+        assert_eq!(name, out_name);
+        let want = lrn_reference(&x, dims, *size, *alpha, *beta, *bias);
+        for (i, (got, want)) in f32_values(out).iter().zip(&want).enumerate() {
+            let err = (*got as f64 - want).abs() / want.abs().max(1e-6);
+            assert!(
+                err < 1e-5,
+                "{name}[{i}]: {got} instead of {want} (rel err {err:e})"
+            );
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod bitshift;
 mod branches;
+mod lrn;
 mod per_shape;
 mod weights;
 
@@ -113,6 +114,7 @@ impl Engine {
 fn onnx() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     onnx.op_register.insert("BitShift", bitshift::build);
+    onnx.op_register.insert("LRN", lrn::build);
     onnx
 }
 
@@ -236,7 +238,7 @@ fn unknown_symbol(name: &str, known: impl Iterator<Item = String>) -> Error {
 }
 
 /// ONNX `TensorProto.DataType` codes of the exchangeable types.
-const ONNX_TYPES: [(i32, DType); 12] = [
+const ONNX_TYPES: [(i32, DType); 13] = [
     (1, DType::Float32),
     (2, DType::Uint8),
     (3, DType::Int8),
@@ -244,6 +246,7 @@ const ONNX_TYPES: [(i32, DType); 12] = [
     (5, DType::Int16),
     (6, DType::Int32),
     (7, DType::Int64),
+    (8, DType::String),
     (9, DType::Bool),
     (10, DType::Float16),
     (11, DType::Float64),
@@ -402,6 +405,7 @@ fn dtype_from_tract(dt: DatumType) -> Option<DType> {
         DatumType::I64 | DatumType::TDim => DType::Int64,
         DatumType::U64 => DType::Uint64,
         DatumType::Bool => DType::Bool,
+        DatumType::String => DType::String,
         _ => return None,
     })
 }
@@ -420,10 +424,16 @@ fn dtype_to_tract(dt: DType) -> DatumType {
         DType::Int64 => DatumType::I64,
         DType::Uint64 => DatumType::U64,
         DType::Bool => DatumType::Bool,
+        DType::String => DatumType::String,
     }
 }
 
 fn to_tract(t: HostTensor) -> Result<Tensor> {
+    if let Some(strings) = t.strings() {
+        return tract_ndarray::ArrayD::from_shape_vec(t.dims(), strings)
+            .map(Tensor::from)
+            .map_err(|e| Error::invalid_input(format!("{e}")));
+    }
     let dtype = t.dtype();
     let dims = t.dims().to_vec();
     let mut data = t.into_data();
@@ -452,10 +462,14 @@ fn from_tract(tensor: Tensor) -> Result<HostTensor> {
             tensor.datum_type()
         ))
     })?;
-    let bytes = tensor
+    let plain = tensor
         .try_as_plain_ram()
-        .map_err(|e| Error::runtime(format!("{e:#}")))?
-        .as_bytes()
-        .to_vec();
-    HostTensor::new(dtype, tensor.shape().to_vec(), bytes)
+        .map_err(|e| Error::runtime(format!("{e:#}")))?;
+    if dtype == DType::String {
+        let strings = plain
+            .as_slice::<String>()
+            .map_err(|e| Error::runtime(format!("{e:#}")))?;
+        return HostTensor::from_strings(tensor.shape().to_vec(), strings);
+    }
+    HostTensor::new(dtype, tensor.shape().to_vec(), plain.as_bytes().to_vec())
 }

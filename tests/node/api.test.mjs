@@ -74,6 +74,7 @@ test('every dtype round-trips through the module', async () => {
     i64: new Tensor('int64', [-(2n ** 63n), 2n ** 63n - 1n]),
     u64: new Tensor('uint64', [0n, 2n ** 64n - 1n]),
     b: new Tensor('bool', [true, false]),
+    s: new Tensor('string', ['', 'héllo wörld 😀']),
   };
   assert.deepEqual(session.inputNames, Object.keys(values));
   const outputs = await session.run(values);
@@ -83,6 +84,35 @@ test('every dtype round-trips through the module', async () => {
     assert.equal(out.data.constructor, input.data.constructor, name);
     assert.deepEqual([...out.data], [...input.data], name);
   }
+});
+
+test('string tensors: an array of strings, checked, through the module and back', async () => {
+  const inferred = new Tensor(['a', 'bc', '', 'd']);
+  assert.equal(inferred.type, 'string');
+  assert.deepEqual(inferred.dims, [4]);
+  assert.throws(() => new Tensor('string', ['a', 2], [2]), {
+    code: 'INVALID_ARGUMENT',
+    message: /array of strings, got number 2 at index 1/,
+  });
+  assert.throws(() => new Tensor('string', new Uint8Array(2), [2]), { code: 'INVALID_ARGUMENT', message: /array of strings/ });
+  assert.throws(() => new Tensor('string', ['a'], [2]), { code: 'INVALID_ARGUMENT', message: /hold 2 elements, but the data has 1/ });
+
+  const session = await InferenceSession.create(testModel('all_dtypes.onnx'));
+  assert.equal(session.inputMetadata.find((m) => m.name === 's').type, 'string');
+  const feeds = Object.fromEntries(
+    session.inputMetadata.map((m) => [m.name, m.type === 'string' ? new Tensor('string', ['x', 'y'].reverse()) : new Tensor(m.type, [0, 1])]),
+  );
+  const big = 'ü'.repeat(100_000);
+  feeds.s = new Tensor('string', [big, '\u0000nul'], [2]);
+  const { s_out } = await session.run(feeds);
+  assert.deepEqual(s_out.data, [big, '\u0000nul']);
+  feeds.s = new Tensor('float32', [1, 2]);
+  await assert.rejects(session.run(feeds), { code: 'INVALID_INPUT', message: /input 's'.*string.*float32|float32.*string/ });
+  // A string tensor whose array was changed after construction is caught before the module.
+  const changed = new Tensor('string', ['a', 'b']);
+  changed.data[1] = 7;
+  feeds.s = changed;
+  await assert.rejects(session.run(feeds), { code: 'INVALID_INPUT', message: /number 7 at index 1/ });
 });
 
 test('fetches pick and order outputs; Tensor API', async () => {

@@ -48,8 +48,21 @@ const ARRAYS = {
   bool: Uint8Array,
 };
 
-/** A typed array over little-endian bytes. */
+/**
+ * The elements of a `.bin` file: a typed array over little-endian bytes, or for `string` an
+ * array of strings (each stored as its UTF-8 byte length, u32 little-endian, then its bytes).
+ */
 export function typedArray(type, bytes) {
+  if (type === 'string') {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const strings = [];
+    for (let offset = 0; offset < bytes.length; ) {
+      const length = view.getUint32(offset, true);
+      strings.push(new TextDecoder().decode(bytes.subarray(offset + 4, offset + 4 + length)));
+      offset += 4 + length;
+    }
+    return strings;
+  }
   const Ctor = ARRAYS[type];
   if (!Ctor) throw new Error(`no typed array for ${type}`);
   const copy = bytes.slice();
