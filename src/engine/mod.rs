@@ -135,12 +135,52 @@ pub(crate) fn operator_names() -> Vec<String> {
 }
 
 fn optimise(model: TypedModel) -> TractResult<Arc<TypedSimplePlan>> {
-    let plan = model.into_optimized()?.into_runnable()?;
+    let mut model = model.into_optimized()?;
+    natural_constants(&mut model)?;
+    let plan = model.into_runnable()?;
     anyhow::ensure!(
         symbols_are_alive(plan.model()),
         "a dimension refers to a symbol whose scope was dropped"
     );
     Ok(plan)
+}
+
+/// Gives natural strides to constants that tract left with others. tract adds a unit axis by
+/// copying the next axis's stride (`Tensor::insert_axis`), so a per-channel constant broadcast
+/// to `[1, C, 1, 1]` has strides `[1, 1, 1, 1]` where `[C, 1, 1, 1]` is natural; its element-wise
+/// kernels then take a generic strided path. The bytes are the same: only unit axes differ.
+fn natural_constants(model: &mut TypedModel) -> TractResult<()> {
+    use tract_onnx::tract_core::ops::konst::Const;
+    for id in 0..model.nodes().len() {
+        let Some(konst) = model.node(id).op_as::<Const>() else {
+            continue;
+        };
+        let tensor = konst.val();
+        let natural = Tensor::natural_strides(tensor.shape());
+        if tensor.strides() == &*natural
+            || konst.exotic_fact().is_some()
+            || !tensor.has_plain_ram_storage()
+        {
+            continue;
+        }
+        let only_unit_axes = (tensor.shape().iter().zip(tensor.strides()).zip(&natural))
+            .all(|((&dim, stride), natural)| dim == 1 || stride == natural);
+        if !only_unit_axes {
+            continue;
+        }
+        let shape = tensor.shape().to_vec();
+        let fixed = Arc::new(
+            tensor
+                .as_ref()
+                .clone()
+                .into_shape(&[tensor.len()])?
+                .into_shape(&shape)?,
+        );
+        let node = model.node_mut(id);
+        node.op = Box::new(Const::new(fixed.clone())?);
+        node.outputs[0].fact.konst = Some(fixed);
+    }
+    Ok(())
 }
 
 /// Inputs or outputs as the ONNX graph declares them, for models typed per shape.
