@@ -1,6 +1,7 @@
 //! The only module that imports tract: parsing, typing, optimisation and execution of a
 //! model, and the translation of tract's types and errors into the crate's own.
 
+mod binary;
 mod bitshift;
 mod branches;
 mod lrn;
@@ -137,6 +138,7 @@ pub(crate) fn operator_names() -> Vec<String> {
 fn optimise(model: TypedModel) -> TractResult<Arc<TypedSimplePlan>> {
     let mut model = model.into_optimized()?;
     natural_constants(&mut model)?;
+    binary::replace_generic(&mut model)?;
     let plan = model.into_runnable()?;
     anyhow::ensure!(
         symbols_are_alive(plan.model()),
