@@ -1,7 +1,8 @@
-//! f32 element-wise `Add`, `Sub`, `Mul`, `Div`, `Max` and `Min` with broadcasting, for the nodes
-//! tract's optimiser leaves as generic `TypedBinOp`s: shapes with symbols (MiniLM's
-//! `[batch, sequence, 384]`), broadcasts of both operands (magika's `[1, 512, 1] * [1, 1, 256]`),
-//! and per-channel scales it has no kernel for on wasm (PP-OCR's `[3, 96, 88] * [1, 1, 88]`).
+//! Element-wise f32 `Add`, `Sub`, `Mul`, `Div`, `Max`, `Min`, and comparisons of f32, i32 or i64
+//! (to bool), with broadcasting, for the nodes tract's optimiser leaves as generic `TypedBinOp`s:
+//! shapes with symbols (MiniLM's `[batch, sequence, 384]`), broadcasts of both operands
+//! (magika's `[1, 512, 1] * [1, 1, 256]` and its one-hot `[1, 2048, 1] == [1, 1, 257]`), and
+//! per-channel scales it has no kernel for on wasm (PP-OCR's `[3, 96, 88] * [1, 1, 88]`).
 //! tract evaluates those through ndarray's generic strided iteration, one closure call per
 //! element; here the shapes are known at run time, so the work becomes runs of contiguous
 //! elements that the compiler vectorises.
@@ -17,6 +18,12 @@ enum Kind {
     Div,
     Max,
     Min,
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Lte,
+    Gte,
 }
 
 impl Kind {
@@ -28,12 +35,35 @@ impl Kind {
             "Div" => Kind::Div,
             "Max" => Kind::Max,
             "Min" => Kind::Min,
+            "Eq" => Kind::Eq,
+            "NE" => Kind::Ne,
+            "LT" => Kind::Lt,
+            "GT" => Kind::Gt,
+            "LTE" => Kind::Lte,
+            "GTE" => Kind::Gte,
             _ => return None,
         })
     }
+
+    fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            Kind::Eq | Kind::Ne | Kind::Lt | Kind::Gt | Kind::Lte | Kind::Gte
+        )
+    }
+
+    /// Whether the kernel computes this operation on inputs of `input` giving `output`.
+    fn takes(self, input: DatumType, output: DatumType) -> bool {
+        if self.is_comparison() {
+            matches!(input, DatumType::F32 | DatumType::I32 | DatumType::I64)
+                && output == DatumType::Bool
+        } else {
+            input == DatumType::F32 && output == DatumType::F32
+        }
+    }
 }
 
-/// Replaces every f32 `TypedBinOp` the kernel covers; it keeps the original to fall back on.
+/// Replaces every `TypedBinOp` the kernel covers; it keeps the original to fall back on.
 pub(super) fn replace_generic(model: &mut TypedModel) -> TractResult<()> {
     for id in 0..model.nodes().len() {
         let Some(op) = model.node(id).op_as::<TypedBinOp>() else {
@@ -43,13 +73,14 @@ pub(super) fn replace_generic(model: &mut TypedModel) -> TractResult<()> {
             continue;
         };
         let fallback = op.clone();
-        let f32_only = {
+        let covered = {
             let facts = model.node_input_facts(id)?;
+            let output = model.node(id).outputs[0].fact.datum_type;
             facts.len() == 2
-                && facts.iter().all(|f| f.datum_type == DatumType::F32)
-                && model.node(id).outputs[0].fact.datum_type == DatumType::F32
+                && facts[0].datum_type == facts[1].datum_type
+                && kind.takes(facts[0].datum_type, output)
         };
-        if !f32_only {
+        if !covered {
             continue;
         }
         model.node_mut(id).op = Box::new(Broadcast { kind, fallback });
@@ -75,7 +106,18 @@ impl EvalOp for Broadcast {
     op_out_of_plan!();
 
     fn eval(&self, ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        match self.eval_f32(&inputs[0], &inputs[1])? {
+        let (a, b) = (&inputs[0], &inputs[1]);
+        let fast = match (a.datum_type(), b.datum_type()) {
+            (DatumType::F32, DatumType::F32) => self.eval_t::<f32>(a, b)?,
+            (DatumType::I32, DatumType::I32) if self.kind.is_comparison() => {
+                self.eval_t::<i32>(a, b)?
+            }
+            (DatumType::I64, DatumType::I64) if self.kind.is_comparison() => {
+                self.eval_t::<i64>(a, b)?
+            }
+            _ => None,
+        };
+        match fast {
             Some(out) => Ok(tvec!(out.into_tvalue())),
             None => self.fallback.eval(ctx, inputs),
         }
@@ -90,16 +132,23 @@ impl TypedOp for Broadcast {
     }
 }
 
+/// Whether `t` is laid out in row-major order. Unit axes may carry any stride (tract's
+/// `insert_axis` copies its neighbour's), as they never move through memory.
 fn is_natural(t: &Tensor) -> bool {
-    t.datum_type() == DatumType::F32
-        && t.has_plain_ram_storage()
-        && t.strides() == &*Tensor::natural_strides(t.shape())
+    t.has_plain_ram_storage()
+        && (t.shape().iter().zip(t.strides()))
+            .zip(Tensor::natural_strides(t.shape()))
+            .all(|((&dim, &stride), natural)| dim == 1 || stride == natural)
 }
 
 impl Broadcast {
-    /// The result, or `None` for inputs this kernel does not take (another type, strides that
-    /// are not the natural ones of the shape, shapes that do not broadcast).
-    fn eval_f32(&self, a: &Tensor, b: &Tensor) -> TractResult<Option<Tensor>> {
+    /// The result, or `None` for inputs this kernel does not take (strides that are not the
+    /// natural ones of the shape, shapes that do not broadcast, arithmetic on other than f32).
+    fn eval_t<T: Datum + Copy + PartialOrd + Arith>(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+    ) -> TractResult<Option<Tensor>> {
         if !is_natural(a) || !is_natural(b) {
             return Ok(None);
         }
@@ -107,21 +156,71 @@ impl Broadcast {
             return Ok(None);
         };
         let (va, vb) = (a.try_as_plain_ram()?, b.try_as_plain_ram()?);
-        let (xa, xb) = (va.as_slice::<f32>()?, vb.as_slice::<f32>()?);
-        let mut out = vec![0f32; plan.len()];
-        match self.kind {
-            Kind::Add => plan.run(xa, xb, &mut out, |x, y| x + y),
-            Kind::Sub => plan.run(xa, xb, &mut out, |x, y| x - y),
-            Kind::Mul => plan.run(xa, xb, &mut out, |x, y| x * y),
-            Kind::Div => plan.run(xa, xb, &mut out, |x, y| x / y),
-            Kind::Max => plan.run(xa, xb, &mut out, f32::max),
-            Kind::Min => plan.run(xa, xb, &mut out, f32::min),
+        let (xa, xb) = (va.as_slice::<T>()?, vb.as_slice::<T>()?);
+        if self.kind.is_comparison() {
+            let mut out = vec![false; plan.len()];
+            match self.kind {
+                Kind::Eq => plan.run(xa, xb, &mut out, |x, y| x == y),
+                Kind::Ne => plan.run(xa, xb, &mut out, |x, y| x != y),
+                Kind::Lt => plan.run(xa, xb, &mut out, |x, y| x < y),
+                Kind::Gt => plan.run(xa, xb, &mut out, |x, y| x > y),
+                Kind::Lte => plan.run(xa, xb, &mut out, |x, y| x <= y),
+                _ => plan.run(xa, xb, &mut out, |x, y| x >= y),
+            }
+            return Ok(Some(
+                tract_ndarray::ArrayD::from_shape_vec(plan.shape, out)?.into_tensor(),
+            ));
         }
+        let Some(f) = T::arith(self.kind) else {
+            return Ok(None);
+        };
+        let mut out = vec![T::default_value(); plan.len()];
+        plan.run(xa, xb, &mut out, f);
         Ok(Some(
             tract_ndarray::ArrayD::from_shape_vec(plan.shape, out)?.into_tensor(),
         ))
     }
 }
+
+/// The arithmetic of a kind, for the types that have it here (f32 only).
+trait Arith: Sized {
+    fn arith(kind: Kind) -> Option<fn(Self, Self) -> Self>;
+    fn default_value() -> Self;
+}
+
+impl Arith for f32 {
+    fn arith(kind: Kind) -> Option<fn(f32, f32) -> f32> {
+        Some(match kind {
+            Kind::Add => |x, y| x + y,
+            Kind::Sub => |x, y| x - y,
+            Kind::Mul => |x, y| x * y,
+            Kind::Div => |x, y| x / y,
+            Kind::Max => f32::max,
+            Kind::Min => f32::min,
+            _ => return None,
+        })
+    }
+
+    fn default_value() -> f32 {
+        0.0
+    }
+}
+
+macro_rules! no_arith {
+    ($($t:ty),*) => {$(
+        impl Arith for $t {
+            fn arith(_: Kind) -> Option<fn($t, $t) -> $t> {
+                None
+            }
+
+            fn default_value() -> $t {
+                0
+            }
+        }
+    )*};
+}
+
+no_arith!(i32, i64);
 
 /// A broadcast as nested loops: the output's shape, and per axis (adjacent axes merged where
 /// both operands allow) its length and each operand's step, 0 where it is broadcast.
@@ -185,7 +284,7 @@ impl Loops {
         self.shape.iter().product()
     }
 
-    fn run(&self, a: &[f32], b: &[f32], out: &mut [f32], f: impl Fn(f32, f32) -> f32 + Copy) {
+    fn run<T: Copy, O: Copy>(&self, a: &[T], b: &[T], out: &mut [O], f: impl Fn(T, T) -> O + Copy) {
         if out.is_empty() {
             return;
         }
