@@ -7,18 +7,7 @@ import { readFileSync } from 'node:fs';
 import { brotliCompressSync, constants } from 'node:zlib';
 
 import { crateOf } from './by-crate.mjs';
-import { sections } from './wasm-sections.mjs';
-
-function leb(bytes, at) {
-  let value = 0;
-  let shift = 0;
-  for (;;) {
-    const b = bytes[at++];
-    value += (b & 0x7f) * 2 ** shift;
-    shift += 7;
-    if (!(b & 0x80)) return [value, at];
-  }
-}
+import { leb, sections } from './wasm-sections.mjs';
 
 const [file, ...rest] = process.argv.slice(2);
 const opt = (flag, fallback) => (rest.includes(flag) ? rest[rest.indexOf(flag) + 1] : fallback);

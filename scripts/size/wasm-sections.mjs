@@ -6,7 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 const NAMES = ['custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start',
   'element', 'code', 'data', 'datacount', 'tag'];
 
-function leb(bytes, at) {
+/** An unsigned LEB128 at `at`: [value, the offset after it]. */
+export function leb(bytes, at) {
   let value = 0;
   let shift = 0;
   for (;;) {
