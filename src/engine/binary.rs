@@ -106,15 +106,18 @@ impl EvalOp for Broadcast {
     op_out_of_plan!();
 
     fn eval(&self, ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        use DatumType::{F32, I32, I64};
         let (a, b) = (&inputs[0], &inputs[1]);
-        let fast = match (a.datum_type(), b.datum_type()) {
-            (DatumType::F32, DatumType::F32) => self.eval_t::<f32>(a, b)?,
-            (DatumType::I32, DatumType::I32) if self.kind.is_comparison() => {
-                self.eval_t::<i32>(a, b)?
-            }
-            (DatumType::I64, DatumType::I64) if self.kind.is_comparison() => {
-                self.eval_t::<i64>(a, b)?
-            }
+        let fast = match (self.kind, a.datum_type(), b.datum_type()) {
+            (Kind::Add, F32, F32) => apply(a, b, |x: f32, y: f32| x + y)?,
+            (Kind::Sub, F32, F32) => apply(a, b, |x: f32, y: f32| x - y)?,
+            (Kind::Mul, F32, F32) => apply(a, b, |x: f32, y: f32| x * y)?,
+            (Kind::Div, F32, F32) => apply(a, b, |x: f32, y: f32| x / y)?,
+            (Kind::Max, F32, F32) => apply(a, b, f32::max)?,
+            (Kind::Min, F32, F32) => apply(a, b, f32::min)?,
+            (kind, F32, F32) => compare::<f32>(kind, a, b)?,
+            (kind, I32, I32) => compare::<i32>(kind, a, b)?,
+            (kind, I64, I64) => compare::<i64>(kind, a, b)?,
             _ => None,
         };
         match fast {
@@ -141,86 +144,44 @@ fn is_natural(t: &Tensor) -> bool {
             .all(|((&dim, &stride), natural)| dim == 1 || stride == natural)
 }
 
-impl Broadcast {
-    /// The result, or `None` for inputs this kernel does not take (strides that are not the
-    /// natural ones of the shape, shapes that do not broadcast, arithmetic on other than f32).
-    fn eval_t<T: Datum + Copy + PartialOrd + Arith>(
-        &self,
-        a: &Tensor,
-        b: &Tensor,
-    ) -> TractResult<Option<Tensor>> {
-        if !is_natural(a) || !is_natural(b) {
-            return Ok(None);
-        }
-        let Some(plan) = Loops::new(a.shape(), b.shape()) else {
-            return Ok(None);
-        };
-        let (va, vb) = (a.try_as_plain_ram()?, b.try_as_plain_ram()?);
-        let (xa, xb) = (va.as_slice::<T>()?, vb.as_slice::<T>()?);
-        if self.kind.is_comparison() {
-            let mut out = vec![false; plan.len()];
-            match self.kind {
-                Kind::Eq => plan.run(xa, xb, &mut out, |x, y| x == y),
-                Kind::Ne => plan.run(xa, xb, &mut out, |x, y| x != y),
-                Kind::Lt => plan.run(xa, xb, &mut out, |x, y| x < y),
-                Kind::Gt => plan.run(xa, xb, &mut out, |x, y| x > y),
-                Kind::Lte => plan.run(xa, xb, &mut out, |x, y| x <= y),
-                _ => plan.run(xa, xb, &mut out, |x, y| x >= y),
-            }
-            return Ok(Some(
-                tract_ndarray::ArrayD::from_shape_vec(plan.shape, out)?.into_tensor(),
-            ));
-        }
-        let Some(f) = T::arith(self.kind) else {
-            return Ok(None);
-        };
-        let mut out = vec![T::default_value(); plan.len()];
-        plan.run(xa, xb, &mut out, f);
-        Ok(Some(
-            tract_ndarray::ArrayD::from_shape_vec(plan.shape, out)?.into_tensor(),
-        ))
+/// `f` over `a` and `b` broadcast together, or `None` for inputs this kernel does not take
+/// (strides that are not the natural ones of the shape, shapes that do not broadcast). `f` is a
+/// closure, not a function pointer, so that it is inlined into the loops and vectorised.
+fn apply<T: Datum + Copy, O: Datum + Copy + Default>(
+    a: &Tensor,
+    b: &Tensor,
+    f: impl Fn(T, T) -> O + Copy,
+) -> TractResult<Option<Tensor>> {
+    if !is_natural(a) || !is_natural(b) {
+        return Ok(None);
+    }
+    let Some(plan) = Loops::new(a.shape(), b.shape()) else {
+        return Ok(None);
+    };
+    let xa = a.try_as_plain_ram()?.as_slice::<T>()?;
+    let xb = b.try_as_plain_ram()?.as_slice::<T>()?;
+    let mut out = vec![O::default(); plan.len()];
+    plan.run(xa, xb, &mut out, f);
+    let out = tract_ndarray::ArrayD::from_shape_vec(plan.shape, out)?;
+    Ok(Some(out.into_tensor()))
+}
+
+/// A comparison to bool; `None` for an arithmetic kind.
+fn compare<T: Datum + Copy + PartialOrd>(
+    kind: Kind,
+    a: &Tensor,
+    b: &Tensor,
+) -> TractResult<Option<Tensor>> {
+    match kind {
+        Kind::Eq => apply(a, b, |x: T, y: T| x == y),
+        Kind::Ne => apply(a, b, |x: T, y: T| x != y),
+        Kind::Lt => apply(a, b, |x: T, y: T| x < y),
+        Kind::Gt => apply(a, b, |x: T, y: T| x > y),
+        Kind::Lte => apply(a, b, |x: T, y: T| x <= y),
+        Kind::Gte => apply(a, b, |x: T, y: T| x >= y),
+        _ => Ok(None),
     }
 }
-
-/// The arithmetic of a kind, for the types that have it here (f32 only).
-trait Arith: Sized {
-    fn arith(kind: Kind) -> Option<fn(Self, Self) -> Self>;
-    fn default_value() -> Self;
-}
-
-impl Arith for f32 {
-    fn arith(kind: Kind) -> Option<fn(f32, f32) -> f32> {
-        Some(match kind {
-            Kind::Add => |x, y| x + y,
-            Kind::Sub => |x, y| x - y,
-            Kind::Mul => |x, y| x * y,
-            Kind::Div => |x, y| x / y,
-            Kind::Max => f32::max,
-            Kind::Min => f32::min,
-            _ => return None,
-        })
-    }
-
-    fn default_value() -> f32 {
-        0.0
-    }
-}
-
-macro_rules! no_arith {
-    ($($t:ty),*) => {$(
-        impl Arith for $t {
-            fn arith(_: Kind) -> Option<fn($t, $t) -> $t> {
-                None
-            }
-
-            fn default_value() -> $t {
-                0
-            }
-        }
-    )*};
-}
-
-no_arith!(i32, i64);
 
 /// A broadcast as nested loops: the output's shape, and per axis (adjacent axes merged where
 /// both operands allow) its length and each operand's step, 0 where it is broadcast.
