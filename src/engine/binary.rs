@@ -135,9 +135,9 @@ impl TypedOp for Broadcast {
     }
 }
 
-/// Whether `t` is laid out in row-major order. Unit axes may carry any stride (tract's
+/// Whether `t` is plain memory in row-major order. Unit axes may carry any stride (tract's
 /// `insert_axis` copies its neighbour's), as they never move through memory.
-fn is_natural(t: &Tensor) -> bool {
+pub(super) fn is_row_major(t: &Tensor) -> bool {
     t.has_plain_ram_storage()
         && (t.shape().iter().zip(t.strides()))
             .zip(Tensor::natural_strides(t.shape()))
@@ -152,7 +152,7 @@ fn apply<T: Datum + Copy, O: Datum + Copy + Default>(
     b: &Tensor,
     f: impl Fn(T, T) -> O + Copy,
 ) -> TractResult<Option<Tensor>> {
-    if !is_natural(a) || !is_natural(b) {
+    if !is_row_major(a) || !is_row_major(b) {
         return Ok(None);
     }
     let Some(plan) = Loops::new(a.shape(), b.shape()) else {

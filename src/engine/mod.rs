@@ -158,16 +158,8 @@ fn natural_constants(model: &mut TypedModel) -> TractResult<()> {
             continue;
         };
         let tensor = konst.val();
-        let natural = Tensor::natural_strides(tensor.shape());
-        if tensor.strides() == &*natural
-            || konst.exotic_fact().is_some()
-            || !tensor.has_plain_ram_storage()
-        {
-            continue;
-        }
-        let only_unit_axes = (tensor.shape().iter().zip(tensor.strides()).zip(&natural))
-            .all(|((&dim, stride), natural)| dim == 1 || stride == natural);
-        if !only_unit_axes {
+        let natural = tensor.strides() == &*Tensor::natural_strides(tensor.shape());
+        if natural || konst.exotic_fact().is_some() || !binary::is_row_major(tensor) {
             continue;
         }
         let shape = tensor.shape().to_vec();
