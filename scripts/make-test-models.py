@@ -177,6 +177,96 @@ def lrn_reference(x, size, alpha, beta, bias):
     return out
 
 
+def pattern(shape, mul, mod, shift, scale):
+    """Deterministic weights that tests/node/gemm.test.mjs rebuilds: ((i * mul) % mod - shift) / scale."""
+    i = np.arange(int(np.prod(shape)), dtype=np.int64)
+    return (((i * mul) % mod - shift) / scale).astype(np.float32).reshape(shape)
+
+
+# (name, shape, mul, mod, shift, scale): the constants of gemm_fusions, shared with its test.
+GEMM_CONSTANTS = [
+    ("W", [67, 53], 7, 17, 8, 8),
+    ("Wt", [53, 67], 7, 17, 8, 8),
+    ("b", [53], 5, 11, 5, 4),
+    ("r", [29, 1], 1, 5, 2, 2),
+    ("W2", [130, 70], 3, 13, 6, 16),
+    ("b2", [70], 1, 7, 3, 2),
+    ("Wc", [5, 3, 3, 3], 5, 9, 4, 4),
+    ("bc", [5], 1, 3, 1, 2),
+]
+
+
+def gemm_fusions():
+    consts = [
+        numpy_helper.from_array(pattern(s, m, d, sh, sc), n) for n, s, m, d, sh, sc in GEMM_CONSTANTS if n != "W"
+    ]
+    consts += [
+        numpy_helper.from_array(np.array(v, dtype=np.float32), n)
+        for n, v in [("lo", -1.5), ("hi", 1.5), ("two", 2.0)]
+    ]
+
+    # Each product has its own copy of W and its own input (fed the same values): tract does not
+    # fuse operations into a product whose operands another product shares.
+    w = pattern(*GEMM_CONSTANTS[0][1:])
+
+    def mm(out):
+        consts.append(numpy_helper.from_array(w, f"W_{out}"))
+        return helper.make_node("MatMul", [f"x_{out}", f"W_{out}"], [out], name=out)
+
+    nodes = [
+        mm("mm"),
+        mm("mm_b"), helper.make_node("Add", ["mm_b", "b"], ["mm_bias"]),
+        helper.make_node("Relu", ["mm_bias"], ["bias_relu"]),
+        helper.make_node("Gemm", ["x_gemm", "Wt", "b"], ["gemm"], alpha=0.5, beta=2.0, transB=1),
+        helper.make_node("Clip", ["gemm", "lo", "hi"], ["gemm_clip"]),
+        mm("mm_l"), helper.make_node("Add", ["mm_l", "b"], ["mm_lb"]),
+        helper.make_node("LeakyRelu", ["mm_lb"], ["leaky"], alpha=0.1),
+        mm("mm_z"), helper.make_node("Add", ["mm_z", "z"], ["plus_z"]),
+        mm("mm_f"), helper.make_node("Sub", ["two", "mm_f"], ["flip"]),
+        mm("mm_r"), helper.make_node("Min", ["mm_r", "r"], ["row_min"]),
+        mm("mm_c"), helper.make_node("Max", ["mm_c", "b"], ["mm_cmax"]),
+        helper.make_node("Mul", ["mm_cmax", "r"], ["col_max_row_mul"]),
+        helper.make_node("MatMul", ["xw", "W2"], ["big_mm"]),
+        helper.make_node("Add", ["big_mm", "b2"], ["big"]),
+        helper.make_node("Conv", ["c", "Wc", "bc"], ["conv_raw"], pads=[1, 1, 1, 1]),
+        helper.make_node("LeakyRelu", ["conv_raw"], ["conv"], alpha=0.2),
+        helper.make_node("MatMul", ["ba", "bb"], ["batched"]),
+    ]
+    f = TensorProto.FLOAT
+    return make_model(
+        "gemm_fusions",
+        nodes,
+        [
+            *[tensor(f"x_{n}", f, [29, 67]) for n in GEMM_X],
+            tensor("z", f, [29, 53]),
+            tensor("xw", f, [67, 130]),
+            tensor("c", f, [1, 3, 9, 11]),
+            tensor("ba", f, [2, 7, 5]),
+            tensor("bb", f, [2, 5, 13]),
+        ],
+        [tensor(n, f, s) for n, s in GEMM_OUTPUTS],
+        consts,
+    )
+
+
+# The products of gemm_fusions that read x (each from an input of its own).
+GEMM_X = ["mm", "mm_b", "gemm", "mm_l", "mm_z", "mm_f", "mm_r", "mm_c"]
+
+GEMM_OUTPUTS = [
+    ("mm", [29, 53]),
+    ("bias_relu", [29, 53]),
+    ("gemm_clip", [29, 53]),
+    ("leaky", [29, 53]),
+    ("plus_z", [29, 53]),
+    ("flip", [29, 53]),
+    ("row_min", [29, 53]),
+    ("col_max_row_mul", [29, 53]),
+    ("big", [67, 70]),
+    ("conv", [1, 5, 9, 11]),
+    ("batched", [2, 7, 13]),
+]
+
+
 MODELS = {
     "add_dynamic": add_dynamic,
     "matmul_seq": matmul_seq,
@@ -187,6 +277,7 @@ MODELS = {
     "two_outputs": two_outputs,
     "dft": dft,
     "lrn_variants": lrn_variants,
+    "gemm_fusions": gemm_fusions,
 }
 
 SAMPLE_FEEDS = {
@@ -201,6 +292,16 @@ SAMPLE_FEEDS = {
     "huge_intermediate": lambda: {"shape": np.array([3, 4], dtype=np.int64)},
     "two_outputs": lambda: {"x": np.array([[1, -2], [3.5, 0]], dtype=np.float32)},
     "dft": lambda: {"x": np.arange(8, dtype=np.float32).reshape(1, 8, 1)},
+    "gemm_fusions": lambda: {
+        **{
+            n: pattern(s, 3 + k, 23, 11, 8)
+            for k, (n, s) in enumerate(
+                [("x", [29, 67]), ("z", [29, 53]), ("xw", [67, 130]), ("c", [1, 3, 9, 11]), ("ba", [2, 7, 5]), ("bb", [2, 5, 13])]
+            )
+            if n != "x"
+        },
+        **{f"x_{n}": pattern([29, 67], 3, 23, 11, 8) for n in GEMM_X},
+    },
     "lrn_variants": lambda: {
         "x": np.linspace(-3, 3, 168, dtype=np.float32).reshape(2, 7, 3, 4),
     },

@@ -4,6 +4,8 @@
 mod binary;
 mod bitshift;
 mod branches;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod gemm;
 mod lrn;
 mod per_shape;
 mod weights;

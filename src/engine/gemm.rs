@@ -1,0 +1,257 @@
+//! An f32 matrix-product kernel for tract-linalg's wasm tree, sized for the 16 vector registers
+//! of x86-64, where most browsers run.
+//!
+//! tract's own wasm GEMM kernel, `wasm_f32_8x8`, holds a tile of 8x8 outputs in 16 vectors,
+//! chosen on Apple silicon, whose 32 NEON registers hold it with room to spare. V8 maps wasm's
+//! vectors onto x86's 16 xmm registers, and 16 accumulators plus the operands of one step do not
+//! fit: every step spills and reloads. This kernel computes a 4x8 tile in 8 accumulators (with
+//! two vectors of B and one broadcast of A it needs 11 registers), the shape XNNPACK ships for
+//! wasm on x86. Every product, Conv through im2col included, goes through it: a tier of higher
+//! precedence than tract's names it for every f32 GEMM; matrix-vector products (n = 1) stay on
+//! tract's kernels.
+//!
+//! A step multiplies then adds, in that order, so the results are rounded as tract's (no fused
+//! multiply-add): the outputs are bit-identical to the kernel it replaces.
+
+use std::arch::wasm32::*;
+
+use tract_onnx::prelude::DatumType;
+use tract_onnx::tract_core::tract_linalg::isa::{Arch, IsaSet};
+use tract_onnx::tract_core::tract_linalg::mmm::{DynKernel, FusedKerSpec, Query, Suitable};
+use tract_onnx::tract_core::tract_linalg::mmm_routines::MmmRoutine;
+use tract_onnx::tract_core::tract_linalg::mmm_tiers::MmmTier;
+use tract_onnx::tract_core::tract_linalg::pack::Packing;
+use tract_onnx::tract_core::tract_linalg::Scaler;
+
+/// The name the kernel registers under.
+const NAME: &str = "onnxlet_wasm_f32_4x8";
+
+#[cfg(not(target_feature = "relaxed-simd"))]
+#[inline(always)]
+fn madd(acc: v128, a: v128, b: v128) -> v128 {
+    f32x4_add(acc, f32x4_mul(a, b))
+}
+
+#[cfg(target_feature = "relaxed-simd")]
+#[inline(always)]
+fn madd(acc: v128, a: v128, b: v128) -> v128 {
+    f32x4_relaxed_madd(a, b, acc)
+}
+
+/// Reads or writes one row of the C tile (8 values from `ptr`, `stride` bytes apart).
+#[inline(always)]
+unsafe fn load_row(ptr: *const u8, stride: isize) -> (v128, v128) {
+    unsafe {
+        if stride == 4 {
+            (
+                v128_load(ptr as *const v128),
+                v128_load(ptr.add(16) as *const v128),
+            )
+        } else {
+            let at = |i: isize| *(ptr.offset(i * stride) as *const f32);
+            (
+                f32x4(at(0), at(1), at(2), at(3)),
+                f32x4(at(4), at(5), at(6), at(7)),
+            )
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn store_row(ptr: *mut u8, stride: isize, lo: v128, hi: v128) {
+    unsafe {
+        if stride == 4 {
+            v128_store(ptr as *mut v128, lo);
+            v128_store(ptr.add(16) as *mut v128, hi);
+        } else {
+            let at = |i: isize| ptr.offset(i * stride) as *mut f32;
+            *at(0) = f32x4_extract_lane::<0>(lo);
+            *at(1) = f32x4_extract_lane::<1>(lo);
+            *at(2) = f32x4_extract_lane::<2>(lo);
+            *at(3) = f32x4_extract_lane::<3>(lo);
+            *at(4) = f32x4_extract_lane::<0>(hi);
+            *at(5) = f32x4_extract_lane::<1>(hi);
+            *at(6) = f32x4_extract_lane::<2>(hi);
+            *at(7) = f32x4_extract_lane::<3>(hi);
+        }
+    }
+}
+
+/// `op(splat(a), acc)` on one row's two vectors: the operand order of every fused operation but
+/// the flipped subtractions.
+macro_rules! sv {
+    ($op:ident, $a:expr, $lo:expr, $hi:expr) => {{
+        let s = f32x4_splat($a);
+        ($op(s, $lo), $op(s, $hi))
+    }};
+}
+
+/// `op(acc, splat(a))`: the flipped subtractions.
+macro_rules! vs {
+    ($op:ident, $a:expr, $lo:expr, $hi:expr) => {{
+        let s = f32x4_splat($a);
+        ($op($lo, s), $op($hi, s))
+    }};
+}
+
+/// `op(cols, acc)`: the 8 per-column values at `p` against one row's two vectors (flipped:
+/// `op(acc, cols)`).
+macro_rules! per_col {
+    ($op:ident, $p:expr, $lo:expr, $hi:expr) => {{
+        let c = $p as *const v128;
+        ($op(v128_load(c), $lo), $op(v128_load(c.add(1)), $hi))
+    }};
+    (flipped $op:ident, $p:expr, $lo:expr, $hi:expr) => {{
+        let c = $p as *const v128;
+        ($op($lo, v128_load(c)), $op($hi, v128_load(c.add(1))))
+    }};
+}
+
+/// The kernel body for a tile of as many rows as `(row, lo, hi)` triples, each row held as
+/// two vectors (columns 0-3 and 4-7). Written out by a macro so that every accumulator is a
+/// plain local, whatever the optimisation level of this crate.
+macro_rules! kernel {
+    ($name:ident, $mr:literal; $(($r:literal, $lo:ident, $hi:ident)),+) => {
+        unsafe fn $name(spec: &[FusedKerSpec<f32>]) -> isize {
+            unsafe {
+                $(let mut $lo = f32x4_splat(0.0); let mut $hi = f32x4_splat(0.0);)+
+                macro_rules! each {
+                    (|$l:ident, $h:ident| $body:expr) => {{
+                        $({
+                            let $l = $lo;
+                            let $h = $hi;
+                            ($lo, $hi) = $body;
+                        })+
+                    }};
+                }
+                macro_rules! each_row {
+                    (|$row:ident, $l:ident, $h:ident| $body:expr) => {{
+                        $({
+                            let $row = $r;
+                            let $l = $lo;
+                            let $h = $hi;
+                            ($lo, $hi) = $body;
+                        })+
+                    }};
+                }
+                for op in spec {
+                    match *op {
+                        FusedKerSpec::Done => break,
+                        FusedKerSpec::Clear => each!(|_l, _h| (f32x4_splat(0.0), f32x4_splat(0.0))),
+                        FusedKerSpec::LoadTile(_cols, rows) => {
+                            let p = rows as *const v128;
+                            each_row!(|r, _l, _h| (v128_load(p.add(2 * r)), v128_load(p.add(2 * r + 1))));
+                        }
+                        FusedKerSpec::ScalarMin(a) => each!(|l, h| sv!(f32x4_min, a, l, h)),
+                        FusedKerSpec::ScalarMax(a) => each!(|l, h| sv!(f32x4_max, a, l, h)),
+                        FusedKerSpec::ScalarAdd(a) => each!(|l, h| sv!(f32x4_add, a, l, h)),
+                        FusedKerSpec::ScalarMul(a) => each!(|l, h| sv!(f32x4_mul, a, l, h)),
+                        FusedKerSpec::ScalarSub(a) => each!(|l, h| sv!(f32x4_sub, a, l, h)),
+                        FusedKerSpec::ScalarSubF(a) => each!(|l, h| vs!(f32x4_sub, a, l, h)),
+                        FusedKerSpec::LeakyRelu(a) => {
+                            let s = f32x4_splat(a);
+                            let zero = f32x4_splat(0.0);
+                            let leaky = |v: v128| v128_bitselect(v, f32x4_mul(s, v), f32x4_gt(v, zero));
+                            each!(|l, h| (leaky(l), leaky(h)));
+                        }
+                        FusedKerSpec::PerRowMin(p) => each_row!(|r, l, h| sv!(f32x4_min, *p.add(r), l, h)),
+                        FusedKerSpec::PerRowMax(p) => each_row!(|r, l, h| sv!(f32x4_max, *p.add(r), l, h)),
+                        FusedKerSpec::PerRowAdd(p) => each_row!(|r, l, h| sv!(f32x4_add, *p.add(r), l, h)),
+                        FusedKerSpec::PerRowMul(p) => each_row!(|r, l, h| sv!(f32x4_mul, *p.add(r), l, h)),
+                        FusedKerSpec::PerRowSub(p) => each_row!(|r, l, h| sv!(f32x4_sub, *p.add(r), l, h)),
+                        FusedKerSpec::PerRowSubF(p) => each_row!(|r, l, h| vs!(f32x4_sub, *p.add(r), l, h)),
+                        FusedKerSpec::PerColMin(p) => each!(|l, h| per_col!(f32x4_min, p, l, h)),
+                        FusedKerSpec::PerColMax(p) => each!(|l, h| per_col!(f32x4_max, p, l, h)),
+                        FusedKerSpec::PerColAdd(p) => each!(|l, h| per_col!(f32x4_add, p, l, h)),
+                        FusedKerSpec::PerColMul(p) => each!(|l, h| per_col!(f32x4_mul, p, l, h)),
+                        FusedKerSpec::PerColSub(p) => each!(|l, h| per_col!(f32x4_sub, p, l, h)),
+                        FusedKerSpec::PerColSubF(p) => each!(|l, h| per_col!(flipped f32x4_sub, p, l, h)),
+                        FusedKerSpec::QScale(shift, rp, mult) => {
+                            let scale = Scaler::from_fuse_params(shift, rp, mult).scale;
+                            each!(|l, h| sv!(f32x4_mul, scale, l, h));
+                        }
+                        FusedKerSpec::RoundingShiftRight(shift, _rp) => {
+                            each!(|l, h| sv!(f32x4_mul, 2f32.powi(-(shift as i32)), l, h));
+                        }
+                        FusedKerSpec::ShiftLeft(shift) => {
+                            each!(|l, h| sv!(f32x4_mul, 2f32.powi(shift as i32), l, h));
+                        }
+                        FusedKerSpec::AddUnicast(tile) => {
+                            each_row!(|r, l, h| {
+                                let ptr = tile.ptr.offset(r as isize * tile.row_byte_stride);
+                                let (ml, mh) = load_row(ptr, tile.col_byte_stride);
+                                (f32x4_add(l, ml), f32x4_add(h, mh))
+                            });
+                        }
+                        FusedKerSpec::AddRowColProducts(rows, cols) => {
+                            let c = cols as *const v128;
+                            let (clo, chi) = (v128_load(c), v128_load(c.add(1)));
+                            each_row!(|r, l, h| {
+                                let s = f32x4_splat(*rows.add(r));
+                                (madd(l, s, clo), madd(h, s, chi))
+                            });
+                        }
+                        FusedKerSpec::Store(tile) => {
+                            each_row!(|r, l, h| {
+                                let ptr = tile.ptr.offset(r as isize * tile.row_byte_stride);
+                                store_row(ptr, tile.col_byte_stride, l, h);
+                                (l, h)
+                            });
+                        }
+                        FusedKerSpec::AddMatMul { k, pa, pb, packing: _ } => {
+                            // A is packed [k][MR], B [k][8]: one step reads MR broadcasts of A
+                            // and two vectors of B.
+                            let mut a = pa as *const f32;
+                            let mut b = pb as *const v128;
+                            for _ in 0..k {
+                                let blo = v128_load(b);
+                                let bhi = v128_load(b.add(1));
+                                each_row!(|r, l, h| {
+                                    let s = v128_load32_splat(a.add(r) as *const u32);
+                                    (madd(l, s, blo), madd(h, s, bhi))
+                                });
+                                a = a.add($mr);
+                                b = b.add(2);
+                            }
+                        }
+                    }
+                }
+                0
+            }
+        }
+    };
+}
+
+kernel!(kernel_f32_4x8, 4; (0, a0, b0), (1, a1, b1), (2, a2, b2), (3, a3, b3));
+
+fn make() -> DynKernel<4, 8, f32> {
+    let mut kernel =
+        DynKernel::<4, 8, f32>::new(NAME, kernel_f32_4x8, f32::packing(4), f32::packing(8));
+    kernel.arch = Some(Arch::Wasm32Simd128);
+    kernel
+}
+
+/// Names this kernel for every f32 product with more than one column; tract's tier (precedence
+/// 1) answers the rest.
+fn preferred(
+    _isa: &IsaSet,
+    dt: DatumType,
+    query: &Query,
+    _suitable: &[Suitable],
+) -> Option<&'static str> {
+    (dt == DatumType::F32 && query.n != Some(1)).then_some(NAME)
+}
+
+inventory::submit! {
+    MmmRoutine { make: || make().mmm() }
+}
+
+inventory::submit! {
+    MmmTier {
+        arch: Some(Arch::Wasm32Simd128),
+        precedence: 2,
+        name: "onnxlet-wasm-x86",
+        applies: |_| true,
+        preferred,
+    }
+}
