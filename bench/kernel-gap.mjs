@@ -1,8 +1,8 @@
 // The gap inside tract's kernels, reduced to one operator: a MatMul of MiniLM's feed-forward size
 // and a ResNet-stage 3x3 Conv, each timed alone in Node with onnxlet and onnxruntime-web (wasm,
 // SIMD, 1 thread), on the same seeded model and input. What this measures is the matrix-product
-// kernel each runtime compiles to wasm: onnxlet's is tract-linalg's `sys_wasm_f32_8x8`,
-// onnxruntime-web's is MLAS.
+// kernel each runtime compiles to wasm: onnxlet's is its own (src/engine/gemm.rs, registered with
+// tract-linalg), onnxruntime-web's is MLAS.
 //
 //   python3 bench/kernel-models.py && node bench/kernel-gap.mjs [--runs N]
 import { readFileSync } from 'node:fs';

@@ -78,10 +78,11 @@ async function instantiate(): Promise<void> {
   try {
     await init({ module_or_path: source });
   } catch (error) {
-    const hint =
-      error instanceof WebAssembly.CompileError
-        ? ' (onnxlet needs WebAssembly SIMD: Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+)'
-        : '';
+    const hint = !(error instanceof WebAssembly.CompileError)
+      ? ''
+      : env.wasm.relaxedSimd === true
+        ? ' (env.wasm.relaxedSimd is true, and this engine may not have relaxed SIMD: leave it unset to choose by WebAssembly.validate)'
+        : ' (onnxlet needs WebAssembly SIMD: Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+)';
     throw new OnnxletError(
       'WASM_LOAD_FAILED',
       `could not instantiate the onnxlet WebAssembly module: ${(error as Error).message}${hint}`,
@@ -90,10 +91,27 @@ async function instantiate(): Promise<void> {
   }
 }
 
-/** The file name of the module `env.wasm.build` selects. */
-function wasmFile(): string {
+/** A module of one function using one relaxed-SIMD instruction (`i8x16.relaxed_swizzle`). */
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15,
+  253, 128, 2, 11,
+]);
+
+/** `env.wasm.relaxedSimd`, or, when unset, whether the engine validates relaxed SIMD. */
+function useRelaxedSimd(): boolean {
+  const { relaxedSimd } = env.wasm;
+  if (relaxedSimd !== undefined) return relaxedSimd;
+  try {
+    return WebAssembly.validate(RELAXED_SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/** The file name of the module `env.wasm.build` and `env.wasm.relaxedSimd` select. */
+export function wasmFile(): string {
   const { build } = env.wasm;
-  if (build === undefined || build === 'default') return 'onnxlet_bg.wasm';
+  if (build === undefined || build === 'default') return useRelaxedSimd() ? 'onnxlet_relaxed_bg.wasm' : 'onnxlet_bg.wasm';
   if (build === 'full') return 'onnxlet_full_bg.wasm';
   throw new OnnxletError('INVALID_ARGUMENT', `env.wasm.build must be 'default' or 'full', not ${JSON.stringify(build)}`);
 }
@@ -116,9 +134,12 @@ export function wasmUrl(): URL {
     }
     return new URL(file, scriptSrc);
   }
-  // A literal for the default module, which bundlers then emit beside the bundle; the full one is
-  // not referenced statically, so that bundles do not carry it unless asked to (see the README).
-  return file === 'onnxlet_bg.wasm' ? new URL('./onnxlet_bg.wasm', import.meta.url) : new URL(file, import.meta.url);
+  // Literals for the default build's two modules, which bundlers then emit beside the bundle; the
+  // full one is not referenced statically, so that bundles do not carry it unless asked to (see
+  // the README).
+  if (file === 'onnxlet_bg.wasm') return new URL('./onnxlet_bg.wasm', import.meta.url);
+  if (file === 'onnxlet_relaxed_bg.wasm') return new URL('./onnxlet_relaxed_bg.wasm', import.meta.url);
+  return new URL(file, import.meta.url);
 }
 
 async function wasmSource(): Promise<BufferSource | WebAssembly.Module | Response> {

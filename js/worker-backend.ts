@@ -89,7 +89,8 @@ export async function workerBackend(source: ModelSource, options: CreateOptions)
   };
 
   // Resolved here, as this thread resolves it, so the worker loads the same file.
-  const wasmPaths = env.wasm.wasmPaths === undefined && env.wasm.build === undefined ? undefined : wasmUrl().href;
+  const { wasmPaths: paths, build, relaxedSimd } = env.wasm;
+  const wasmPaths = paths === undefined && build === undefined && relaxedSimd === undefined ? undefined : wasmUrl().href;
   let create: ReturnType<typeof call>;
   try {
     const transfer = payload instanceof ArrayBuffer ? [payload] : typeof payload === 'object' && 'body' in payload ? [payload.body] : [];

@@ -1,4 +1,4 @@
-// Builds the package: Rust → wasm (+simd128), with the default and the full operator sets →
+// Builds the package: Rust → wasm (+simd128; the default operator set also with +relaxed-simd), with the default and the full operator sets →
 // wasm-bindgen → wasm-opt → esbuild (ESM + script tag) → .d.ts. Every tool call lives here, so any one of them can be swapped.
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,6 @@ import { ensureNpmDeps, ensureRustToolchain, root, run } from './setup.mjs';
 
 const dist = join(root, 'dist');
 const pkg = join(root, 'pkg');
-const cargoWasm = join(root, 'target', 'wasm32-unknown-unknown', 'release', 'onnxlet.wasm');
 const WASM_OPT_FLAGS = [
   '-Os',
   '--enable-simd',
@@ -24,22 +23,31 @@ const WASM_OPT_FLAGS = [
 const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 /**
- * The two modules in dist/: the default operator set (cargo's default features), and every
- * operator tract implements (`--features full`; docs/size.md). Users pick one with
- * `env.wasm.build` or `env.wasm.wasmPaths`; the same JS loads both (see `checkSameGlue`).
+ * The modules in dist/: the default operator set (cargo's default features), the same with
+ * relaxed SIMD (its matrix kernel multiplies and adds in one fused instruction; the JS picks it
+ * where `WebAssembly.validate` accepts relaxed SIMD), and every operator tract implements
+ * (`--features full`; docs/size.md). Users pick the operator set with `env.wasm.build` or
+ * `env.wasm.wasmPaths`; the same JS loads all three (see `checkSameGlue`). The relaxed build has
+ * a target directory of its own, as its flags would otherwise rebuild the others' dependencies.
  */
 const BUILDS = [
   { features: [], file: 'onnxlet_bg.wasm', out: pkg },
+  { features: [], relaxedSimd: true, file: 'onnxlet_relaxed_bg.wasm', out: join(pkg, 'relaxed') },
   { features: ['full'], file: 'onnxlet_full_bg.wasm', out: join(pkg, 'full') },
 ];
 
 /** Builds one module: Rust → wasm-bindgen → wasm-opt → dist/`file`. */
-function buildWasm({ features, file, out }) {
+function buildWasm({ features, relaxedSimd = false, file, out }) {
+  const targetDir = join(root, 'target', ...(relaxedSimd ? ['relaxed'] : []));
+  const env = relaxedSimd
+    ? { ...process.env, CARGO_TARGET_DIR: targetDir, RUSTFLAGS: '-C target-feature=+simd128,+relaxed-simd' }
+    : process.env;
   // `cargo build` would silently drop `lto = true`: the crate is also an rlib (rust-lang/cargo#9672).
   run('cargo', [
     'rustc', '--release', '--target', 'wasm32-unknown-unknown', '--lib', '--crate-type', 'cdylib',
     ...(features.length ? ['--features', features.join(',')] : []),
-  ]);
+  ], { env });
+  const cargoWasm = join(targetDir, 'wasm32-unknown-unknown', 'release', 'onnxlet.wasm');
   run('wasm-bindgen', [
     '--target', 'web',
     '--experimental-reset-state-function',
@@ -51,23 +59,25 @@ function buildWasm({ features, file, out }) {
   // wasm-opt takes minutes on tract: skip it when its input and flags have not changed.
   const input = join(out, 'onnxlet_bg.wasm');
   const stampPath = join(out, 'wasm-opt.stamp');
-  const stamp = `${sha256(input)} ${WASM_OPT_FLAGS.join(' ')}`;
+  const flags = [...WASM_OPT_FLAGS, ...(relaxedSimd ? ['--enable-relaxed-simd'] : [])];
+  const stamp = `${sha256(input)} ${flags.join(' ')}`;
   const optimised = join(out, 'onnxlet_bg.opt.wasm');
   if (process.env.ONNXLET_SKIP_WASM_OPT === '1') {
     copyFileSync(input, join(dist, file));
     return;
   }
   if (!existsSync(optimised) || !existsSync(stampPath) || readFileSync(stampPath, 'utf8') !== stamp) {
-    run(join(root, 'node_modules', 'binaryen', 'bin', 'wasm-opt'), [...WASM_OPT_FLAGS, input, '-o', optimised]);
+    run(join(root, 'node_modules', 'binaryen', 'bin', 'wasm-opt'), [...flags, input, '-o', optimised]);
     writeFileSync(stampPath, stamp);
   }
   copyFileSync(optimised, join(dist, file));
 }
 
 /**
- * The JS bundles one wasm-bindgen glue (the default build's) for both modules, which is right
- * only while both export the same functions and import the same host functions: operator groups
- * add no export, and the only import one adds (`random`'s `crypto.getRandomValues`) is in both.
+ * The JS bundles one wasm-bindgen glue (the default build's) for every module, which is right
+ * only while all export the same functions and import the same host functions: operator groups
+ * and target features add no export, and the only import one adds (`random`'s
+ * `crypto.getRandomValues`) is in all.
  */
 function checkSameGlue() {
   const [first, ...others] = BUILDS;
@@ -144,7 +154,7 @@ async function buildJs() {
 }
 
 function reportSizes() {
-  const files = ['onnxlet_bg.wasm', 'onnxlet_full_bg.wasm', 'onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs'];
+  const files = [...BUILDS.map((b) => b.file), 'onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs'];
   const rows = files.map((name) => {
     const bytes = readFileSync(join(dist, name));
     const gzip = gzipSync(bytes, { level: 9 }).length;

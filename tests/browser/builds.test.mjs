@@ -1,4 +1,4 @@
-// The full build in Chromium: `env.wasm.build = 'full'` makes the script-tag build fetch
+// The builds in Chromium: `env.wasm.build = 'full'` makes the script-tag build fetch
 // onnxlet_full_bg.wasm (and only it), and a `worker: true` session use it while the page's own
 // module is the default build.
 import assert from 'node:assert/strict';
@@ -67,4 +67,44 @@ test("a worker session with env.wasm.build = 'full' runs DFT; the page's default
   assert.ok(Math.abs(outcome.inWorker.first[0] - 28) < 1e-4, JSON.stringify(outcome.inWorker));
   assert.deepEqual(problems, []);
   await page.close();
+});
+
+/** Runs tests/models/gemm_fusions.onnx in the page on its test inputs; returns every output as an array. */
+const runGemm = async () => {
+  const { InferenceSession, Tensor } = window.onnxlet;
+  const pattern = (dims, mul) =>
+    Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => (((i * mul) % 23) - 11) / 8);
+  const x = ['mm', 'mm_b', 'gemm', 'mm_l', 'mm_z', 'mm_f', 'mm_r', 'mm_c'].map((p) => [`x_${p}`, [29, 67], 3]);
+  const others = [['z', [29, 53], 4], ['xw', [67, 130], 5], ['c', [1, 3, 9, 11], 6], ['ba', [2, 7, 5], 7], ['bb', [2, 5, 13], 8]];
+  const feeds = Object.fromEntries([...x, ...others].map(([n, d, m]) => [n, new Tensor('float32', pattern(d, m), d)]));
+  const session = await InferenceSession.create('/test-models/gemm_fusions.onnx');
+  const outputs = await session.run(feeds);
+  await session.release();
+  return Object.fromEntries(Object.entries(outputs).map(([n, t]) => [n, Array.from(t.data)]));
+};
+
+test('Chromium validates relaxed SIMD: the default build fetches onnxlet_relaxed_bg.wasm, or onnxlet_bg.wasm when relaxedSimd is false; they agree', async () => {
+  const outputs = {};
+  for (const relaxedSimd of [undefined, false]) {
+    const before = wasmRequests().length;
+    const { page, problems } = await openPage(browser, `${site.url}/pages/script.html`);
+    await page.waitForFunction(() => document.getElementById('status').textContent !== 'loading');
+    await page.evaluate(`window.runGemm = ${runGemm}`);
+    outputs[String(relaxedSimd)] = await page.evaluate((relaxed) => {
+      window.onnxlet.env.wasm.relaxedSimd = relaxed ?? undefined;
+      return window.runGemm();
+    }, relaxedSimd ?? null);
+    const expected = relaxedSimd === false ? '/dist/onnxlet_bg.wasm' : '/dist/onnxlet_relaxed_bg.wasm';
+    assert.deepEqual(wasmRequests().slice(before), [expected]);
+    assert.deepEqual(problems, []);
+    await page.close();
+  }
+  const [relaxed, plain] = [outputs.undefined, outputs.false];
+  assert.deepEqual(Object.keys(relaxed).sort(), Object.keys(plain).sort());
+  for (const name of Object.keys(plain)) {
+    for (let i = 0; i < plain[name].length; i++) {
+      const tolerance = 1e-5 * (1 + Math.abs(plain[name][i]));
+      assert.ok(Math.abs(relaxed[name][i] - plain[name][i]) <= tolerance, `${name}[${i}]: ${relaxed[name][i]} vs ${plain[name][i]}`);
+    }
+  }
 });

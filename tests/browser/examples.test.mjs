@@ -101,7 +101,8 @@ test('script-tag: the global onnxlet finds its wasm beside the script and identi
     const page = await driveMagikaPage(`${site.url}/`, 'script-tag');
     const paths = site.requests.map((r) => r.path);
     assert.ok(paths.includes('/node_modules/onnxlet/dist/onnxlet.min.js'));
-    assert.ok(paths.includes('/node_modules/onnxlet/dist/onnxlet_bg.wasm'), paths.join('\n'));
+    // Chromium validates relaxed SIMD, so the default build's relaxed module is the one loaded.
+    assert.ok(paths.includes('/node_modules/onnxlet/dist/onnxlet_relaxed_bg.wasm'), paths.join('\n'));
     assert.ok(paths.includes('/magika/model.onnx'));
     assert.equal(await page.evaluate(() => typeof window.onnxlet.InferenceSession.create), 'function');
     await page.close();
@@ -121,7 +122,7 @@ test('worker: the ESM build runs in the page\'s own module worker', async () => 
       context.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname));
     const inWorker = await loaded(workers[0]);
     assert.ok(site.requests.some((r) => r.path === '/node_modules/onnxlet/dist/onnxlet.mjs'));
-    assert.ok(inWorker.includes('/node_modules/onnxlet/dist/onnxlet_bg.wasm'), inWorker.join('\n'));
+    assert.ok(inWorker.includes('/node_modules/onnxlet/dist/onnxlet_relaxed_bg.wasm'), inWorker.join('\n'));
     assert.ok(inWorker.includes('/magika/model.onnx'), inWorker.join('\n'));
     const inPage = await loaded(page);
     const heavy = inPage.filter((p) => p.endsWith('.wasm') || p.startsWith('/magika/'));
@@ -132,20 +133,29 @@ test('worker: the ESM build runs in the page\'s own module worker', async () => 
   }
 });
 
-test('vite build, with no configuration, emits the wasm asset and the built app finds it', async () => {
+test('vite build, with no configuration, emits the wasm assets and the built app finds them', async () => {
   const { stdout } = await mustRun(bin('vite'), ['build'], { cwd: dirs.vite });
   const assets = readdirSync(join(dirs.vite, 'dist', 'assets'));
   const wasm = assets.filter((f) => f.endsWith('.wasm'));
-  assert.equal(wasm.length, 1, `one .wasm asset expected in ${assets.join(', ')}\n${stdout}`);
-  const shipped = join(dirs.vite, 'node_modules', 'onnxlet', 'dist', 'onnxlet_bg.wasm');
-  assert.ok(readFileSync(join(dirs.vite, 'dist', 'assets', wasm[0])).equals(readFileSync(shipped)), 'the asset is onnxlet_bg.wasm');
+  // The default build's two modules (plain and relaxed SIMD), not the full build's.
+  const shipped = ['onnxlet_bg.wasm', 'onnxlet_relaxed_bg.wasm'].map((f) =>
+    readFileSync(join(dirs.vite, 'node_modules', 'onnxlet', 'dist', f)),
+  );
+  assert.equal(wasm.length, 2, `two .wasm assets expected in ${assets.join(', ')}\n${stdout}`);
+  const emitted = wasm.map((asset) => readFileSync(join(dirs.vite, 'dist', 'assets', asset)));
+  assert.deepEqual(
+    shipped.map((s) => emitted.some((e) => e.equals(s))),
+    [true, true],
+    'the assets are onnxlet_bg.wasm and onnxlet_relaxed_bg.wasm',
+  );
   assert.ok(statSync(join(dirs.vite, 'dist', 'magika', 'model.onnx')).isFile(), 'public/ is copied');
 
   const site = await serve({ '/': join(dirs.vite, 'dist') });
   try {
     const page = await driveMagikaPage(`${site.url}/`, 'vite-build');
     const paths = site.requests.map((r) => r.path);
-    assert.ok(paths.includes(`/assets/${wasm[0]}`), paths.join('\n'));
+    const relaxed = wasm[emitted.findIndex((e) => e.equals(shipped[1]))];
+    assert.ok(paths.includes(`/assets/${relaxed}`), paths.join('\n'));
     assert.ok(paths.every((p) => !p.includes('node_modules')), paths.join('\n'));
     await page.close();
   } finally {
@@ -196,7 +206,7 @@ test('vite dev, with no configuration, serves the app and the wasm', async () =>
       performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.endsWith('.wasm')),
     );
     assert.equal(wasm.length, 1, wasm.join('\n'));
-    assert.match(new URL(wasm[0]).pathname, /onnxlet_bg\.wasm$/);
+    assert.match(new URL(wasm[0]).pathname, /onnxlet_relaxed_bg\.wasm$/);
     await page.close();
   } finally {
     await dev.stop();

@@ -32,7 +32,8 @@ test('the packed package ships only the build outputs', () => {
   const files = readdirSync(join(consumer, 'node_modules', 'onnxlet', 'dist')).sort();
   assert.deepEqual(files, [
     'cache.d.ts', 'create-options.d.ts', 'env.d.ts', 'errors.d.ts', 'index.d.ts', 'inference-session.d.ts', 'memory.d.ts',
-    'onnxlet.min.js', 'onnxlet.mjs', 'onnxlet.worker.mjs', 'onnxlet_bg.wasm', 'onnxlet_full_bg.wasm', 'operators.d.ts',
+    'onnxlet.min.js', 'onnxlet.mjs', 'onnxlet.worker.mjs', 'onnxlet_bg.wasm', 'onnxlet_full_bg.wasm', 'onnxlet_relaxed_bg.wasm',
+    'operators.d.ts',
     'source.d.ts', 'tensor.d.ts',
   ]);
 });
