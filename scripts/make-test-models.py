@@ -189,8 +189,8 @@ GEMM_CONSTANTS = [
     ("Wt", [53, 67], 7, 17, 8, 8),
     ("b", [53], 5, 11, 5, 4),
     ("r", [29, 1], 1, 5, 2, 2),
-    ("W2", [130, 70], 3, 13, 6, 16),
-    ("b2", [70], 1, 7, 3, 2),
+    ("W2", [130, 66], 3, 13, 6, 16),
+    ("b2", [66], 1, 7, 3, 2),
     ("Wc", [5, 3, 3, 3], 5, 9, 4, 4),
     ("bc", [5], 1, 3, 1, 2),
 ]
@@ -231,7 +231,11 @@ def gemm_fusions():
         helper.make_node("Conv", ["c", "Wc", "bc"], ["conv_raw"], pads=[1, 1, 1, 1]),
         helper.make_node("LeakyRelu", ["conv_raw"], ["conv"], alpha=0.2),
         helper.make_node("MatMul", ["ba", "bb"], ["batched"]),
+        # n symbolic: tract picks a matrix kernel and a matrix-vector one, and chooses at run time.
+        helper.make_node("MatMul", ["xs", "W_sym"], ["sym_mm"]),
+        helper.make_node("Add", ["sym_mm", "b"], ["sym"]),
     ]
+    consts.append(numpy_helper.from_array(w, "W_sym"))
     f = TensorProto.FLOAT
     return make_model(
         "gemm_fusions",
@@ -243,6 +247,7 @@ def gemm_fusions():
             tensor("c", f, [1, 3, 9, 11]),
             tensor("ba", f, [2, 7, 5]),
             tensor("bb", f, [2, 5, 13]),
+            tensor("xs", f, ["n", 67]),
         ],
         [tensor(n, f, s) for n, s in GEMM_OUTPUTS],
         consts,
@@ -261,9 +266,10 @@ GEMM_OUTPUTS = [
     ("flip", [29, 53]),
     ("row_min", [29, 53]),
     ("col_max_row_mul", [29, 53]),
-    ("big", [67, 70]),
+    ("big", [67, 66]),
     ("conv", [1, 5, 9, 11]),
     ("batched", [2, 7, 13]),
+    ("sym", ["n", 53]),
 ]
 
 
@@ -301,6 +307,7 @@ SAMPLE_FEEDS = {
             if n != "x"
         },
         **{f"x_{n}": pattern([29, 67], 3, 23, 11, 8) for n in GEMM_X},
+        "xs": pattern([29, 67], 3, 23, 11, 8),
     },
     "lrn_variants": lambda: {
         "x": np.linspace(-3, 3, 168, dtype=np.float32).reshape(2, 7, 3, 4),

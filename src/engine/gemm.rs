@@ -1,17 +1,24 @@
-//! An f32 matrix-product kernel for tract-linalg's wasm tree, sized for the 16 vector registers
+//! f32 matrix-product kernels for tract-linalg's wasm tree, sized for the 16 vector registers
 //! of x86-64, where most browsers run.
 //!
 //! tract's own wasm GEMM kernel, `wasm_f32_8x8`, holds a tile of 8x8 outputs in 16 vectors,
 //! chosen on Apple silicon, whose 32 NEON registers hold it with room to spare. V8 maps wasm's
 //! vectors onto x86's 16 xmm registers, and 16 accumulators plus the operands of one step do not
-//! fit: every step spills and reloads. This kernel computes a 4x8 tile in 8 accumulators (with
-//! two vectors of B and one broadcast of A it needs 11 registers), the shape XNNPACK ships for
-//! wasm on x86. Every product, Conv through im2col included, goes through it: a tier of higher
-//! precedence than tract's names it for every f32 GEMM; matrix-vector products (n = 1) stay on
-//! tract's kernels.
+//! fit: every step spills and reloads. These kernels compute 4 rows by 8 columns at a time in 8
+//! accumulators (with two vectors of B and one broadcast of A, 11 registers), the shape XNNPACK
+//! ships for wasm on x86:
+//! - `onnxlet_wasm_f32_4x8`, a 4x8 tile;
+//! - `wasm_f32_8x8_onnxlet`, an 8x8 tile in two passes of 4 rows over the same B panel (from
+//!   cache the second time). It shares tract's 8-row packing of A, and so its group with the
+//!   matrix-vector kernel `wasm_f32_8x1`: for a product whose `n` is symbolic (a sequence length),
+//!   tract picks a pair from one packing group, the group with the most rows, and the matrix
+//!   kernel of widest tile in it, the last one listed on a tie. The runnable kernels are listed by
+//!   name, and this one's sorts after `wasm_f32_8x8`.
 //!
-//! A step multiplies then adds, in that order, so the results are rounded as tract's (no fused
-//! multiply-add): the outputs are bit-identical to the kernel it replaces.
+//! A tier above tract's names one of them for every f32 product whose `n` is not 1 (Conv through
+//! im2col included): the 4x8 tile where it computes fewer rows, the 8x8 otherwise; matrix-vector
+//! products stay on tract's kernels. A step multiplies then adds, as tract's kernel does, so the
+//! plain build's outputs are unchanged; with relaxed SIMD the two are one fused multiply-add.
 
 use std::arch::wasm32::*;
 
@@ -23,8 +30,9 @@ use tract_onnx::tract_core::tract_linalg::mmm_tiers::MmmTier;
 use tract_onnx::tract_core::tract_linalg::pack::Packing;
 use tract_onnx::tract_core::tract_linalg::Scaler;
 
-/// The name the kernel registers under.
-const NAME: &str = "onnxlet_wasm_f32_4x8";
+/// The names the kernels register under (see the module's documentation for the 8x8's).
+const NAME_8X8: &str = "wasm_f32_8x8_onnxlet";
+const NAME_4X8: &str = "onnxlet_wasm_f32_4x8";
 
 #[cfg(not(target_feature = "relaxed-simd"))]
 #[inline(always)]
@@ -111,8 +119,9 @@ macro_rules! per_col {
 /// two vectors (columns 0-3 and 4-7). Written out by a macro so that every accumulator is a
 /// plain local, whatever the optimisation level of this crate.
 macro_rules! kernel {
-    ($name:ident, $mr:literal; $(($r:literal, $lo:ident, $hi:ident)),+) => {
-        unsafe fn $name(spec: &[FusedKerSpec<f32>]) -> isize {
+    ($name:ident; $(($r:literal, $lo:ident, $hi:ident)),+) => {
+        /// Runs `spec` on rows `off..off + 4` of the tile; the packed A has `a_stride` rows.
+        unsafe fn $name(spec: &[FusedKerSpec<f32>], off: usize, a_stride: usize) {
             unsafe {
                 $(let mut $lo = f32x4_splat(0.0); let mut $hi = f32x4_splat(0.0);)+
                 macro_rules! each {
@@ -127,7 +136,7 @@ macro_rules! kernel {
                 macro_rules! each_row {
                     (|$row:ident, $l:ident, $h:ident| $body:expr) => {{
                         $({
-                            let $row = $r;
+                            let $row = off + $r;
                             let $l = $lo;
                             let $h = $hi;
                             ($lo, $hi) = $body;
@@ -210,40 +219,73 @@ macro_rules! kernel {
                                     let s = v128_load32_splat(a.add(r) as *const u32);
                                     (madd(l, s, blo), madd(h, s, bhi))
                                 });
-                                a = a.add($mr);
+                                a = a.add(a_stride);
                                 b = b.add(2);
                             }
                         }
                     }
                 }
-                0
             }
         }
     };
 }
 
-kernel!(kernel_f32_4x8, 4; (0, a0, b0), (1, a1, b1), (2, a2, b2), (3, a3, b3));
+kernel!(four_rows; (0, a0, b0), (1, a1, b1), (2, a2, b2), (3, a3, b3));
 
-fn make() -> DynKernel<4, 8, f32> {
+/// `onnxlet_wasm_f32_4x8`: one pass over a 4-row tile.
+unsafe fn kernel_f32_4x8(spec: &[FusedKerSpec<f32>]) -> isize {
+    unsafe { four_rows(spec, 0, 4) };
+    0
+}
+
+/// `wasm_f32_8x8_onnxlet`: two passes over an 8-row tile, rows 0-3 then 4-7. Every fused
+/// operation is row by row, so running the whole program for each half gives the same tile.
+unsafe fn kernel_f32_8x8(spec: &[FusedKerSpec<f32>]) -> isize {
+    unsafe {
+        four_rows(spec, 0, 8);
+        four_rows(spec, 4, 8);
+    }
+    0
+}
+
+fn make_4x8() -> DynKernel<4, 8, f32> {
     let mut kernel =
-        DynKernel::<4, 8, f32>::new(NAME, kernel_f32_4x8, f32::packing(4), f32::packing(8));
+        DynKernel::<4, 8, f32>::new(NAME_4X8, kernel_f32_4x8, f32::packing(4), f32::packing(8));
     kernel.arch = Some(Arch::Wasm32Simd128);
     kernel
 }
 
-/// Names this kernel for every f32 product with more than one column; tract's tier (precedence
-/// 1) answers the rest.
+fn make_8x8() -> DynKernel<8, 8, f32> {
+    let mut kernel =
+        DynKernel::<8, 8, f32>::new(NAME_8X8, kernel_f32_8x8, f32::packing(8), f32::packing(8));
+    kernel.arch = Some(Arch::Wasm32Simd128);
+    kernel
+}
+
+/// Names a kernel for every f32 product whose `n` is not 1: the 4x8 tile when `m` leaves 1 to 4
+/// rows of a last 8-row tile (it then computes fewer rows), the 8x8 otherwise. tract's tier
+/// (precedence 1) answers the rest.
 fn preferred(
     _isa: &IsaSet,
     dt: DatumType,
     query: &Query,
     _suitable: &[Suitable],
 ) -> Option<&'static str> {
-    (dt == DatumType::F32 && query.n != Some(1)).then_some(NAME)
+    if dt != DatumType::F32 || query.n == Some(1) {
+        return None;
+    }
+    Some(match query.m {
+        Some(m) if (1..=4).contains(&(m % 8)) => NAME_4X8,
+        _ => NAME_8X8,
+    })
 }
 
 inventory::submit! {
-    MmmRoutine { make: || make().mmm() }
+    MmmRoutine { make: || make_8x8().mmm() }
+}
+
+inventory::submit! {
+    MmmRoutine { make: || make_4x8().mmm() }
 }
 
 inventory::submit! {

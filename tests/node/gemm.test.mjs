@@ -1,5 +1,7 @@
-// The wasm matrix-product kernel (src/engine/gemm.rs) against a float64 oracle written here: plain,
-// batched and Conv (im2col) products at shapes with partial tiles, and each operation tract fuses
+// The wasm matrix-product kernels (src/engine/gemm.rs) against a float64 oracle written here: plain,
+// batched and Conv (im2col) products at shapes with partial tiles, on both tiles (`big` has 66
+// rows of output channels, which takes the 4x8 tile; the others take the 8x8), with a product
+// whose size is symbolic, and each operation tract fuses
 // into the kernel (bias per row and per column, Relu, Clip, LeakyRelu, a tensor added, scalar
 // ops either side, per-row Min and Mul, per-column Max). tests/models/gemm_fusions.onnx is made by
 // scripts/make-test-models.py, from the same weight pattern as `pattern` below.
@@ -18,8 +20,8 @@ const W = pattern([67, 53], 7, 17, 8, 8);
 const Wt = pattern([53, 67], 7, 17, 8, 8);
 const b = pattern([53], 5, 11, 5, 4);
 const r = pattern([29, 1], 1, 5, 2, 2);
-const W2 = pattern([130, 70], 3, 13, 6, 16);
-const b2 = pattern([70], 1, 7, 3, 2);
+const W2 = pattern([130, 66], 3, 13, 6, 16);
+const b2 = pattern([66], 1, 7, 3, 2);
 const Wc = pattern([5, 3, 3, 3], 5, 9, 4, 4);
 const bc = pattern([5], 1, 3, 1, 2);
 
@@ -37,7 +39,11 @@ const feeds = {
   x: pattern([29, 67], 3, 23, 11, 8),
   ...Object.fromEntries(others.map(([name, dims], k) => [name, pattern(dims, 4 + k, 23, 11, 8)])),
 };
-const inputs = [...xProducts.map((p) => [`x_${p}`, [29, 67], feeds.x]), ...others.map(([n, d]) => [n, d, feeds[n]])];
+const inputs = [
+  ...xProducts.map((p) => [`x_${p}`, [29, 67], feeds.x]),
+  ...others.map(([n, d]) => [n, d, feeds[n]]),
+  ['xs', [29, 67], feeds.x],
+];
 
 /** a [m, k] times b [k, n] (or b transposed, [n, k]), in float64. */
 function matmul(a, bm, m, k, n, transB = false) {
@@ -96,9 +102,10 @@ const expected = {
   flip: map(mm, (v) => 2 - v),
   row_min: map(mm, (v, i) => Math.min(v, r[i])),
   col_max_row_mul: map(mm, (v, i, j) => Math.max(v, b[j]) * r[i]),
-  big: matmul(feeds.xw, W2, 67, 130, 70).map((v, i) => v + b2[i % 70]),
+  big: matmul(feeds.xw, W2, 67, 130, 66).map((v, i) => v + b2[i % 66]),
   conv: conv(),
   batched: batched(),
+  sym: map(mm, (v, _, j) => v + b[j]),
 };
 
 test('every fused matrix product matches the float64 oracle', async () => {
@@ -128,5 +135,20 @@ test('a second run with new inputs recomputes the product (exact: the values are
   const scaled = { ...tensors, x_mm: new Tensor('float32', Float32Array.from(feeds.x, (v) => 2 * v), [29, 67]) };
   const second = await session.run(scaled);
   for (let i = 0; i < mm.length; i++) assert.equal(second.mm.data[i], 2 * first.mm.data[i], `mm[${i}]`);
+  await session.release();
+});
+
+test('the symbolic product runs with 1, 3 and 29 rows on one session (matrix-vector and matrix kernels)', async () => {
+  const session = await InferenceSession.create(testModel('gemm_fusions.onnx'));
+  const base = Object.fromEntries(
+    inputs.map(([name, dims, data]) => [name, new Tensor('float32', Float32Array.from(data), dims)]),
+  );
+  for (const n of [1, 3, 29, 1]) {
+    const { sym } = await session.run({ ...base, xs: new Tensor('float32', Float32Array.from(feeds.x.subarray(0, n * 67)), [n, 67]) });
+    assert.deepEqual(sym.dims, [n, 53]);
+    for (let i = 0; i < n * 53; i++) {
+      assert.ok(Math.abs(sym.data[i] - expected.sym[i]) <= 1e-5 * (1 + Math.abs(expected.sym[i])), `n = ${n}, sym[${i}]`);
+    }
+  }
   await session.release();
 });
