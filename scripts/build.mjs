@@ -20,6 +20,7 @@ const WASM_OPT_FLAGS = [
   '--enable-mutable-globals',
 ];
 
+const cargoWasm = join(root, 'target', 'wasm32-unknown-unknown', 'release', 'onnxlet.wasm');
 const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 /**
@@ -27,27 +28,23 @@ const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest(
  * relaxed SIMD (its matrix kernel multiplies and adds in one fused instruction; the JS picks it
  * where `WebAssembly.validate` accepts relaxed SIMD), and every operator tract implements
  * (`--features full`; docs/size.md). Users pick the operator set with `env.wasm.build` or
- * `env.wasm.wasmPaths`; the same JS loads all three (see `checkSameGlue`). The relaxed build has
- * a target directory of its own, as its flags would otherwise rebuild the others' dependencies.
+ * `env.wasm.wasmPaths`; the same JS loads all three (see `checkSameGlue`). The relaxed build is a
+ * cargo feature of onnxlet's kernels alone (`relaxed-simd`), so all three share the dependencies
+ * cargo has built.
  */
 const BUILDS = [
   { features: [], file: 'onnxlet_bg.wasm', out: pkg },
-  { features: [], relaxedSimd: true, file: 'onnxlet_relaxed_bg.wasm', out: join(pkg, 'relaxed') },
+  { features: ['relaxed-simd'], relaxedSimd: true, file: 'onnxlet_relaxed_bg.wasm', out: join(pkg, 'relaxed') },
   { features: ['full'], file: 'onnxlet_full_bg.wasm', out: join(pkg, 'full') },
 ];
 
 /** Builds one module: Rust → wasm-bindgen → wasm-opt → dist/`file`. */
 function buildWasm({ features, relaxedSimd = false, file, out }) {
-  const targetDir = join(root, 'target', ...(relaxedSimd ? ['relaxed'] : []));
-  const env = relaxedSimd
-    ? { ...process.env, CARGO_TARGET_DIR: targetDir, RUSTFLAGS: '-C target-feature=+simd128,+relaxed-simd' }
-    : process.env;
   // `cargo build` would silently drop `lto = true`: the crate is also an rlib (rust-lang/cargo#9672).
   run('cargo', [
     'rustc', '--release', '--target', 'wasm32-unknown-unknown', '--lib', '--crate-type', 'cdylib',
     ...(features.length ? ['--features', features.join(',')] : []),
-  ], { env });
-  const cargoWasm = join(targetDir, 'wasm32-unknown-unknown', 'release', 'onnxlet.wasm');
+  ]);
   run('wasm-bindgen', [
     '--target', 'web',
     '--experimental-reset-state-function',

@@ -22,8 +22,8 @@ run(process.execPath, [join(root, 'scripts', 'build.mjs')]);
 
 step('lint');
 run('cargo', ['fmt', '--check']);
-// Both builds: the default operator set and every operator (`full`).
-for (const features of [[], ['--features', 'full']]) {
+// The builds: the default operator set, with relaxed SIMD, and every operator (`full`).
+for (const features of [[], ['--features', 'relaxed-simd'], ['--features', 'full']]) {
   run('cargo', ['clippy', '--all-targets', ...features, '--', '-D', 'warnings']);
   run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', ...features, '--', '-D', 'warnings']);
 }

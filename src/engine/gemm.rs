@@ -34,16 +34,22 @@ use tract_onnx::tract_core::tract_linalg::Scaler;
 const NAME_8X8: &str = "wasm_f32_8x8_onnxlet";
 const NAME_4X8: &str = "onnxlet_wasm_f32_4x8";
 
-#[cfg(not(target_feature = "relaxed-simd"))]
-#[inline(always)]
-fn madd(acc: v128, a: v128, b: v128) -> v128 {
-    f32x4_add(acc, f32x4_mul(a, b))
+/// `acc + a * b`, multiplied then added, as tract's kernels do.
+#[cfg(not(feature = "relaxed-simd"))]
+macro_rules! madd {
+    ($acc:expr, $a:expr, $b:expr) => {
+        f32x4_add($acc, f32x4_mul($a, $b))
+    };
 }
 
-#[cfg(target_feature = "relaxed-simd")]
-#[inline(always)]
-fn madd(acc: v128, a: v128, b: v128) -> v128 {
-    f32x4_relaxed_madd(a, b, acc)
+/// `acc + a * b` in one relaxed instruction: a fused multiply-add where the CPU has one (the
+/// kernel function enables the `relaxed-simd` target feature for it; nothing else in the module
+/// uses relaxed SIMD).
+#[cfg(feature = "relaxed-simd")]
+macro_rules! madd {
+    ($acc:expr, $a:expr, $b:expr) => {
+        f32x4_relaxed_madd($a, $b, $acc)
+    };
 }
 
 /// Reads or writes one row of the C tile (8 values from `ptr`, `stride` bytes apart).
@@ -121,6 +127,7 @@ macro_rules! per_col {
 macro_rules! kernel {
     ($name:ident; $(($r:literal, $lo:ident, $hi:ident)),+) => {
         /// Runs `spec` on rows `off..off + 4` of the tile; the packed A has `a_stride` rows.
+        #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
         unsafe fn $name(spec: &[FusedKerSpec<f32>], off: usize, a_stride: usize) {
             unsafe {
                 $(let mut $lo = f32x4_splat(0.0); let mut $hi = f32x4_splat(0.0);)+
@@ -197,7 +204,7 @@ macro_rules! kernel {
                             let (clo, chi) = (v128_load(c), v128_load(c.add(1)));
                             each_row!(|r, l, h| {
                                 let s = f32x4_splat(*rows.add(r));
-                                (madd(l, s, clo), madd(h, s, chi))
+                                (madd!(l, s, clo), madd!(h, s, chi))
                             });
                         }
                         FusedKerSpec::Store(tile) => {
@@ -217,7 +224,7 @@ macro_rules! kernel {
                                 let bhi = v128_load(b.add(1));
                                 each_row!(|r, l, h| {
                                     let s = v128_load32_splat(a.add(r) as *const u32);
-                                    (madd(l, s, blo), madd(h, s, bhi))
+                                    (madd!(l, s, blo), madd!(h, s, bhi))
                                 });
                                 a = a.add(a_stride);
                                 b = b.add(2);
