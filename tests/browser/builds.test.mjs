@@ -75,7 +75,10 @@ const runGemm = async () => {
   const pattern = (dims, mul) =>
     Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => (((i * mul) % 23) - 11) / 8);
   const x = ['mm', 'mm_b', 'gemm', 'mm_l', 'mm_z', 'mm_f', 'mm_r', 'mm_c'].map((p) => [`x_${p}`, [29, 67], 3]);
-  const others = [['z', [29, 53], 4], ['xw', [67, 130], 5], ['c', [1, 3, 9, 11], 6], ['ba', [2, 7, 5], 7], ['bb', [2, 5, 13], 8]];
+  const others = [
+    ['z', [29, 53], 4], ['xw', [67, 130], 5], ['c', [1, 3, 9, 11], 6], ['ba', [2, 7, 5], 7], ['bb', [2, 5, 13], 8],
+    ['xs', [29, 67], 3],
+  ];
   const feeds = Object.fromEntries([...x, ...others].map(([n, d, m]) => [n, new Tensor('float32', pattern(d, m), d)]));
   const session = await InferenceSession.create('/test-models/gemm_fusions.onnx');
   const outputs = await session.run(feeds);
