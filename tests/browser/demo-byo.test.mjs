@@ -61,6 +61,11 @@ async function openDemo() {
 /** Picks a model file like a user and waits until it is loaded or has failed. */
 async function pickModel(demo, file) {
   demo.state.ready = false;
+  // Clear the previous model's final state first, so that the wait below cannot match it before
+  // the page has started on the new file.
+  await demo.page.evaluate(() => {
+    document.getElementById('progress').dataset.state = 'picking';
+  });
   await demo.page.setInputFiles('#file', file);
   await demo.page.waitForSelector('#progress[data-state=ready], #progress[data-state=error]', { timeout: 120_000 });
   if ((await demo.page.getAttribute('#progress', 'data-state')) === 'ready') await demo.waitReady();
