@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { launch, openPage, serveTestSite } from '../support/browser.mjs';
+import { inputs as gemmInputs } from '../support/gemm-fusions.mjs';
 
 let browser;
 let site;
@@ -69,17 +70,10 @@ test("a worker session with env.wasm.build = 'full' runs DFT; the page's default
   await page.close();
 });
 
-/** Runs tests/models/gemm_fusions.onnx in the page on its test inputs; returns every output as an array. */
-const runGemm = async () => {
+/** Runs tests/models/gemm_fusions.onnx in the page on `inputs` ([name, dims, values]); returns every output as an array. */
+const runGemm = async (inputs) => {
   const { InferenceSession, Tensor } = window.onnxlet;
-  const pattern = (dims, mul) =>
-    Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => (((i * mul) % 23) - 11) / 8);
-  const x = ['mm', 'mm_b', 'gemm', 'mm_l', 'mm_z', 'mm_f', 'mm_r', 'mm_c'].map((p) => [`x_${p}`, [29, 67], 3]);
-  const others = [
-    ['z', [29, 53], 4], ['xw', [67, 130], 5], ['c', [1, 3, 9, 11], 6], ['ba', [2, 7, 5], 7], ['bb', [2, 5, 13], 8],
-    ['xs', [29, 67], 3],
-  ];
-  const feeds = Object.fromEntries([...x, ...others].map(([n, d, m]) => [n, new Tensor('float32', pattern(d, m), d)]));
+  const feeds = Object.fromEntries(inputs.map(([n, d, v]) => [n, new Tensor('float32', Float32Array.from(v), d)]));
   const session = await InferenceSession.create('/test-models/gemm_fusions.onnx');
   const outputs = await session.run(feeds);
   await session.release();
@@ -93,10 +87,11 @@ test('Chromium validates relaxed SIMD: the default build fetches onnxlet_relaxed
     const { page, problems } = await openPage(browser, `${site.url}/pages/script.html`);
     await page.waitForFunction(() => document.getElementById('status').textContent !== 'loading');
     await page.evaluate(`window.runGemm = ${runGemm}`);
-    outputs[String(relaxedSimd)] = await page.evaluate((relaxed) => {
+    const args = { relaxed: relaxedSimd ?? null, inputs: gemmInputs.map(([n, d, v]) => [n, d, Array.from(v)]) };
+    outputs[String(relaxedSimd)] = await page.evaluate(({ relaxed, inputs }) => {
       window.onnxlet.env.wasm.relaxedSimd = relaxed ?? undefined;
-      return window.runGemm();
-    }, relaxedSimd ?? null);
+      return window.runGemm(inputs);
+    }, args);
     const expected = relaxedSimd === false ? '/dist/onnxlet_bg.wasm' : '/dist/onnxlet_relaxed_bg.wasm';
     assert.deepEqual(wasmRequests().slice(before), [expected]);
     assert.deepEqual(problems, []);

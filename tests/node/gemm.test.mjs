@@ -4,17 +4,14 @@
 // whose size is symbolic, and each operation tract fuses
 // into the kernel (bias per row and per column, Relu, Clip, LeakyRelu, a tensor added, scalar
 // ops either side, per-row Min and Mul, per-column Max). tests/models/gemm_fusions.onnx is made by
-// scripts/make-test-models.py, from the same weight pattern as `pattern` below.
+// scripts/make-test-models.py, from the same weight pattern as `pattern` (tests/support/gemm-fusions.mjs).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { InferenceSession, Tensor } from 'onnxlet';
 
+import { feeds, inputs, pattern } from '../support/gemm-fusions.mjs';
 import { testModel } from '../support/models.mjs';
-
-/** ((i * mul) % mod - shift) / scale for i in 0..n: make-test-models.py's `pattern`. */
-const pattern = (dims, mul, mod, shift, scale) =>
-  Float64Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => (((i * mul) % mod) - shift) / scale);
 
 const W = pattern([67, 53], 7, 17, 8, 8);
 const Wt = pattern([53, 67], 7, 17, 8, 8);
@@ -24,26 +21,6 @@ const W2 = pattern([130, 66], 3, 13, 6, 16);
 const b2 = pattern([66], 1, 7, 3, 2);
 const Wc = pattern([5, 3, 3, 3], 5, 9, 4, 4);
 const bc = pattern([5], 1, 3, 1, 2);
-
-// Every product that reads x has an input of its own, fed the same values: tract does not fuse
-// operations into a product whose operands another product shares.
-const xProducts = ['mm', 'mm_b', 'gemm', 'mm_l', 'mm_z', 'mm_f', 'mm_r', 'mm_c'];
-const others = [
-  ['z', [29, 53]],
-  ['xw', [67, 130]],
-  ['c', [1, 3, 9, 11]],
-  ['ba', [2, 7, 5]],
-  ['bb', [2, 5, 13]],
-];
-const feeds = {
-  x: pattern([29, 67], 3, 23, 11, 8),
-  ...Object.fromEntries(others.map(([name, dims], k) => [name, pattern(dims, 4 + k, 23, 11, 8)])),
-};
-const inputs = [
-  ...xProducts.map((p) => [`x_${p}`, [29, 67], feeds.x]),
-  ...others.map(([n, d]) => [n, d, feeds[n]]),
-  ['xs', [29, 67], feeds.x],
-];
 
 /** a [m, k] times b [k, n] (or b transposed, [n, k]), in float64. */
 function matmul(a, bm, m, k, n, transB = false) {
