@@ -34,12 +34,12 @@ const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest(
  */
 const BUILDS = [
   { features: [], file: 'onnxlet_bg.wasm', out: pkg },
-  { features: ['relaxed-simd'], relaxedSimd: true, file: 'onnxlet_relaxed_bg.wasm', out: join(pkg, 'relaxed') },
+  { features: ['relaxed-simd'], file: 'onnxlet_relaxed_bg.wasm', out: join(pkg, 'relaxed') },
   { features: ['full'], file: 'onnxlet_full_bg.wasm', out: join(pkg, 'full') },
 ];
 
 /** Builds one module: Rust → wasm-bindgen → wasm-opt → dist/`file`. */
-function buildWasm({ features, relaxedSimd = false, file, out }) {
+function buildWasm({ features, file, out }) {
   // `cargo build` would silently drop `lto = true`: the crate is also an rlib (rust-lang/cargo#9672).
   run('cargo', [
     'rustc', '--release', '--target', 'wasm32-unknown-unknown', '--lib', '--crate-type', 'cdylib',
@@ -56,7 +56,7 @@ function buildWasm({ features, relaxedSimd = false, file, out }) {
   // wasm-opt takes minutes on tract: skip it when its input and flags have not changed.
   const input = join(out, 'onnxlet_bg.wasm');
   const stampPath = join(out, 'wasm-opt.stamp');
-  const flags = [...WASM_OPT_FLAGS, ...(relaxedSimd ? ['--enable-relaxed-simd'] : [])];
+  const flags = [...WASM_OPT_FLAGS, ...(features.includes('relaxed-simd') ? ['--enable-relaxed-simd'] : [])];
   const stamp = `${sha256(input)} ${flags.join(' ')}`;
   const optimised = join(out, 'onnxlet_bg.opt.wasm');
   if (process.env.ONNXLET_SKIP_WASM_OPT === '1') {

@@ -255,16 +255,12 @@ unsafe fn kernel_f32_8x8(spec: &[FusedKerSpec<f32>]) -> isize {
     0
 }
 
-fn make_4x8() -> DynKernel<4, 8, f32> {
-    let mut kernel =
-        DynKernel::<4, 8, f32>::new(NAME_4X8, kernel_f32_4x8, f32::packing(4), f32::packing(8));
-    kernel.arch = Some(Arch::Wasm32Simd128);
-    kernel
-}
-
-fn make_8x8() -> DynKernel<8, 8, f32> {
-    let mut kernel =
-        DynKernel::<8, 8, f32>::new(NAME_8X8, kernel_f32_8x8, f32::packing(8), f32::packing(8));
+/// The kernel `kernel` as tract-linalg lists it: `MR` rows, 8 columns, written for wasm.
+fn make<const MR: usize>(
+    name: &str,
+    kernel: unsafe fn(&[FusedKerSpec<f32>]) -> isize,
+) -> DynKernel<MR, 8, f32> {
+    let mut kernel = DynKernel::<MR, 8, f32>::new(name, kernel, f32::packing(MR), f32::packing(8));
     kernel.arch = Some(Arch::Wasm32Simd128);
     kernel
 }
@@ -288,11 +284,11 @@ fn preferred(
 }
 
 inventory::submit! {
-    MmmRoutine { make: || make_8x8().mmm() }
+    MmmRoutine { make: || make::<8>(NAME_8X8, kernel_f32_8x8).mmm() }
 }
 
 inventory::submit! {
-    MmmRoutine { make: || make_4x8().mmm() }
+    MmmRoutine { make: || make::<4>(NAME_4X8, kernel_f32_4x8).mmm() }
 }
 
 inventory::submit! {
