@@ -11,9 +11,12 @@
     instances: [],
     /** Every distinct Memory seen in an instance's imports or exports, with its owner. */
     memories: [],
-    /** Total bytes of the current buffers of every memory but the host's own (see `internal`). */
+    /** Total bytes of the current buffers of every memory but the host's own (see `internal`); undefined if none. */
     memoryBytes() {
-      return probe.memories.filter((m) => !m.internal).reduce((sum, m) => sum + m.memory.buffer.byteLength, 0);
+      const own = probe.memories.filter((m) => !m.internal);
+      // None: the runtime computes in workers (onnxlet on several threads), out of this probe's sight.
+      if (own.length === 0) return undefined;
+      return own.reduce((sum, m) => sum + m.memory.buffer.byteLength, 0);
     },
   };
   const seen = new Set();

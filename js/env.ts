@@ -22,9 +22,22 @@ export interface Env {
      * one fused instruction (about 15% faster on matrix products; results may differ from the
      * other module's in the last bits). Unset (the default), it is used where
      * `WebAssembly.validate` accepts relaxed SIMD (Chromium 114+, Node 22+); `false` never uses
-     * it, `true` always does. The full build has no relaxed-SIMD module.
+     * it, `true` always does. The multi-threaded module has its relaxed-SIMD twin too
+     * (`onnxlet_threads_relaxed_bg.wasm`); the full build has none.
      */
     relaxedSimd?: boolean;
+    /**
+     * How many threads a session computes on, like onnxruntime-web's `env.wasm.numThreads`. Above
+     * 1, sessions run in a dedicated worker on the multi-threaded module
+     * (`onnxlet_threads_bg.wasm`, or its relaxed-SIMD twin, beside the script), whose threads
+     * are Web Workers sharing its memory; that needs `SharedArrayBuffer`, which browsers give only to cross-origin-isolated
+     * pages (served with `Cross-Origin-Opener-Policy: same-origin` and
+     * `Cross-Origin-Embedder-Policy: require-corp`). Unset or 0 (the default): `min(4,
+     * ceil(navigator.hardwareConcurrency / 2))` in a cross-origin-isolated page, else 1. Where
+     * threads are not available (a page that is not isolated, Node, the full build, `wasmBinary`),
+     * sessions run on one thread and a larger value is reported once on the console.
+     */
+    numThreads?: number;
     /** The module itself, as bytes or a compiled `WebAssembly.Module`; takes precedence over `wasmPaths`. */
     wasmBinary?: ArrayBuffer | ArrayBufferView | WebAssembly.Module;
   };

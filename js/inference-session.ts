@@ -3,6 +3,7 @@ import type { CreateOptions } from './create-options.js';
 import { OnnxletError } from './errors.js';
 import type { ModelSource } from './source.js';
 import { Tensor, type TensorType, describe, isTensorType, tensorBytes } from './tensor.js';
+import { sessionThreads } from './threads.js';
 import { workerBackend } from './worker-backend.js';
 
 /* eslint-disable @typescript-eslint/no-namespace */
@@ -23,7 +24,8 @@ export declare namespace InferenceSession {
     /**
      * Runs the session in a dedicated Web Worker (`onnxlet.worker.mjs`, beside the script), with
      * the same API: the page stays responsive during long runs. Inputs are copied to the worker
-     * and outputs transferred back. Browsers and Deno only.
+     * and outputs transferred back. Browsers and Deno only. Sessions on more than one thread
+     * (`env.wasm.numThreads`) always run in a worker.
      */
     worker?: boolean;
   }
@@ -171,7 +173,9 @@ export class InferenceSession {
   static async create(source: ModelSource, options?: InferenceSession.SessionOptions): Promise<InferenceSession> {
     checkOptions(options);
     const { worker, ...rest } = options ?? {};
-    const backend = worker ? await workerBackend(source, rest) : await localBackend(source, rest);
+    const threads = sessionThreads();
+    const backend =
+      worker || threads > 1 ? await workerBackend(source, rest, threads) : await localBackend(source, rest);
     return new InferenceSession(backend);
   }
 

@@ -5,6 +5,8 @@ import { OnnxletError, fromWasmError } from './errors.js';
 import { readLocalFile } from './local-file.js';
 
 declare const __ONNXLET_IIFE__: boolean;
+/** True in the multi-threaded worker's bundle, whose glue is the threads build's. */
+declare const __ONNXLET_THREADS__: boolean;
 
 export { ModelBuffer, WasmSession, memoryUsage, supportedOperators };
 
@@ -13,6 +15,24 @@ export const scriptSrc: string | undefined =
   __ONNXLET_IIFE__ && typeof document !== 'undefined'
     ? ((document.currentScript as HTMLScriptElement | null)?.src ?? undefined)
     : undefined;
+
+/**
+ * Set by the multi-threaded worker (js/threads-worker.ts): starts the thread pool on the
+ * instantiated module and its shared memory.
+ */
+export const threadPool: {
+  start?: (module: WebAssembly.Module, memory: WebAssembly.Memory) => Promise<void>;
+  /** The `BroadcastChannel` on which the page hears of a crashed pool thread. */
+  crashChannel?: string;
+} = {};
+
+/** Whether the multi-threaded module crashed: it cannot be reset (its threads share the memory). */
+let dead = false;
+
+/** Whether the module crashed for good (the multi-threaded one; the others are reset). */
+export function isDead(): boolean {
+  return dead;
+}
 
 let ready: Promise<void> | undefined;
 let generation = 0;
@@ -51,6 +71,19 @@ export function callWasm<T>(what: string, f: () => T): T {
   try {
     return f();
   } catch (error) {
+    if (error instanceof WebAssembly.RuntimeError && __ONNXLET_THREADS__) {
+      dead = true;
+      generation++;
+      instantiated = false;
+      ready = Promise.reject(new OnnxletError('RELEASED', 'the multi-threaded module crashed'));
+      ready.catch(() => {});
+      throw new OnnxletError(
+        'RUNTIME_ERROR',
+        `the WebAssembly module crashed while ${what} (${error.message}); the session's worker has stopped and ` +
+          'the session is released (a panic message, if any, is on the console)',
+        { cause: error },
+      );
+    }
     if (error instanceof WebAssembly.RuntimeError) {
       generation++;
       instantiated = false;
@@ -76,8 +109,21 @@ export function callWasm<T>(what: string, f: () => T): T {
 async function instantiate(): Promise<void> {
   const source = await wasmSource();
   try {
+    if (__ONNXLET_THREADS__) {
+      // Compiled here, so that the pool's workers instantiate the same module on the same memory.
+      const module =
+        source instanceof WebAssembly.Module
+          ? source
+          : source instanceof Response
+            ? await compileResponse(source)
+            : await WebAssembly.compile(source);
+      const exports = await init({ module_or_path: module });
+      await threadPool.start?.(module, exports.memory);
+      return;
+    }
     await init({ module_or_path: source });
   } catch (error) {
+    if (error instanceof OnnxletError) throw error;
     const hint = !(error instanceof WebAssembly.CompileError)
       ? ''
       : env.wasm.relaxedSimd === true
@@ -89,6 +135,14 @@ async function instantiate(): Promise<void> {
       { cause: error },
     );
   }
+}
+
+/** Compiles a fetched module, streaming where the server labels it `application/wasm`. */
+async function compileResponse(response: Response): Promise<WebAssembly.Module> {
+  if (response.headers.get('content-type')?.split(';')[0].trim() === 'application/wasm') {
+    return WebAssembly.compileStreaming(response);
+  }
+  return WebAssembly.compile(await response.arrayBuffer());
 }
 
 /** A module of one function using one relaxed-SIMD instruction (`i8x16.relaxed_swizzle`). */
@@ -111,6 +165,7 @@ function useRelaxedSimd(): boolean {
 /** The file name of the module `env.wasm.build` and `env.wasm.relaxedSimd` select. */
 export function wasmFile(): string {
   const { build } = env.wasm;
+  if (__ONNXLET_THREADS__) return useRelaxedSimd() ? 'onnxlet_threads_relaxed_bg.wasm' : 'onnxlet_threads_bg.wasm';
   if (build === undefined || build === 'default') return useRelaxedSimd() ? 'onnxlet_relaxed_bg.wasm' : 'onnxlet_bg.wasm';
   if (build === 'full') return 'onnxlet_full_bg.wasm';
   throw new OnnxletError('INVALID_ARGUMENT', `env.wasm.build must be 'default' or 'full', not ${JSON.stringify(build)}`);
@@ -139,6 +194,8 @@ export function wasmUrl(): URL {
   // the README).
   if (file === 'onnxlet_bg.wasm') return new URL('./onnxlet_bg.wasm', import.meta.url);
   if (file === 'onnxlet_relaxed_bg.wasm') return new URL('./onnxlet_relaxed_bg.wasm', import.meta.url);
+  if (file === 'onnxlet_threads_bg.wasm') return new URL('./onnxlet_threads_bg.wasm', import.meta.url);
+  if (file === 'onnxlet_threads_relaxed_bg.wasm') return new URL('./onnxlet_threads_relaxed_bg.wasm', import.meta.url);
   return new URL(file, import.meta.url);
 }
 

@@ -12,11 +12,15 @@ declare const __ONNXLET_IIFE__: boolean;
 /** Distributive Omit, so each request variant keeps its own fields. */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
-function startWorker(): Worker {
+/** The session's worker: `onnxlet.worker.mjs`, or `onnxlet.threads.worker.mjs` for more than one thread. */
+function startWorker(threads: number): Worker {
+  const file = threads > 1 ? 'onnxlet.threads.worker.mjs' : 'onnxlet.worker.mjs';
   if (__ONNXLET_IIFE__) {
-    if (!scriptSrc) throw new OnnxletError('WASM_LOAD_FAILED', 'cannot locate onnxlet.worker.mjs: load onnxlet with <script src>');
-    return new Worker(new URL('onnxlet.worker.mjs', scriptSrc), { type: 'module' });
+    if (!scriptSrc) throw new OnnxletError('WASM_LOAD_FAILED', `cannot locate ${file}: load onnxlet with <script src>`);
+    return new Worker(new URL(file, scriptSrc), { type: 'module' });
   }
+  // Literals, which bundlers recognise and bundle as workers.
+  if (threads > 1) return new Worker(new URL('./onnxlet.threads.worker.mjs', import.meta.url), { type: 'module' });
   return new Worker(new URL('./onnxlet.worker.mjs', import.meta.url), { type: 'module' });
 }
 
@@ -44,8 +48,11 @@ async function workerSource(source: ModelSource): Promise<WorkerSource> {
   throw new OnnxletError('INVALID_ARGUMENT', `InferenceSession.create cannot send ${String(source)} to a worker`);
 }
 
-/** Loads a model into a dedicated worker; inputs are copied to it and outputs transferred back. */
-export async function workerBackend(source: ModelSource, options: CreateOptions): Promise<Backend> {
+/**
+ * Loads a model into a dedicated worker; inputs are copied to it and outputs transferred back.
+ * With `threads` above 1, the worker is the multi-threaded one, with a pool of `threads` more.
+ */
+export async function workerBackend(source: ModelSource, options: CreateOptions, threads = 1): Promise<Backend> {
   const { onProgress, signal, ...rest } = options;
   if (typeof Worker === 'undefined') {
     throw new OnnxletError(
@@ -55,10 +62,30 @@ export async function workerBackend(source: ModelSource, options: CreateOptions)
   }
   if (signal?.aborted) throw abortError(signal);
   const payload = await workerSource(source);
-  const worker = startWorker();
+  const worker = startWorker(threads);
   const pending = new Map<number, { resolve: (reply: WorkerReply) => void; reject: (error: unknown) => void }>();
   let nextId = 0;
   let released = false;
+  // A crash of the multi-threaded module ends the worker (its memory cannot be reset under the
+  // pool's threads); the session is then released, and new sessions start a new worker.
+  const crashChannel = threads > 1 ? `onnxlet-crash-${Math.random().toString(36).slice(2)}` : undefined;
+  const crashes = crashChannel === undefined ? undefined : new BroadcastChannel(crashChannel);
+  const stop = (error?: OnnxletError) => {
+    released = true;
+    crashes?.close();
+    worker.terminate();
+    for (const call of pending.values()) call.reject(error ?? new OnnxletError('RELEASED', 'this session has been released'));
+    pending.clear();
+  };
+  if (crashes !== undefined) {
+    crashes.onmessage = ({ data }: MessageEvent<string>) =>
+      stop(
+        new OnnxletError(
+          'RUNTIME_ERROR',
+          `a thread of the session's pool crashed (${data}); the session's worker has stopped and the session is released`,
+        ),
+      );
+  }
   worker.onmessage = ({ data }: MessageEvent<WorkerReply>) => {
     if (data.type === 'progress') {
       onProgress?.(data.event);
@@ -66,8 +93,10 @@ export async function workerBackend(source: ModelSource, options: CreateOptions)
     }
     const call = pending.get(data.id);
     pending.delete(data.id);
-    if (data.type === 'error') call?.reject(fromWireError(data.error));
-    else call?.resolve(data);
+    if (data.type === 'error') {
+      call?.reject(fromWireError(data.error));
+      if (data.fatal) stop();
+    } else call?.resolve(data);
   };
   worker.onerror = (event) => {
     event.preventDefault();
@@ -90,22 +119,32 @@ export async function workerBackend(source: ModelSource, options: CreateOptions)
 
   // Resolved here, as this thread resolves it, so the worker loads the same file.
   const { wasmPaths: paths, build, relaxedSimd } = env.wasm;
-  const wasmPaths = paths === undefined && build === undefined && relaxedSimd === undefined ? undefined : wasmUrl().href;
+  // The multi-threaded worker has one module: it needs only the directory, if one is set.
+  const wasmPaths =
+    threads > 1
+      ? paths === undefined
+        ? undefined
+        : new URL('.', wasmUrl()).href
+      : paths === undefined && build === undefined && relaxedSimd === undefined
+        ? undefined
+        : wasmUrl().href;
   let create: ReturnType<typeof call>;
   try {
     const transfer = payload instanceof ArrayBuffer ? [payload] : typeof payload === 'object' && 'body' in payload ? [payload.body] : [];
-    create = call({ type: 'create', source: payload, options: rest, wasmPaths }, transfer);
+    const threadOptions = crashChannel === undefined ? undefined : { count: threads, crashChannel, relaxedSimd };
+    create = call({ type: 'create', source: payload, options: rest, wasmPaths, threads: threadOptions }, transfer);
   } catch (error) {
     if (!(typeof payload === 'object' && 'body' in payload)) throw error;
     // No transferable streams here: the browser buffers the body as a Blob (not in the JS heap).
     const blob = await new Response(payload.body).blob();
-    create = call({ type: 'create', source: blob, options: rest, wasmPaths });
+    const threadOptions = crashChannel === undefined ? undefined : { count: threads, crashChannel, relaxedSimd };
+    create = call({ type: 'create', source: blob, options: rest, wasmPaths, threads: threadOptions });
   }
   const onAbort = () => {
     worker.postMessage({ id: create.id, type: 'abort' } satisfies WorkerRequest);
     pending.get(create.id)?.reject(abortError(signal as AbortSignal));
     pending.delete(create.id);
-    worker.terminate();
+    stop();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   if (signal?.aborted) onAbort();
@@ -113,7 +152,7 @@ export async function workerBackend(source: ModelSource, options: CreateOptions)
   try {
     created = await create.reply;
   } catch (error) {
-    worker.terminate();
+    stop();
     throw error;
   } finally {
     signal?.removeEventListener('abort', onAbort);
@@ -133,9 +172,8 @@ export async function workerBackend(source: ModelSource, options: CreateOptions)
     },
     async release() {
       if (released) return;
-      released = true;
       await call({ type: 'release' }).reply.catch(() => {});
-      worker.terminate();
+      stop();
     },
   };
 }

@@ -18,6 +18,8 @@ export type WorkerRequest =
       source: WorkerSource;
       options: Omit<CreateOptions, 'onProgress' | 'signal'>;
       wasmPaths: string | undefined;
+      /** For the multi-threaded worker: its number of threads, where pool crashes are told, and the page's `relaxedSimd`. */
+      threads?: { count: number; crashChannel: string; relaxedSimd: boolean | undefined };
     }
   | { id: number; type: 'abort' }
   | { id: number; type: 'run'; feeds: WireValue[]; fetches: string[] | undefined }
@@ -36,7 +38,7 @@ export type WorkerReply =
   | { id: number; type: 'created'; inputs: WireMetadata[]; outputs: WireMetadata[] }
   | { id: number; type: 'ran'; outputs: WireValue[] }
   | { id: number; type: 'released' }
-  | { id: number; type: 'error'; error: WireError };
+  | { id: number; type: 'error'; error: WireError; fatal?: boolean };
 
 export function toWireError(error: unknown): WireError {
   if (error instanceof OnnxletError) return { name: error.name, code: error.code, message: error.message };

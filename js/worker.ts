@@ -3,6 +3,7 @@
 import { type Backend, localBackend } from './backend.js';
 import { env } from './env.js';
 import { OnnxletError } from './errors.js';
+import { isDead, threadPool } from './wasm.js';
 import { type WorkerReply, type WorkerRequest, buffersOf, toWireError } from './worker-protocol.js';
 
 interface WorkerScope {
@@ -19,6 +20,11 @@ async function handle(request: WorkerRequest): Promise<void> {
   switch (request.type) {
     case 'create': {
       if (request.wasmPaths !== undefined) env.wasm.wasmPaths = request.wasmPaths;
+      if (request.threads !== undefined) {
+        env.wasm.numThreads = request.threads.count;
+        threadPool.crashChannel = request.threads.crashChannel;
+        env.wasm.relaxedSimd = request.threads.relaxedSimd;
+      }
       const controller = new AbortController();
       aborts.set(id, controller);
       try {
@@ -51,6 +57,12 @@ async function handle(request: WorkerRequest): Promise<void> {
   }
 }
 
-scope.onmessage = ({ data }) => {
-  handle(data).catch((error: unknown) => scope.postMessage({ id: data.id, type: 'error', error: toWireError(error) }));
-};
+/** Answers one request of the page's (also the multi-threaded worker's session requests). */
+export function onSessionMessage({ data }: MessageEvent<WorkerRequest>): void {
+  handle(data).catch((error: unknown) =>
+    // `fatal`: the multi-threaded module crashed, and the page stops this worker.
+    scope.postMessage({ id: data.id, type: 'error', error: toWireError(error), fatal: isDead() }),
+  );
+}
+
+scope.onmessage = onSessionMessage;

@@ -1,5 +1,6 @@
-// Builds the package: Rust → wasm (+simd128; the default operator set also with +relaxed-simd), with the default and the full operator sets →
-// wasm-bindgen → wasm-opt → esbuild (ESM + script tag) → .d.ts. Every tool call lives here, so any one of them can be swapped.
+// Builds the package: Rust → wasm (+simd128): the default operator set, the same with +relaxed-simd, the full operator set, and
+// the default set multi-threaded (atomics, shared memory) → wasm-bindgen → wasm-opt → esbuild (ESM, script tag, workers) → .d.ts.
+// Every tool call lives here, so any one of them can be swapped.
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,27 +37,60 @@ const BUILDS = [
   { features: [], file: 'onnxlet_bg.wasm', out: pkg },
   { features: ['relaxed-simd'], file: 'onnxlet_relaxed_bg.wasm', out: join(pkg, 'relaxed') },
   { features: ['full'], file: 'onnxlet_full_bg.wasm', out: join(pkg, 'full') },
+  { features: ['threads'], file: 'onnxlet_threads_bg.wasm', out: join(pkg, 'threads'), threads: true },
+  {
+    features: ['threads', 'relaxed-simd'],
+    file: 'onnxlet_threads_relaxed_bg.wasm',
+    out: join(pkg, 'threads-relaxed'),
+    threads: true,
+  },
 ];
 
+/**
+ * The multi-threaded module: shared memory needs the atomics target feature in every crate,
+ * std included, so std is rebuilt from its sources (`-Zbuild-std`, which stable cargo allows
+ * with RUSTC_BOOTSTRAP), in a target directory of its own. Its memory may grow to 4 GiB, as the
+ * others' can (a shared memory must declare its maximum).
+ */
+const THREADS = {
+  targetDir: join(root, 'target', 'threads'),
+  env: {
+    RUSTC_BOOTSTRAP: '1',
+    RUSTFLAGS: [
+      '-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128',
+      // An imported shared memory, and the thread-local storage symbols wasm-bindgen's thread
+      // start-up needs.
+      ...['--shared-memory', '--import-memory', '--max-memory=4294967296'].map((a) => `-C link-arg=${a}`),
+      ...['__wasm_init_tls', '__tls_size', '__tls_align', '__tls_base'].map((s) => `-C link-arg=--export=${s}`),
+    ].join(' '),
+  },
+  cargo: ['-Zbuild-std=panic_abort,std'],
+};
+
 /** Builds one module: Rust → wasm-bindgen → wasm-opt → dist/`file`. */
-function buildWasm({ features, file, out }) {
+function buildWasm({ features, file, out, threads = false }) {
   // `cargo build` would silently drop `lto = true`: the crate is also an rlib (rust-lang/cargo#9672).
   run('cargo', [
     'rustc', '--release', '--target', 'wasm32-unknown-unknown', '--lib', '--crate-type', 'cdylib',
     ...(features.length ? ['--features', features.join(',')] : []),
-  ]);
+    ...(threads ? ['--target-dir', THREADS.targetDir, ...THREADS.cargo] : []),
+  ], threads ? { env: { ...process.env, ...THREADS.env } } : {});
   run('wasm-bindgen', [
     '--target', 'web',
     '--experimental-reset-state-function',
     '--out-dir', out,
     '--out-name', 'onnxlet',
-    cargoWasm,
+    threads ? join(THREADS.targetDir, 'wasm32-unknown-unknown', 'release', 'onnxlet.wasm') : cargoWasm,
   ]);
   addAsyncReset(join(out, 'onnxlet.js'), join(out, 'onnxlet.d.ts'));
   // wasm-opt takes minutes on tract: skip it when its input and flags have not changed.
   const input = join(out, 'onnxlet_bg.wasm');
   const stampPath = join(out, 'wasm-opt.stamp');
-  const flags = [...WASM_OPT_FLAGS, ...(features.includes('relaxed-simd') ? ['--enable-relaxed-simd'] : [])];
+  const flags = [
+    ...WASM_OPT_FLAGS,
+    ...(features.includes('relaxed-simd') ? ['--enable-relaxed-simd'] : []),
+    ...(threads ? ['--enable-threads'] : []),
+  ];
   const stamp = `${sha256(input)} ${flags.join(' ')}`;
   const optimised = join(out, 'onnxlet_bg.opt.wasm');
   if (process.env.ONNXLET_SKIP_WASM_OPT === '1') {
@@ -71,13 +105,17 @@ function buildWasm({ features, file, out }) {
 }
 
 /**
- * The JS bundles one wasm-bindgen glue (the default build's) for every module, which is right
+ * The JS bundles one wasm-bindgen glue (the default build's) for every module but the
+ * multi-threaded ones (whose worker bundles theirs, the plain one's, see buildJs), which is right
  * only while all export the same functions and import the same host functions: operator groups
  * and target features add no export, and the only import one adds (`random`'s
  * `crypto.getRandomValues`) is in all.
  */
 function checkSameGlue() {
-  const [first, ...others] = BUILDS;
+  for (const threads of [false, true]) checkSameGlueOf(BUILDS.filter((b) => Boolean(b.threads) === threads));
+}
+
+function checkSameGlueOf([first, ...others]) {
   for (const build of others) {
     for (const name of ['onnxlet.js', 'onnxlet.d.ts']) {
       if (!readFileSync(join(first.out, name)).equals(readFileSync(join(build.out, name)))) {
@@ -123,7 +161,7 @@ async function buildJs() {
     format: 'esm',
     platform: 'neutral',
     outfile: join(dist, 'onnxlet.mjs'),
-    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'false' },
+    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'false', __ONNXLET_THREADS__: 'false' },
   });
   await esbuild.build({
     ...common,
@@ -132,7 +170,25 @@ async function buildJs() {
     platform: 'neutral',
     minify: true,
     outfile: join(dist, 'onnxlet.worker.mjs'),
-    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'false' },
+    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'false', __ONNXLET_THREADS__: 'false' },
+  });
+  // The multi-threaded worker: the session worker's code on the threads build's glue (every
+  // import of pkg/onnxlet.js resolves to pkg/threads/onnxlet.js).
+  const threadsGlue = {
+    name: 'threads-glue',
+    setup(build) {
+      build.onResolve({ filter: /[/\\]pkg[/\\]onnxlet\.js$/ }, () => ({ path: join(pkg, 'threads', 'onnxlet.js') }));
+    },
+  };
+  await esbuild.build({
+    ...common,
+    entryPoints: [join(root, 'js', 'threads-worker.ts')],
+    format: 'esm',
+    platform: 'neutral',
+    minify: true,
+    plugins: [threadsGlue],
+    outfile: join(dist, 'onnxlet.threads.worker.mjs'),
+    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'false', __ONNXLET_THREADS__: 'true' },
   });
   await esbuild.build({
     ...common,
@@ -141,17 +197,17 @@ async function buildJs() {
     platform: 'browser',
     minify: true,
     outfile: join(dist, 'onnxlet.min.js'),
-    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'true' },
+    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'true', __ONNXLET_THREADS__: 'false' },
   });
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json']);
   // Internal modules: no public declaration refers to them.
-  for (const internal of ['wasm', 'backend', 'local-file', 'worker', 'worker-backend', 'worker-protocol']) {
+  for (const internal of ['wasm', 'backend', 'local-file', 'threads', 'threads-worker', 'worker', 'worker-backend', 'worker-protocol']) {
     rmSync(join(dist, `${internal}.d.ts`));
   }
 }
 
 function reportSizes() {
-  const files = [...BUILDS.map((b) => b.file), 'onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs'];
+  const files = [...BUILDS.map((b) => b.file), 'onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs', 'onnxlet.threads.worker.mjs'];
   const rows = files.map((name) => {
     const bytes = readFileSync(join(dist, name));
     const gzip = gzipSync(bytes, { level: 9 }).length;

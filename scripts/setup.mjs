@@ -40,12 +40,15 @@ export function wasmBindgenVersion() {
   return m[1];
 }
 
-/** The wasm32 target and wasm-bindgen-cli at exactly the crate's version. */
+/** The wasm32 target, the standard library's sources and wasm-bindgen-cli at exactly the crate's version. */
 export function ensureRustToolchain() {
   const targets = output('rustup', ['target', 'list', '--installed']) ?? '';
   if (!targets.split('\n').includes('wasm32-unknown-unknown')) {
     run('rustup', ['target', 'add', 'wasm32-unknown-unknown']);
   }
+  // The multi-threaded module rebuilds std with atomics (`-Zbuild-std`), from its sources.
+  const components = output('rustup', ['component', 'list', '--installed']) ?? '';
+  if (!components.split('\n').includes('rust-src')) run('rustup', ['component', 'add', 'rust-src']);
   const version = wasmBindgenVersion();
   const installed = output('wasm-bindgen', ['--version']);
   if (installed !== `wasm-bindgen ${version}`) {

@@ -22,11 +22,14 @@ run(process.execPath, [join(root, 'scripts', 'build.mjs')]);
 
 step('lint');
 run('cargo', ['fmt', '--check']);
-// The builds: the default operator set, with relaxed SIMD, and every operator (`full`).
+// The builds: the default operator set, with relaxed SIMD, and every operator (`full`); threads below.
 for (const features of [[], ['--features', 'relaxed-simd'], ['--features', 'full']]) {
   run('cargo', ['clippy', '--all-targets', ...features, '--', '-D', 'warnings']);
   run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', ...features, '--', '-D', 'warnings']);
 }
+// The multi-threaded module's code is wasm32-only (linted here without atomics, which only the
+// build needs).
+run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', '--features', 'threads', '--', '-D', 'warnings']);
 run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--noEmit']);
 
 step('native tests (cargo test, default build)');

@@ -137,16 +137,16 @@ test('vite build, with no configuration, emits the wasm assets and the built app
   const { stdout } = await mustRun(bin('vite'), ['build'], { cwd: dirs.vite });
   const assets = readdirSync(join(dirs.vite, 'dist', 'assets'));
   const wasm = assets.filter((f) => f.endsWith('.wasm'));
-  // The default build's two modules (plain and relaxed SIMD), not the full build's.
-  const shipped = ['onnxlet_bg.wasm', 'onnxlet_relaxed_bg.wasm'].map((f) =>
-    readFileSync(join(dirs.vite, 'node_modules', 'onnxlet', 'dist', f)),
-  );
-  assert.equal(wasm.length, 2, `two .wasm assets expected in ${assets.join(', ')}\n${stdout}`);
+  // The default build's modules (plain and relaxed SIMD, each also multi-threaded, through the
+  // threads worker Vite bundles), not the full build's.
+  const modules = ['onnxlet_bg.wasm', 'onnxlet_relaxed_bg.wasm', 'onnxlet_threads_bg.wasm', 'onnxlet_threads_relaxed_bg.wasm'];
+  const shipped = modules.map((f) => readFileSync(join(dirs.vite, 'node_modules', 'onnxlet', 'dist', f)));
+  assert.equal(wasm.length, 4, `four .wasm assets expected in ${assets.join(', ')}\n${stdout}`);
   const emitted = wasm.map((asset) => readFileSync(join(dirs.vite, 'dist', 'assets', asset)));
   assert.deepEqual(
     shipped.map((s) => emitted.some((e) => e.equals(s))),
-    [true, true],
-    'the assets are onnxlet_bg.wasm and onnxlet_relaxed_bg.wasm',
+    [true, true, true, true],
+    `the assets are ${modules.join(', ')}`,
   );
   assert.ok(statSync(join(dirs.vite, 'dist', 'magika', 'model.onnx')).isFile(), 'public/ is copied');
 

@@ -32,8 +32,8 @@ test('the packed package ships only the build outputs', () => {
   const files = readdirSync(join(consumer, 'node_modules', 'onnxlet', 'dist')).sort();
   assert.deepEqual(files, [
     'cache.d.ts', 'create-options.d.ts', 'env.d.ts', 'errors.d.ts', 'index.d.ts', 'inference-session.d.ts', 'memory.d.ts',
-    'onnxlet.min.js', 'onnxlet.mjs', 'onnxlet.worker.mjs', 'onnxlet_bg.wasm', 'onnxlet_full_bg.wasm', 'onnxlet_relaxed_bg.wasm',
-    'operators.d.ts',
+    'onnxlet.min.js', 'onnxlet.mjs', 'onnxlet.threads.worker.mjs', 'onnxlet.worker.mjs', 'onnxlet_bg.wasm', 'onnxlet_full_bg.wasm',
+    'onnxlet_relaxed_bg.wasm', 'onnxlet_threads_bg.wasm', 'onnxlet_threads_relaxed_bg.wasm', 'operators.d.ts',
     'source.d.ts', 'tensor.d.ts',
   ]);
 });
@@ -92,7 +92,7 @@ test('its types check under tsc --strict', () => {
 });
 
 test('the built JS never evaluates strings (it runs under a CSP without unsafe-eval)', () => {
-  for (const file of ['onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs']) {
+  for (const file of ['onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs', 'onnxlet.threads.worker.mjs']) {
     const code = readFileSync(join(consumer, 'node_modules', 'onnxlet', 'dist', file), 'utf8');
     assert.doesNotMatch(code, /\beval\s*\(/, `${file} calls eval`);
     assert.doesNotMatch(code, /\bnew\s+Function\b/, `${file} calls new Function`);

@@ -24,8 +24,17 @@ export async function launch() {
   });
 }
 
-/** Serves the built package, the test pages, the shared test code, the models and the demo. */
-export function serveTestSite() {
+/** The headers that make a page cross-origin isolated (and give it `SharedArrayBuffer`). */
+export const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+};
+
+/**
+ * Serves the built package, the test pages, the shared test code, the models and the demo;
+ * `isolated`: with the cross-origin isolation headers.
+ */
+export function serveTestSite({ isolated = false } = {}) {
   return serve({
     '/dist/': join(root, 'dist'),
     '/pages/': join(root, 'tests', 'browser', 'pages'),
@@ -33,7 +42,7 @@ export function serveTestSite() {
     '/models/': modelsDir,
     '/test-models/': join(root, 'tests', 'models'),
     '/': join(root, 'www'),
-  });
+  }, { headers: isolated ? ISOLATION_HEADERS : {} });
 }
 
 /** Opens a page and fails on any uncaught error or console error. */

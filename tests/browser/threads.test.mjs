@@ -1,0 +1,169 @@
+// Multi-threading in Chromium: with `env.wasm.numThreads` above 1 in a cross-origin isolated
+// page, a session runs in the multi-threaded worker (onnxlet.threads.worker.mjs) on
+// onnxlet_threads_relaxed_bg.wasm (or onnxlet_threads_bg.wasm), with one more worker per thread, and real models still match their
+// references. Elsewhere, sessions fall back to one thread with a console warning, and a crash
+// of the multi-threaded module releases its session only.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { launch, openPage, serveTestSite } from '../support/browser.mjs';
+import { loadIndex } from '../support/models.mjs';
+
+const index = loadIndex();
+let browser;
+let isolated;
+let plain;
+
+before(async () => {
+  [isolated, plain] = await Promise.all([serveTestSite({ isolated: true }), serveTestSite()]);
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await Promise.all([isolated?.close(), plain?.close()]);
+});
+
+/** How often each of the paths was requested from `site` since `since` requests. */
+function requested(site, since, ...paths) {
+  const later = site.requests.slice(since).map((r) => r.path);
+  return Object.fromEntries(paths.map((p) => [p, later.filter((l) => l === p).length]));
+}
+
+const THREADS_WORKER = '/dist/onnxlet.threads.worker.mjs';
+// Chromium has relaxed SIMD: the multi-threaded module's relaxed twin.
+const THREADS_WASM = '/dist/onnxlet_threads_relaxed_bg.wasm';
+
+/** Creates a session on each model in the page, checks it against its references, releases it. */
+const checkModels = async (models, options) => {
+  const readBytes = async (file) => new Uint8Array(await (await fetch(`/models/${file}`)).arrayBuffer());
+  const out = [];
+  for (const model of models) {
+    const session = await window.onnxlet.InferenceSession.create(`/models/${model.file}`, options);
+    const results = await window.checkModel(window.onnxlet, session, model, readBytes);
+    await session.release();
+    out.push({ name: model.name, results });
+  }
+  return out;
+};
+
+async function isolatedPage(url = `${isolated.url}/pages/esm.html`, options) {
+  const opened = await openPage(browser, url, options);
+  await opened.page.waitForFunction(() => document.getElementById('status').textContent === 'ready');
+  assert.equal(await opened.page.evaluate(() => globalThis.crossOriginIsolated), true);
+  await opened.page.evaluate(`window.checkModels = ${checkModels}`);
+  return opened;
+}
+
+test('numThreads = 2: real models run on the multi-threaded module and match their references', async () => {
+  const { page, problems } = await isolatedPage();
+  const models = ['minilm', 'squeezenet', 'magika', 'ppocr_det'].map((n) => index.models.find((m) => m.name === n));
+  const since = isolated.requests.length;
+  const outcome = await page.evaluate(async (models) => {
+    window.onnxlet.env.wasm.numThreads = 2;
+    return window.checkModels(models);
+  }, models);
+  for (const { name, results } of outcome) {
+    for (const r of results) assert.deepEqual(r.failures, [], `${name}: ${JSON.stringify(r)}`);
+  }
+  // Per session: its worker, and two more for its threads, each instantiating the module.
+  const n = models.length;
+  assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM, '/dist/onnxlet_relaxed_bg.wasm'), {
+    [THREADS_WORKER]: 3 * n,
+    [THREADS_WASM]: n,
+    '/dist/onnxlet_relaxed_bg.wasm': 0,
+  });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('numThreads unset in an isolated page: min(4, ceil(hardwareConcurrency / 2)) threads', async () => {
+  const context = await browser.newContext();
+  await context.addInitScript(() => Object.defineProperty(navigator, 'hardwareConcurrency', { get: () => 6 }));
+  const page = await context.newPage();
+  await page.goto(`${isolated.url}/pages/esm.html`);
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'ready');
+  await page.evaluate(`window.checkModels = ${checkModels}`);
+  const since = isolated.requests.length;
+  const [outcome] = await page.evaluate((m) => window.checkModels([m]), index.models.find((m) => m.name === 'magika'));
+  for (const r of outcome.results) assert.deepEqual(r.failures, [], JSON.stringify(r));
+  assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM), { [THREADS_WORKER]: 4, [THREADS_WASM]: 1 });
+  await context.close();
+});
+
+test('the script-tag build finds its threads worker and module beside the script; relaxedSimd = false reaches it', async () => {
+  const { page, problems } = await openPage(browser, `${isolated.url}/pages/script.html`);
+  await page.waitForFunction(() => document.getElementById('status').textContent !== 'loading');
+  const since = isolated.requests.length;
+  const sum = await page.evaluate(async () => {
+    const { InferenceSession, Tensor, env } = window.onnxlet;
+    env.wasm.numThreads = 3;
+    env.wasm.relaxedSimd = false;
+    const session = await InferenceSession.create('/test-models/add_dynamic.onnx');
+    const a = new Tensor('float32', [1, 2, 3], [1, 3]);
+    const { sum } = await session.run({ a, b: a });
+    await session.release();
+    return Array.from(sum.data);
+  });
+  assert.deepEqual(sum, [2, 4, 6]);
+  // relaxedSimd = false reaches the worker: the plain module.
+  assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM, '/dist/onnxlet_threads_bg.wasm'), {
+    [THREADS_WORKER]: 4,
+    [THREADS_WASM]: 0,
+    '/dist/onnxlet_threads_bg.wasm': 1,
+  });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('a page that is not cross-origin isolated runs on one thread and says why, once', async () => {
+  const { page } = await openPage(browser, `${plain.url}/pages/esm.html`);
+  const warnings = [];
+  page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'ready');
+  await page.evaluate(`window.checkModels = ${checkModels}`);
+  const since = plain.requests.length;
+  const model = index.models.find((m) => m.name === 'squeezenet');
+  const outcome = await page.evaluate(async (m) => {
+    window.onnxlet.env.wasm.numThreads = 4;
+    return [...(await window.checkModels([m])), ...(await window.checkModels([m]))];
+  }, model);
+  for (const { results } of outcome) for (const r of results) assert.deepEqual(r.failures, [], JSON.stringify(r));
+  assert.deepEqual(requested(plain, since, THREADS_WORKER, THREADS_WASM), { [THREADS_WORKER]: 0, [THREADS_WASM]: 0 });
+  assert.equal(warnings.length, 1, JSON.stringify(warnings));
+  assert.match(warnings[0], /numThreads is 4, but the page is not cross-origin isolated .*running on 1 thread/);
+  await page.close();
+});
+
+test('errors cross from the threads worker; a crash releases that session only', async () => {
+  const { page, problems } = await isolatedPage(undefined, { allowConsoleErrors: true });
+  const outcome = await page.evaluate(async () => {
+    const { InferenceSession, Tensor, env } = window.onnxlet;
+    env.wasm.numThreads = 2;
+    const failure = async (promise) => promise.then(() => 'no error', (e) => ({ code: e.code, message: e.message }));
+    const malformed = await failure(InferenceSession.create(new Uint8Array([1, 2, 3, 4])));
+    const session = await InferenceSession.create('/test-models/add_dynamic.onnx');
+    const other = await InferenceSession.create('/test-models/add_dynamic.onnx');
+    const small = new Tensor('float32', [1, 2, 3], [1, 3]);
+    const wrong = await failure(session.run({ a: small, b: new Tensor('int32', [1, 2, 3], [1, 3]) }));
+    // 2 × 1.1 GB of inputs and the output cannot fit in 4 GiB of wasm32 memory.
+    const n = 90_000_000;
+    const big = new Tensor('float32', new Float32Array(n * 3), [n, 3]);
+    const crash = await failure(session.run({ a: big, b: big }));
+    const stale = await failure(session.run({ a: small, b: small }));
+    const survivor = Array.from((await other.run({ a: small, b: small })).sum.data);
+    const fresh = await InferenceSession.create('/test-models/add_dynamic.onnx');
+    const sum = Array.from((await fresh.run({ a: small, b: small })).sum.data);
+    return { malformed, wrong, crash, stale, survivor, sum };
+  });
+  assert.equal(outcome.malformed.code, 'INVALID_MODEL', JSON.stringify(outcome.malformed));
+  assert.equal(outcome.wrong.code, 'INVALID_INPUT', JSON.stringify(outcome.wrong));
+  assert.match(outcome.wrong.message, /float32.*int32|int32.*float32/);
+  assert.equal(outcome.crash.code, 'RUNTIME_ERROR', JSON.stringify(outcome.crash));
+  assert.match(outcome.crash.message, /crashed/);
+  assert.equal(outcome.stale.code, 'RELEASED');
+  assert.deepEqual(outcome.survivor, [2, 4, 6]);
+  assert.deepEqual(outcome.sum, [2, 4, 6]);
+  assert.deepEqual(problems.filter((p) => p.startsWith('pageerror')), []);
+  await page.close();
+});
