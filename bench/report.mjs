@@ -46,8 +46,9 @@ function environmentSection(env) {
     const isolated = names.every((n) => ['ort', 'onnxlet'].every((r) => env.models[n][r]?.crossOriginIsolated !== false));
     lines.push(
       `Pages ${isolated ? 'were' : '**were not all**'} cross-origin isolated; onnxruntime-web started up to ` +
-        `${workers('ort')} worker(s), onnxlet ${workers('onnxlet')} (its threads' workers, started by that ` +
-        "worker, are not counted). onnxlet's wasm memory is then in workers, out of the page's sight: shown as —.",
+        `${workers('ort')} worker(s), onnxlet ${workers('onnxlet')} (each of the page's two sessions, the ` +
+        "measured one and the warm create's, starts its own worker and one more per thread). onnxlet's wasm " +
+        "memory is then in workers, out of the page's sight: shown as —.",
       '',
     );
   }
