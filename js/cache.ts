@@ -38,8 +38,12 @@ function cacheApiStore(): Store {
     async put(url, buffer) {
       const headers = { 'content-type': 'application/octet-stream', 'content-length': String(buffer.length) };
       // The Response copies the view's bytes synchronously, before the module can allocate, and
-      // the browser writes them to disk while the model compiles.
-      const response = new Response(buffer.view() as Uint8Array<ArrayBuffer>, { headers });
+      // the browser writes them to disk while the model compiles. A view of a shared memory (the
+      // multi-threaded module's) is copied first: the Fetch standard's body types exclude shared
+      // buffers, though Chromium accepts them.
+      const view = buffer.view();
+      const bytes = view.buffer instanceof ArrayBuffer ? view : view.slice();
+      const response = new Response(bytes as Uint8Array<ArrayBuffer>, { headers });
       return { stored: open().then((cache) => cache.put(url, response)) };
     },
     async list() {

@@ -77,6 +77,25 @@ test('numThreads = 2: real models run on the multi-threaded module and match the
   await page.close();
 });
 
+test('cache: true in a multi-threaded session stores the model (a copy out of the shared memory) and reuses it', async () => {
+  const { page, problems } = await isolatedPage();
+  const path = '/models/squeezenet/model.onnx';
+  const since = isolated.requests.length;
+  const listed = await page.evaluate(async (path) => {
+    const { InferenceSession, env, modelCache } = window.onnxlet;
+    env.wasm.numThreads = 2;
+    await modelCache.clear();
+    for (let i = 0; i < 2; i++) await (await InferenceSession.create(path, { cache: true })).release();
+    const entries = await modelCache.list();
+    await modelCache.clear();
+    return entries;
+  }, path);
+  assert.deepEqual(listed, [{ url: `${isolated.url}${path}`, bytes: index.models.find((m) => m.name === 'squeezenet').bytes }]);
+  assert.deepEqual(requested(isolated, since, path, THREADS_WASM), { [path]: 1, [THREADS_WASM]: 2 });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test('numThreads unset in an isolated page: min(4, ceil(hardwareConcurrency / 2)) threads', async () => {
   const context = await browser.newContext();
   await context.addInitScript(() => Object.defineProperty(navigator, 'hardwareConcurrency', { get: () => 6 }));
