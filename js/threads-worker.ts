@@ -5,8 +5,7 @@
 // - one of those pool workers, which instantiates the same module on the same shared memory and
 //   then computes whatever tract's parallel kernels hand its thread, until the worker stops.
 // The session's thread blocks while the pool computes, which only workers may do.
-import { threadPoolWorker, startThreadPool } from '../pkg/threads/onnxlet.js';
-import init from '../pkg/threads/onnxlet.js';
+import init, { startThreadPool, threadPoolWorker } from '../pkg/threads/onnxlet.js';
 import { env } from './env.js';
 import { OnnxletError } from './errors.js';
 import { threadPool } from './wasm.js';

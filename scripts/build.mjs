@@ -148,6 +148,12 @@ function addAsyncReset(gluePath, typesPath) {
 async function buildJs() {
   const esbuild = await import('esbuild');
   const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  /** The compile-time constants of one bundle: the script-tag build's, and the threads worker's. */
+  const define = ({ iife = false, threads = false } = {}) => ({
+    __ONNXLET_VERSION__: JSON.stringify(version),
+    __ONNXLET_IIFE__: String(iife),
+    __ONNXLET_THREADS__: String(threads),
+  });
   const common = {
     entryPoints: [join(root, 'js', 'index.ts')],
     bundle: true,
@@ -161,7 +167,7 @@ async function buildJs() {
     format: 'esm',
     platform: 'neutral',
     outfile: join(dist, 'onnxlet.mjs'),
-    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'false', __ONNXLET_THREADS__: 'false' },
+    define: define(),
   });
   await esbuild.build({
     ...common,
@@ -170,7 +176,7 @@ async function buildJs() {
     platform: 'neutral',
     minify: true,
     outfile: join(dist, 'onnxlet.worker.mjs'),
-    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'false', __ONNXLET_THREADS__: 'false' },
+    define: define(),
   });
   // The multi-threaded worker: the session worker's code on the threads build's glue (every
   // import of pkg/onnxlet.js resolves to pkg/threads/onnxlet.js).
@@ -188,7 +194,7 @@ async function buildJs() {
     minify: true,
     plugins: [threadsGlue],
     outfile: join(dist, 'onnxlet.threads.worker.mjs'),
-    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'false', __ONNXLET_THREADS__: 'true' },
+    define: define({ threads: true }),
   });
   await esbuild.build({
     ...common,
@@ -197,7 +203,7 @@ async function buildJs() {
     platform: 'browser',
     minify: true,
     outfile: join(dist, 'onnxlet.min.js'),
-    define: { __ONNXLET_VERSION__: JSON.stringify(version), __ONNXLET_IIFE__: 'true', __ONNXLET_THREADS__: 'false' },
+    define: define({ iife: true }),
   });
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json']);
   // Internal modules: no public declaration refers to them.
