@@ -354,9 +354,9 @@ impl TypedFact {
         {
             bail!("fact as uniform value {:?}, but is of type {:?}", u, self.datum_type);
         }
-        if let (Some(u), Some(k)) = (self.uniform.as_deref(), self.konst.as_deref()) {
-            if let Some(k) = k.as_uniform() {
-                if &k != u {
+        if let (Some(u), Some(k)) = (self.uniform.as_deref(), self.konst.as_ref()) {
+            if let Some(k) = uniform_of(k) {
+                if &*k != u {
                     bail!(
                         "Uniform value and uniform constant mismatch: value:{u:?}, uniform:{k:?}",
                     );
@@ -447,6 +447,83 @@ impl Fact for TypedFact {
     }
 }
 
+/// `Tensor::as_uniform` of constants, remembered for each `Arc` of `REMEMBERED_FROM` elements
+/// or more (onnxlet: session-create time).
+///
+/// The optimiser builds a fact from the same constant many times (every pass that re-runs
+/// `output_facts`, every patch that wires a `Const`, every consistency check), and each time
+/// `as_uniform` read the whole tensor: for a model of 500 MB of weights, seconds of a session's
+/// creation. A constant behind an `Arc` does not change while the `Arc` lives, and the entry's
+/// `Weak` keeps its address from being reused, so an entry whose `Weak` still upgrades to the
+/// same allocation is current. Dead entries are dropped as the table grows.
+mod uniform_memo {
+    use crate::internal::*;
+    use std::collections::HashMap;
+    use std::sync::{Mutex, Weak};
+
+    type Memo = HashMap<usize, (Weak<Tensor>, Option<Arc<Tensor>>)>;
+    /// The table, and the size at which its dead entries are next dropped.
+    static MEMO: Mutex<Option<(Memo, usize)>> = Mutex::new(None);
+    const REMEMBERED_FROM: usize = 4096;
+
+    fn recall(t: &Arc<Tensor>) -> Option<Option<Arc<Tensor>>> {
+        let memo = MEMO.lock().ok()?;
+        let (weak, uniform) = memo.as_ref()?.0.get(&(Arc::as_ptr(t) as usize))?;
+        weak.upgrade().is_some_and(|live| Arc::ptr_eq(&live, t)).then(|| uniform.clone())
+    }
+
+    fn remember(t: &Arc<Tensor>, uniform: Option<Arc<Tensor>>) {
+        if let Ok(mut memo) = MEMO.lock() {
+            let (memo, sweep_at) = memo.get_or_insert_with(|| (HashMap::new(), 256));
+            if memo.len() >= *sweep_at {
+                memo.retain(|_, (weak, _)| weak.strong_count() > 0);
+                *sweep_at = (memo.len() * 2).max(256);
+            }
+            memo.insert(Arc::as_ptr(t) as usize, (Arc::downgrade(t), uniform));
+        }
+    }
+
+    /// `t.as_uniform()`, read from the table when `t` is in it.
+    pub fn uniform_of(t: &Arc<Tensor>) -> Option<Arc<Tensor>> {
+        if t.len() < REMEMBERED_FROM {
+            return t.as_uniform().map(Arc::new);
+        }
+        if let Some(uniform) = recall(t) {
+            return uniform;
+        }
+        let uniform = t.as_uniform().map(Arc::new);
+        remember(t, uniform.clone());
+        uniform
+    }
+
+    /// Records that `t` is uniform, and of which value, without reading it: for a constant
+    /// made by filling (`Some(value)`), or whose elements are those of another (see
+    /// [`same_uniform_as`]).
+    pub fn known_uniform(t: &Arc<Tensor>, uniform: Option<Arc<Tensor>>) {
+        if t.len() >= REMEMBERED_FROM {
+            remember(t, uniform);
+        }
+    }
+
+    /// Empties the table (its memory included), for a caller done optimising a model: entries
+    /// left behind would hold a little memory until later optimisations sweep them.
+    pub fn forget_uniforms() {
+        if let Ok(mut memo) = MEMO.lock() {
+            *memo = None;
+        }
+    }
+
+    /// Records that `t` has the same elements as `source`, in another layout (axes moved,
+    /// added, removed, or reshaped).
+    pub fn same_uniform_as(t: &Arc<Tensor>, source: &Arc<Tensor>) {
+        if t.len() >= REMEMBERED_FROM && t.len() == source.len() {
+            remember(t, uniform_of(source));
+        }
+    }
+}
+
+pub use uniform_memo::{forget_uniforms, known_uniform, same_uniform_as, uniform_of};
+
 impl TryFrom<Tensor> for TypedFact {
     type Error = TractError;
     fn try_from(t: Tensor) -> TractResult<TypedFact> {
@@ -471,7 +548,7 @@ impl TryFrom<Arc<Tensor>> for TypedFact {
         Ok(TypedFact {
             datum_type: t.datum_type(),
             shape: ShapeFact::from_dims(t.shape().iter().map(TDim::from)),
-            uniform: t.as_uniform().map(Arc::new),
+            uniform: uniform_of(&t),
             exotic_fact,
             konst: Some(t),
             uniform_tdim,

@@ -112,7 +112,9 @@ impl TypedOp for Const {
         anyhow::ensure!(io == InOut::Out(0));
         let mut new_tensor = self.0.clone().into_tensor();
         if change.change_tensor(&mut new_tensor, false).is_ok() {
-            let mut sub = Const(new_tensor.into_arc_tensor(), None);
+            let new_tensor = new_tensor.into_arc_tensor();
+            crate::model::same_uniform_as(&new_tensor, &self.0);
+            let mut sub = Const(new_tensor, None);
             if self.1.is_some() {
                 let my_fact = self.output_facts(&[])?;
                 let changed_fact = change.output_facts(&[&my_fact[0]])?;

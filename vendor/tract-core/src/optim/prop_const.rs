@@ -92,6 +92,15 @@ impl super::TypedPass for PropConst {
                             res = succ_res;
                             node = succ;
                         }
+                        // onnxlet: a fold that only changes the layout of one constant keeps
+                        // its elements, so the folded one is known to be uniform or not.
+                        let layout_of = (node.op_is::<crate::ops::change_axes::AxisOp>()
+                            || node.op_is::<crate::ops::change_axes::IntoShape>())
+                            && res.len() == 1
+                            && node.inputs.len() == 1;
+                        let layout_of = layout_of
+                            .then(|| model.outlet_fact(node.inputs[0]).ok()?.konst.clone())
+                            .flatten();
                         let mut patch = TypedModelPatch::default();
                         for (ix, output) in res.into_iter().enumerate() {
                             let exotic_fact =
@@ -102,12 +111,13 @@ impl super::TypedPass for PropConst {
                             } else {
                                 node.name.clone()
                             };
+                            let output = output.into_arc_tensor();
+                            if let Some(source) = &layout_of {
+                                crate::model::same_uniform_as(&output, source);
+                            }
                             let wire = patch.wire_node(
                                 name,
-                                Const::new_with_opt_exotic_fact(
-                                    output.into_arc_tensor(),
-                                    exotic_fact,
-                                )?,
+                                Const::new_with_opt_exotic_fact(output, exotic_fact)?,
                                 &[],
                             )?[0];
                             patch.shunt_outside(model, (node.id, ix).into(), wire)?;
