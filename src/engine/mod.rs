@@ -4,6 +4,7 @@
 mod binary;
 mod bitshift;
 mod branches;
+mod constant_of_shape;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod gemm;
 mod lrn;
@@ -42,6 +43,10 @@ impl Engine {
     /// The bytes are freed as the weights are decoded (see `weights`), so that the weights are
     /// held about once, plus the largest one twice, until optimisation repacks some of them.
     pub fn load(bytes: Vec<u8>, overrides: &[(String, usize)]) -> Result<Engine> {
+        with_uniform_memo(|| Engine::load_now(bytes, overrides))
+    }
+
+    fn load_now(bytes: Vec<u8>, overrides: &[(String, usize)]) -> Result<Engine> {
         let onnx = onnx();
         let weights::Decoded { proto, weights } = weights::decode(bytes)?;
         check_operators(&onnx, &proto)?;
@@ -63,12 +68,13 @@ impl Engine {
         // Constants are shared (`Arc`) between a model and its clone: the fallback costs no copy.
         let fallback = inference.clone();
         if let Ok(mut typed) = inference.into_typed().and_then(|m| m.into_decluttered()) {
-            if !overrides.is_empty() {
+            let pinned = !overrides.is_empty();
+            if pinned {
                 typed = pin_symbols(&typed, overrides)?;
             }
             let inputs = value_infos(&typed, typed.input_outlets(), input_names.clone())?;
             let outputs = value_infos(&typed, typed.output_outlets(), output_names.clone())?;
-            if let Ok(plan) = optimise(typed) {
+            if let Ok(plan) = optimise(typed, pinned) {
                 return Ok(Engine {
                     plans: Plans::Symbolic(plan),
                     inputs,
@@ -140,10 +146,21 @@ fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     f()
 }
 
+/// Runs `f`, which types or optimises a model, then empties the table in which tract (as
+/// vendored) remembers which of the model's constants are uniform (`vendor/README.md`), so that
+/// a creation leaves nothing behind.
+fn with_uniform_memo<R>(f: impl FnOnce() -> R) -> R {
+    let result = f();
+    tract_onnx::tract_core::model::forget_uniforms();
+    result
+}
+
 /// tract's ONNX framework, with onnxlet's corrections to its operators.
 fn onnx() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     onnx.op_register.insert("BitShift", bitshift::build);
+    onnx.op_register
+        .insert("ConstantOfShape", constant_of_shape::build);
     onnx.op_register.insert("LRN", lrn::build);
     onnx
 }
@@ -164,8 +181,16 @@ pub(crate) fn operator_names() -> Vec<String> {
     onnx().op_register.0.into_keys().collect()
 }
 
-fn optimise(model: TypedModel) -> TractResult<Arc<TypedSimplePlan>> {
-    let mut model = model.into_optimized()?;
+/// Optimises a decluttered model: it is decluttered again only if `redeclutter` (symbols were
+/// pinned since), a pass that otherwise finds nothing to do and costs up to 5% of a creation.
+fn optimise(model: TypedModel, redeclutter: bool) -> TractResult<Arc<TypedSimplePlan>> {
+    let mut model = if redeclutter {
+        model.into_optimized()?
+    } else {
+        let mut model = model;
+        model.optimize()?;
+        model
+    };
     natural_constants(&mut model)?;
     binary::replace_generic(&mut model)?;
     let plan = model.into_runnable()?;

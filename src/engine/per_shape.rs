@@ -10,7 +10,7 @@ use tract_onnx::pb;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::ops::konst::Const;
 
-use super::{branches, dtype_to_tract, optimise, to_tract};
+use super::{branches, dtype_to_tract, optimise, to_tract, with_uniform_memo};
 use crate::error::{Error, Result};
 use crate::tensor::{format_shape, HostTensor, ValueInfo};
 
@@ -190,7 +190,8 @@ impl PerShape {
             }
             model.set_input_outlets(&kept).map_err(describe)?;
         }
-        let plan = model.into_typed().and_then(optimise).map_err(describe)?;
+        let plan = with_uniform_memo(|| model.into_typed().and_then(|m| optimise(m, true)))
+            .map_err(describe)?;
         Ok(Prepared { plan, fed })
     }
 }

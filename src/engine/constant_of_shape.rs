@@ -1,0 +1,151 @@
+//! ONNX `ConstantOfShape`, in place of tract's, for models whose weights it makes.
+//!
+//! tract's version wires a broadcast of the scalar, which tract evaluates element by element
+//! while it infers the model's types (then drops the result when it is over its constant-folding
+//! budget) and again when it builds the typed model. A model such as the ONNX test suite's vgg19,
+//! whose 550 MB of weights are all made this way, spent about a second of its creation there.
+//! This one makes a large constant once, when the typed model is built, by copying, and tells
+//! tract it is uniform, which tract would otherwise check by reading it.
+
+use tract_onnx::model::ParsingContext;
+use tract_onnx::pb::NodeProto;
+use tract_onnx::tract_hir::internal::*;
+use tract_onnx::tract_hir::ops::expandable::expand;
+use tract_onnx::tract_hir::tract_core::model::known_uniform;
+use tract_onnx::tract_hir::tract_core::optim::CONST_FOLD_MEM_BUDGET;
+use tract_onnx::tract_hir::tract_core::prelude::tract_data::TooEarly;
+
+/// The `ConstantOfShape` builder for tract's ONNX operator registry.
+pub(super) fn build(
+    ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let mut value = match node.get_attr_opt("value")? {
+        Some(val) => ctx.load_tensor(val)?.into_arc_tensor(),
+        None => rctensor0(0.0f32),
+    };
+    if value.rank() > 0 {
+        if value.len() != 1 {
+            bail!("Expected scalar (or vector of length 1), got {:?}", value);
+        }
+        value = value.nth(0)?.into_arc_tensor();
+    }
+    Ok((expand(ConstantOfShape { scalar: value }), vec![]))
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+struct ConstantOfShape {
+    scalar: Arc<Tensor>,
+}
+
+impl Expansion for ConstantOfShape {
+    fn name(&self) -> StaticName {
+        "ConstantOfShape".into()
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        check_input_arity(inputs, 1)?;
+        check_output_arity(outputs, 1)?;
+        s.equals(&outputs[0].datum_type, self.scalar.datum_type())?;
+        s.equals(&inputs[0].rank, 1)?;
+        s.equals(&inputs[0].shape[0], outputs[0].rank.bex().to_dim())?;
+        s.given(&inputs[0].value, move |s, shape| {
+            let shape = shape.cast_to::<TDim>()?;
+            let shape = shape.try_as_plain_ram()?.as_slice::<TDim>()?;
+            for (axis, dim) in shape.iter().enumerate() {
+                s.equals(&outputs[0].shape[axis], dim)?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Building the typed model: the constant is made here, once.
+    fn wire_with_inference_model_and_node(
+        &self,
+        prefix: &str,
+        _model: &InferenceModel,
+        _node: &InferenceNode,
+        target: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        self.wire_sized(prefix, target, inputs, usize::MAX)
+    }
+
+    /// Also how tract evaluates the operator while it infers types. It keeps a value found then
+    /// only when it is at most `CONST_FOLD_MEM_BUDGET` bytes, so a larger one is not made.
+    fn wire(
+        &self,
+        prefix: &str,
+        target: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        self.wire_sized(prefix, target, inputs, CONST_FOLD_MEM_BUDGET as usize)
+    }
+}
+
+impl ConstantOfShape {
+    /// Wires the constant, filled at once when the shape is known and it is at most `budget`
+    /// bytes; a broadcast of the scalar otherwise.
+    fn wire_sized(
+        &self,
+        prefix: &str,
+        target: &mut TypedModel,
+        inputs: &[OutletId],
+        budget: usize,
+    ) -> TractResult<TVec<OutletId>> {
+        let Some(shape) = target.outlet_fact(inputs[0])?.konst.clone() else {
+            bail!("shape input is variable")
+        };
+        let shape = shape.cast_to::<TDim>()?;
+        let shape = shape.try_as_plain_ram()?.as_slice::<TDim>()?;
+        let dims = shape
+            .iter()
+            .map(|d| d.to_usize().ok())
+            .collect::<Option<TVec<usize>>>();
+        if let Some(dims) = dims {
+            let bytes = dims.iter().product::<usize>() * self.scalar.datum_type().size_of();
+            if bytes > budget {
+                return Err(TooEarly::Other(format!("{prefix}: {bytes} bytes, made later")).into());
+            }
+            let value = filled(&self.scalar, &dims)?.into_arc_tensor();
+            // tract does not count a NaN as uniform (it is not equal to itself).
+            let nan = self.scalar.cast_to_scalar::<f64>().is_ok_and(f64::is_nan);
+            known_uniform(&value, (!nan).then(|| self.scalar.clone()));
+            return Ok(tvec!(target.add_const(prefix, value)?));
+        }
+        let scalar = target.add_const(format!("{prefix}.scalar"), self.scalar.clone())?;
+        let op = tract_onnx::tract_core::ops::array::MultiBroadcastTo::new(shape.into());
+        target.wire_node(prefix, op, &[scalar])
+    }
+}
+
+/// `scalar` repeated to `dims`. The first element is written, then copied after itself, twice
+/// as many each time: a few `memory.copy` in WebAssembly, as fast on a first run, when the engine
+/// runs code from its baseline compiler, as later.
+fn filled(scalar: &Tensor, dims: &[usize]) -> TractResult<Tensor> {
+    let dt = scalar.datum_type();
+    if !dt.is_copy() {
+        return scalar.broadcast_scalar_to_shape(dims);
+    }
+    // SAFETY: every byte is written below (a tensor of a copy type has no invariant to keep).
+    let mut tensor = unsafe { Tensor::uninitialized_dt(dt, dims)? };
+    let bytes = tensor.as_bytes_mut();
+    let size = dt.size_of();
+    if bytes.len() < size {
+        return Ok(tensor);
+    }
+    bytes[..size].copy_from_slice(scalar.as_bytes());
+    let mut done = size;
+    while done < bytes.len() {
+        let n = done.min(bytes.len() - done);
+        bytes.copy_within(..n, done);
+        done += n;
+    }
+    Ok(tensor)
+}
