@@ -273,6 +273,31 @@ GEMM_OUTPUTS = [
 ]
 
 
+def constant_of_shape():
+    """Constants made by ConstantOfShape: one over tract's 4 MB folding budget (and reshaped, so
+    that the fold of its layout change runs), one small, and one without `value` (float32 zeros)."""
+    shapes = [
+        numpy_helper.from_array(np.array(v, dtype=np.int64), name)
+        for name, v in [("big_shape", [1024, 1, 1100]), ("flat_shape", [1024, 1100]), ("row_shape", [1100]), ("zeros_shape", [2, 3])]
+    ]
+    half = helper.make_tensor("half", TensorProto.FLOAT, [1], [0.5])
+    two = helper.make_tensor("two", TensorProto.FLOAT, [1], [2.0])
+    return make_model(
+        "constant_of_shape",
+        [
+            helper.make_node("ConstantOfShape", ["big_shape"], ["big"], name="big", value=half),
+            helper.make_node("Reshape", ["big", "flat_shape"], ["flat"], name="flat"),
+            helper.make_node("ConstantOfShape", ["row_shape"], ["row"], name="row", value=two),
+            helper.make_node("Mul", ["x", "flat"], ["scaled"], name="scaled"),
+            helper.make_node("Add", ["scaled", "row"], ["y"], name="y"),
+            helper.make_node("ConstantOfShape", ["zeros_shape"], ["zeros"], name="zeros"),
+        ],
+        [tensor("x", TensorProto.FLOAT, [1024, 1100])],
+        [tensor("y", TensorProto.FLOAT, [1024, 1100]), tensor("zeros", TensorProto.FLOAT, [2, 3])],
+        shapes,
+    )
+
+
 MODELS = {
     "add_dynamic": add_dynamic,
     "matmul_seq": matmul_seq,
@@ -284,6 +309,7 @@ MODELS = {
     "dft": dft,
     "lrn_variants": lrn_variants,
     "gemm_fusions": gemm_fusions,
+    "constant_of_shape": constant_of_shape,
 }
 
 SAMPLE_FEEDS = {
@@ -297,6 +323,7 @@ SAMPLE_FEEDS = {
     },
     "huge_intermediate": lambda: {"shape": np.array([3, 4], dtype=np.int64)},
     "two_outputs": lambda: {"x": np.array([[1, -2], [3.5, 0]], dtype=np.float32)},
+    "constant_of_shape": lambda: {"x": np.arange(1024 * 1100, dtype=np.float32).reshape(1024, 1100) % 97},
     "dft": lambda: {"x": np.arange(8, dtype=np.float32).reshape(1, 8, 1)},
     "gemm_fusions": lambda: {
         **{

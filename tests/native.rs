@@ -294,6 +294,29 @@ fn every_dtype_round_trips() {
     }
 }
 
+/// onnxlet's `ConstantOfShape` (`src/engine/constant_of_shape.rs`): a constant larger than
+/// tract's folding budget, made once and then reshaped; a small one; and one without `value`,
+/// which the standard makes float32 zeros. Then the session loads again, after the table of
+/// uniform constants was emptied.
+#[test]
+fn constant_of_shape_makes_its_constants() {
+    let x: Vec<f32> = (0..1024 * 1100).map(|i| (i % 97) as f32).collect();
+    for _ in 0..2 {
+        let session = load("constant_of_shape.onnx");
+        let outputs = session
+            .run(feed("x", f32_tensor(&[1024, 1100], &x)), None)
+            .unwrap();
+        let (y, zeros) = (&outputs[0].1, &outputs[1].1);
+        assert_eq!(y.dims(), &[1024, 1100]);
+        let y = f32_values(y);
+        for (i, (&got, &x)) in y.iter().zip(&x).enumerate() {
+            assert_eq!(got, x * 0.5 + 2.0, "y[{i}]");
+        }
+        assert_eq!(zeros.dims(), &[2, 3]);
+        assert_eq!(f32_values(zeros), vec![0.0; 6]);
+    }
+}
+
 /// The ONNX formula in f64: `x / (bias + alpha / size * sum of squares over the channel
 /// window) ^ beta`, the window being `c - (size - 1) / 2 ..= c + size / 2`, clipped.
 fn lrn_reference(
