@@ -1363,6 +1363,32 @@ macro_rules! bin_to_super_type {
                         )*
                     )?
                 }
+                // onnxlet: `b` is one value per block of a's trailing axes (a per-channel
+                // scale on convolution weights, as a folded batch normalisation makes): one
+                // value per block, where ndarray's broadcasting zip reads `b` per element.
+                let lead = b.shape().iter().rposition(|&d| d != 1).map_or(0, |p| p + 1);
+                if a.rank() == b.rank()
+                    && a.shape()[..lead] == b.shape()[..lead]
+                    && a.strides() == &*Tensor::natural_strides(a.shape())
+                    && b.strides() == &*Tensor::natural_strides(b.shape())
+                {
+                    let block = a.shape()[lead..].iter().product::<usize>().max(1);
+                    $(
+                        $(if b.datum_type() == $typ::datum_type() {
+                            let cab: fn(&mut $typ, &$typ, &$typ) -> () = $cab;
+                            let b_plain = b.try_as_plain_ram()?;
+                            let b_slice = b_plain.as_slice::<$typ>()?;
+                            let mut a_plain = a.try_as_plain_ram_mut()?;
+                            let a_slice = a_plain.as_slice_mut::<$typ>()?;
+                            for (a_block, bv) in a_slice.chunks_mut(block).zip(b_slice) {
+                                for av in a_block {
+                                    cab(av, &av.clone(), bv);
+                                }
+                            }
+                            return Ok(())
+                        })*
+                    )*
+                }
                 $(
                     $(if b.datum_type() == $typ::datum_type() {
                         let cab: fn(&mut $typ, &$typ, &$typ) -> () = $cab;
