@@ -183,14 +183,11 @@ pub(crate) fn operator_names() -> Vec<String> {
 
 /// Optimises a decluttered model: it is decluttered again only if `redeclutter` (symbols were
 /// pinned since), a pass that otherwise finds nothing to do and costs up to 5% of a creation.
-fn optimise(model: TypedModel, redeclutter: bool) -> TractResult<Arc<TypedSimplePlan>> {
-    let mut model = if redeclutter {
-        model.into_optimized()?
-    } else {
-        let mut model = model;
-        model.optimize()?;
-        model
-    };
+fn optimise(mut model: TypedModel, redeclutter: bool) -> TractResult<Arc<TypedSimplePlan>> {
+    if redeclutter {
+        model.declutter()?;
+    }
+    model.optimize()?;
     natural_constants(&mut model)?;
     binary::replace_generic(&mut model)?;
     let plan = model.into_runnable()?;
