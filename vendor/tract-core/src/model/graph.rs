@@ -615,17 +615,19 @@ where
     /// generates a name for a new node in the model that will not conflict (by suffixing with a
     /// dot and number)
     pub fn unique_name<'n>(&self, prefix: impl Into<Cow<'n, str>>) -> Cow<'n, str> {
+        // onnxlet: one scan of the names, then lookups; upstream scanned every name again for each
+        // suffix it tried, quadratic when many nodes share a prefix (session-create time).
         let prefix = prefix.into();
-        if self.nodes.iter().all(|n| n.name != *prefix) {
+        let taken: std::collections::HashSet<&str> = self
+            .nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .filter(|name| *name == prefix || suffix_of(name, &prefix).is_some())
+            .collect();
+        if !taken.contains(&*prefix) {
             return prefix;
         }
-        for i in 1.. {
-            let s = format!("{prefix}.{i}");
-            if self.nodes.iter().all(|n| n.name != s) {
-                return Cow::Owned(s);
-            }
-        }
-        unreachable!();
+        Cow::Owned(first_free_name(&prefix, |name| taken.contains(name)))
     }
 }
 
@@ -829,4 +831,18 @@ where
     fn into_runnable(self) -> TractResult<Arc<RunnableModel<F, O>>> {
         SimplePlan::new(self)
     }
+}
+
+/// onnxlet: what follows `prefix.` in `name`, if `name` is `prefix` with a suffix.
+pub(crate) fn suffix_of<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
+    name.strip_prefix(prefix)?.strip_prefix('.')
+}
+
+/// onnxlet: `prefix` if it is not `taken`, else the first of `prefix.1`, `prefix.2`, ... that is
+/// not (what [`Graph::unique_name`] returns when `taken` says which names the graph has).
+pub(crate) fn first_free_name(prefix: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(prefix) {
+        return prefix.to_string();
+    }
+    (1..).map(|i| format!("{prefix}.{i}")).find(|name| !taken(name)).unwrap()
 }

@@ -291,6 +291,8 @@ where
             inputs: replaced_inputs,
             ..
         } = self;
+        // onnxlet: the nodes added below are the ones from this id on.
+        let first_new = target.nodes.len();
         let mut all_inputs = HashMap::new(); // new_node_id_in_model -> [ patch_outlet_id ]
         let mut model_input_outlets = target.input_outlets()?.to_vec();
         let mut new_nodes = HashSet::new();
@@ -373,15 +375,29 @@ where
                 target.check_edges()?;
             }
         }
-        for n in new_nodes.iter() {
-            if let Some((prefix, _)) = target.nodes[*n].name.split_once('#') {
-                target.nodes[*n].name = target.unique_name(prefix).into();
-            } else if target
-                .nodes
-                .iter()
-                .any(|node| node.id != *n && target.nodes[*n].name == node.name)
+        // onnxlet: whether a node that is not new has a new node's name is found in one scan of
+        // the target for all the new nodes, comparing lengths first; upstream compared every name
+        // with each new node's (up to a tenth of a CNN's session-create time). The renames are the
+        // same: a new node is also checked against the other new nodes' names as they are then.
+        let new_ids: Vec<usize> = new_nodes.iter().copied().collect();
+        let mut named_like_old = vec![false; new_ids.len()];
+        for node in &target.nodes[..first_new] {
+            for (ix, &n) in new_ids.iter().enumerate() {
+                let name = &target.nodes[n].name;
+                if name.len() == node.name.len() && *name == node.name {
+                    named_like_old[ix] = true;
+                }
+            }
+        }
+        for (ix, &n) in new_ids.iter().enumerate() {
+            if let Some((prefix, _)) = target.nodes[n].name.split_once('#') {
+                target.nodes[n].name = target.unique_name(prefix).into();
+            } else if named_like_old[ix]
+                || new_ids
+                    .iter()
+                    .any(|&other| other != n && target.nodes[other].name == target.nodes[n].name)
             {
-                target.nodes[*n].name = target.unique_name(&target.nodes[*n].name).to_string();
+                target.nodes[n].name = target.unique_name(&target.nodes[n].name).to_string();
             }
         }
         Ok(())
