@@ -492,33 +492,38 @@ impl AxesMapping {
         inputs: &[impl AsRef<str>],
         outputs: &[impl AsRef<str>],
     ) -> TractResult<AxesMapping> {
-        let mut axes = HashMap::<char, Axis>::default();
+        // onnxlet: the axes are gathered in a vector kept sorted by label rather than a hash map
+        // sorted at the end (same axes, same order): a mapping has a handful of axes, and
+        // `EinSum::change_axes` builds one for each axis change explored through it.
+        let mut axes: Vec<Axis> = vec![];
+        let entry = |axes: &mut Vec<Axis>, repr: char| -> usize {
+            match axes.binary_search_by_key(&repr, |a| a.repr) {
+                Ok(ix) => ix,
+                Err(ix) => {
+                    axes.insert(ix, Axis::new(repr, inputs.len(), outputs.len().max(1)));
+                    ix
+                }
+            }
+        };
         for (input_ix, input) in inputs.iter().enumerate() {
             for (ix, axis) in input.as_ref().chars().enumerate() {
-                axes.entry(axis)
-                    .or_insert_with(|| Axis::new(axis, inputs.len(), outputs.len().max(1)))
-                    .add_input(input_ix, ix);
+                let at = entry(&mut axes, axis);
+                axes[at].add_input(input_ix, ix);
             }
         }
         for (output_ix, output) in outputs.iter().enumerate() {
             for (ix, axis) in output.as_ref().chars().enumerate() {
-                axes.entry(axis)
-                    .or_insert_with(|| Axis::new(axis, inputs.len(), outputs.len().max(1)))
-                    .add_output(output_ix, ix);
+                let at = entry(&mut axes, axis);
+                axes[at].add_output(output_ix, ix);
             }
         }
         if outputs.len() == 0 {
             axes.iter_mut()
-                .sorted_by_key(|(k, _)| *k)
-                .filter(|(_, v)| v.inputs.iter().map(|input| input.len()).sum::<usize>() == 1)
+                .filter(|v| v.inputs.iter().map(|input| input.len()).sum::<usize>() == 1)
                 .enumerate()
-                .for_each(|(ix, (_, v))| v.add_output(0, ix))
+                .for_each(|(ix, v)| v.add_output(0, ix))
         }
-        Self::new(
-            inputs.len(),
-            outputs.len().max(1),
-            axes.into_iter().sorted_by_key(|(k, _)| *k).map(|(_, v)| v).collect_vec(),
-        )
+        Self::new(inputs.len(), outputs.len().max(1), axes)
     }
 
     pub fn to_strs(&self) -> (TVec<String>, TVec<String>) {
