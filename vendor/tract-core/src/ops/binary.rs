@@ -521,6 +521,21 @@ fn declutter_broadcasting_operand_1(
     Ok(None)
 }
 
+/// Whether `uni`, a uniform operand's scalar, is `value`: what upstream's
+/// `tensor0(value).close_enough(uni, false).is_ok()` answers (both as f32, NaN equal to NaN),
+/// without building the error that `close_enough` returns on a mismatch, formatted message and
+/// all (onnxlet: asked of every binary operation with a uniform operand, in every declutter pass).
+fn uniform_is(uni: &Tensor, value: i64) -> bool {
+    if uni.rank() != 0 {
+        return false;
+    }
+    let Ok(b) = uni.cast_to_scalar::<f32>() else { return false };
+    let a = value as f32;
+    (a.is_nan() && b.is_nan())
+        || (a.is_infinite() && b.is_infinite() && a.signum() == b.signum())
+        || a == b
+}
+
 /// Shunt a binary op whose uniform input holds the op's neutral element
 /// (`x + 0`, `x * 1`, `x - 0`).
 ///
@@ -538,9 +553,8 @@ fn declutter_neutral(
     let Some(uniform) = crate::ops::binary::one_input_is_uniform(model, node)? else {
         return Ok(None);
     };
-    let uni_is_neutral = mini_op
-        .neutral_element()
-        .is_some_and(|neutral| tensor0(neutral).close_enough(&uniform.uni, false).is_ok());
+    let uni_is_neutral =
+        mini_op.neutral_element().is_some_and(|neutral| uniform_is(&uniform.uni, neutral));
     // Non-commutative ops only have a right neutral: x - 0 == x, but 0 - x == -x.
     let uniform_on_neutral_side = mini_op.is_commutative() || !uniform.left_is_uniform;
     if !uni_is_neutral || !uniform_on_neutral_side {
@@ -574,10 +588,8 @@ fn declutter_absorbing(
     mini_op: &dyn BinMiniOp,
 ) -> TractResult<Option<TypedModelPatch>> {
     if let Some(uniform) = crate::ops::binary::one_input_is_uniform(model, node)? {
-        let is_absorbing = mini_op
-            .absorbing_element()
-            .map(|absorb| tensor0(absorb).close_enough(&uniform.uni, false).is_ok())
-            .unwrap_or(false);
+        let is_absorbing =
+            mini_op.absorbing_element().is_some_and(|absorb| uniform_is(&uniform.uni, absorb));
         if is_absorbing {
             let output_fact = model.outlet_fact(node.id.into())?;
             let output_dt = output_fact.datum_type;
