@@ -8,11 +8,48 @@ use crate::ops::konst::Const;
 use std::collections::HashSet;
 use std::collections::hash_map::Entry;
 use std::fmt::Debug;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use crate::ops::change_axes::*;
 
 #[derive(Clone, Default)]
 pub struct ChangeAxes(HashSet<crate::ops::change_axes::AxisChange>, usize);
+
+/// onnxlet: the multiplicative word hash of rustc's `FxHasher`, for the maps of node ids, outlets
+/// and axis changes the search below fills for every change it explores: hashing them with std's
+/// SipHash was a tenth of the search. Keys are the model's own ids, so there is nothing to defend
+/// against.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(i as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fx = BuildHasherDefault<FxHasher>;
+type FxHashMap<K, V> = HashMap<K, V, Fx>;
+type FxHashSet<K> = HashSet<K, Fx>;
 
 impl Debug for ChangeAxes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -31,7 +68,7 @@ impl TypedPass for ChangeAxes {
         _session: &mut OptimizerSession,
         model: &TypedModel,
     ) -> TractResult<Option<TypedModelPatch>> {
-        let mut explored: HashSet<AxisChange> = Default::default();
+        let mut explored: FxHashSet<AxisChange> = Default::default();
         let mut interfaces = model.output_outlets()?.to_vec();
         interfaces.extend(model.input_outlets()?.iter());
         for node in &model.nodes[self.1..] {
@@ -79,7 +116,7 @@ pub fn change_axes(
     change: &AxisChange,
     locked: &[OutletId],
     bounds: &[TVec<OutletId>],
-    explored: &mut HashSet<AxisChange>,
+    explored: &mut HashSet<AxisChange, impl BuildHasher>,
 ) -> TractResult<Option<(TypedModelPatch, TVec<(InOut, AxisOp)>)>> {
     if explored.contains(change) {
         debug!("  Not considering change because deja vu {change:?}");
@@ -95,13 +132,13 @@ pub fn change_axes(
     }
     debug!("  Considering change {change:?}");
     let mut todo_changes = vec![(change.clone(), None)];
-    let mut changed_wires: HashMap<TVec<OutletId>, AxisOp> = HashMap::new();
+    let mut changed_wires: FxHashMap<TVec<OutletId>, AxisOp> = FxHashMap::default();
     let bound_outlets = |o: OutletId| -> TVec<OutletId> {
         bounds.iter().find(|b| b.contains(&o)).cloned().unwrap_or_else(|| tvec!(o))
     };
     changed_wires.insert(bound_outlets(change.outlet), change.op.clone());
-    let mut changed_ops: HashMap<usize, Box<dyn TypedOp>> = HashMap::new();
-    let mut rewired_scalar_input: HashMap<InletId, (OutletId, AxisOp)> = Default::default();
+    let mut changed_ops: FxHashMap<usize, Box<dyn TypedOp>> = FxHashMap::default();
+    let mut rewired_scalar_input: FxHashMap<InletId, (OutletId, AxisOp)> = Default::default();
     while let Some((change, emitter)) = todo_changes.pop() {
         rule_if!(explored.insert(change.clone()));
         let outlet_group = bound_outlets(change.outlet);
@@ -186,12 +223,12 @@ pub fn change_axes(
     }
     debug!("Translating {change:?} to patch");
     let mut patch = TypedModelPatch::new(format!("{change:?}"));
-    let mut replaced_wires: HashMap<OutletId, OutletId> = HashMap::default();
+    let mut replaced_wires: FxHashMap<OutletId, OutletId> = FxHashMap::default();
     let nodes_to_replace = changed_wires
         .keys()
         .flat_map(|outlets| outlets.iter().map(|o| o.node))
         .chain(changed_ops.keys().copied())
-        .collect::<std::collections::HashSet<usize>>();
+        .collect::<FxHashSet<usize>>();
     // onnxlet: only the changed nodes are visited, each after the changed nodes it reads directly
     // (what it reads through unchanged nodes is tapped from the model), and the consumers outside
     // the patch of each replaced wire are shunted to its replacement. Upstream walked the whole
@@ -204,8 +241,7 @@ pub fn change_axes(
                 rewired_scalar_input.get(&InletId::new(node_id, slot))
             {
                 let const_node = model.node(outlet.node);
-                let mut value =
-                    const_node.op_as::<Const>().unwrap().val().clone().into_tensor();
+                let mut value = const_node.op_as::<Const>().unwrap().val().clone().into_tensor();
                 alteration.change_tensor(&mut value, false)?;
                 let name = model.unique_name(&const_node.name);
                 patch.add_const(name, value)?
@@ -260,11 +296,11 @@ pub fn change_axes(
 }
 
 /// `nodes`, each after those of `nodes` that it reads directly.
-fn changed_nodes_in_order(model: &TypedModel, nodes: &HashSet<usize>) -> Vec<usize> {
+fn changed_nodes_in_order(model: &TypedModel, nodes: &FxHashSet<usize>) -> Vec<usize> {
     let mut roots: Vec<usize> = nodes.iter().copied().collect();
     roots.sort_unstable();
     let mut order = Vec::with_capacity(roots.len());
-    let mut placed = HashSet::new();
+    let mut placed = FxHashSet::default();
     for root in roots {
         let mut stack = vec![(root, false)];
         while let Some((id, inputs_placed)) = stack.pop() {
