@@ -38,6 +38,12 @@ run('cargo', ['test']);
 step('native tests (full build: unit tests and the ONNX node tests)');
 run('cargo', ['test', '--features', 'full', '--lib', '--test', 'conformance']);
 
+step("vendored tract-core's own unit tests (the crate onnxlet patches; vendor/README.md)");
+run('cargo', ['test', '--lib', '--quiet'], {
+  cwd: join(root, 'vendor', 'tract-core'),
+  env: { ...process.env, CARGO_TARGET_DIR: join(root, 'target', 'vendor-test') },
+});
+
 step('Node tests');
 run(process.execPath, ['--test', '--test-concurrency=1', 'tests/node/']);
 

@@ -846,3 +846,30 @@ pub(crate) fn first_free_name(prefix: &str, taken: impl Fn(&str) -> bool) -> Str
     }
     (1..).map(|i| format!("{prefix}.{i}")).find(|name| !taken(name)).unwrap()
 }
+
+#[cfg(test)]
+mod onnxlet_tests {
+    use crate::internal::*;
+
+    // onnxlet: `unique_name` looks candidates up in one scan of the names; the answers are
+    // upstream's: the prefix if free, else its first free `.N`.
+    #[test]
+    fn unique_name_takes_the_first_free_suffix() {
+        let mut model = TypedModel::default();
+        // Distinct values: `add_const` reuses a constant equal to one already there.
+        let add = |model: &mut TypedModel, name: &str| {
+            let value = model.nodes.len() as f32;
+            model.add_const(name, tensor0(value)).unwrap();
+        };
+        assert_eq!(model.unique_name("x"), "x");
+        add(&mut model, "x");
+        add(&mut model, "xy");
+        add(&mut model, "x.1.y");
+        assert_eq!(model.unique_name("x"), "x.1");
+        add(&mut model, "x.1");
+        add(&mut model, "x.3");
+        assert_eq!(model.unique_name("x"), "x.2");
+        assert_eq!(model.unique_name("y"), "y");
+        assert_eq!(model.unique_name("x.1"), "x.1.1");
+    }
+}

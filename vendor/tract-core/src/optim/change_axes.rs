@@ -80,7 +80,7 @@ impl TypedPass for ChangeAxes {
                 let change = AxisChange { outlet, op: suggestion.1 };
                 if self.0.insert(change.clone())
                     && let Some((patch, _)) =
-                        change_axes(model, &change, &interfaces, &[], &mut explored)
+                        change_axes_with(model, &change, &interfaces, &[], &mut explored)
                             .with_context(|| format!("Making patch for {change:?} from {node}"))?
                 {
                     self.1 = node.id;
@@ -94,7 +94,7 @@ impl TypedPass for ChangeAxes {
                             AxisChange { outlet: OutletId::new(node.id, slot), op: AxisOp::Rm(ix) };
                         if self.0.insert(change.clone())
                             && let Some((patch, _)) =
-                                change_axes(model, &change, &interfaces, &[], &mut explored)
+                                change_axes_with(model, &change, &interfaces, &[], &mut explored)
                                     .with_context(|| {
                                         format!("Making patch for {change:?} from {node}")
                                     })?
@@ -112,6 +112,18 @@ impl TypedPass for ChangeAxes {
 
 #[allow(clippy::type_complexity)]
 pub fn change_axes(
+    model: &TypedModel,
+    change: &AxisChange,
+    locked: &[OutletId],
+    bounds: &[TVec<OutletId>],
+    explored: &mut HashSet<AxisChange>,
+) -> TractResult<Option<(TypedModelPatch, TVec<(InOut, AxisOp)>)>> {
+    change_axes_with(model, change, locked, bounds, explored)
+}
+
+/// [`change_axes`] with `explored` under any hasher (onnxlet: the pass uses [`FxHasher`]).
+#[allow(clippy::type_complexity)]
+fn change_axes_with(
     model: &TypedModel,
     change: &AxisChange,
     locked: &[OutletId],
