@@ -622,12 +622,17 @@ where
             .nodes
             .iter()
             .map(|n| n.name.as_str())
-            .filter(|name| *name == prefix || suffix_of(name, &prefix).is_some())
+            .filter(|name| {
+                name.strip_prefix(&*prefix)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+            })
             .collect();
         if !taken.contains(&*prefix) {
             return prefix;
         }
-        Cow::Owned(first_free_name(&prefix, |name| taken.contains(name)))
+        Cow::Owned(
+            (1..).map(|i| format!("{prefix}.{i}")).find(|s| !taken.contains(s.as_str())).unwrap(),
+        )
     }
 }
 
@@ -831,20 +836,6 @@ where
     fn into_runnable(self) -> TractResult<Arc<RunnableModel<F, O>>> {
         SimplePlan::new(self)
     }
-}
-
-/// onnxlet: what follows `prefix.` in `name`, if `name` is `prefix` with a suffix.
-pub(crate) fn suffix_of<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
-    name.strip_prefix(prefix)?.strip_prefix('.')
-}
-
-/// onnxlet: `prefix` if it is not `taken`, else the first of `prefix.1`, `prefix.2`, ... that is
-/// not (what [`Graph::unique_name`] returns when `taken` says which names the graph has).
-pub(crate) fn first_free_name(prefix: &str, taken: impl Fn(&str) -> bool) -> String {
-    if !taken(prefix) {
-        return prefix.to_string();
-    }
-    (1..).map(|i| format!("{prefix}.{i}")).find(|name| !taken(name)).unwrap()
 }
 
 #[cfg(test)]

@@ -376,15 +376,14 @@ where
             }
         }
         // onnxlet: whether a node that is not new has a new node's name is found in one scan of
-        // the target for all the new nodes, comparing lengths first; upstream compared every name
-        // with each new node's (up to a tenth of a CNN's session-create time). The renames are the
+        // the target for all the new nodes; upstream scanned the whole target for each new node,
+        // new nodes included (up to a tenth of a CNN's session-create time). The renames are the
         // same: a new node is also checked against the other new nodes' names as they are then.
         let new_ids: Vec<usize> = new_nodes.iter().copied().collect();
         let mut named_like_old = vec![false; new_ids.len()];
         for node in &target.nodes[..first_new] {
             for (ix, &n) in new_ids.iter().enumerate() {
-                let name = &target.nodes[n].name;
-                if name.len() == node.name.len() && *name == node.name {
+                if target.nodes[n].name == node.name {
                     named_like_old[ix] = true;
                 }
             }
