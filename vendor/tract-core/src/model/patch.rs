@@ -291,11 +291,10 @@ where
             inputs: replaced_inputs,
             ..
         } = self;
-        // onnxlet: the nodes added below are the ones from this id on.
+        // onnxlet: the nodes added below are the ones from this id on (upstream kept a set of them).
         let first_new = target.nodes.len();
         let mut all_inputs = HashMap::new(); // new_node_id_in_model -> [ patch_outlet_id ]
         let mut model_input_outlets = target.input_outlets()?.to_vec();
-        let mut new_nodes = HashSet::new();
         for node in patch.nodes {
             if <Graph<F, O>>::is_source(&node.op)
                 && mapping.contains_key(&OutletId::new(node.id, 0))
@@ -311,7 +310,6 @@ where
             // so the search had no effect; it is removed (onnxlet: session-create time).
             let facts = outputs.into_iter().map(|of| of.fact).collect();
             let added_node_id = target.add_node(name, op, facts)?;
-            new_nodes.insert(added_node_id);
             for ix in 0..n_outputs {
                 mapping.insert(OutletId::new(patch_node_id, ix), OutletId::new(added_node_id, ix));
             }
@@ -379,7 +377,7 @@ where
         // the target for all the new nodes; upstream scanned the whole target for each new node,
         // new nodes included (up to a tenth of a CNN's session-create time). The renames are the
         // same: a new node is also checked against the other new nodes' names as they are then.
-        let new_ids: Vec<usize> = new_nodes.iter().copied().collect();
+        let new_ids: Vec<usize> = (first_new..target.nodes.len()).collect();
         let mut named_like_old = vec![false; new_ids.len()];
         for node in &target.nodes[..first_new] {
             for (ix, &n) in new_ids.iter().enumerate() {
