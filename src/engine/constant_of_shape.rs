@@ -5,12 +5,14 @@
 //! budget) and again when it builds the typed model. A model such as the ONNX test suite's vgg19,
 //! whose 550 MB of weights are all made this way, spent about a second of its creation there.
 //! This one makes a large constant once, when the typed model is built, by copying, and tells
-//! tract it is uniform, which tract would otherwise check by reading it.
+//! tract it is uniform, which tract would otherwise check by reading it. It is an inference
+//! operator of its own rather than an expansion, whose evaluation while types are inferred would
+//! build, plan and run a model of one node (a light test model has one per weight: 836 in
+//! densenet121, 5% of its session creation).
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
-use tract_onnx::tract_hir::ops::expandable::expand;
 use tract_onnx::tract_hir::tract_core::model::known_uniform;
 use tract_onnx::tract_hir::tract_core::optim::CONST_FOLD_MEM_BUDGET;
 use tract_onnx::tract_hir::tract_core::prelude::tract_data::TooEarly;
@@ -30,7 +32,7 @@ pub(super) fn build(
         }
         value = value.nth(0)?.into_arc_tensor();
     }
-    Ok((expand(ConstantOfShape { scalar: value }), vec![]))
+    Ok((Box::new(ConstantOfShape { scalar: value }), vec![]))
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
@@ -38,11 +40,33 @@ struct ConstantOfShape {
     scalar: Arc<Tensor>,
 }
 
-impl Expansion for ConstantOfShape {
+impl Op for ConstantOfShape {
     fn name(&self) -> StaticName {
         "ConstantOfShape".into()
     }
 
+    not_a_typed_op!();
+}
+
+impl EvalOp for ConstantOfShape {
+    /// How tract evaluates the operator while it infers types. It keeps a value found then only
+    /// when it is at most `CONST_FOLD_MEM_BUDGET` bytes, so a larger one is not made.
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let dims = shape_of(&inputs[0])?
+            .iter()
+            .map(|d| d.to_usize())
+            .collect::<Result<TVec<usize>, TooEarly>>()?;
+        let bytes = dims.iter().product::<usize>() * self.scalar.datum_type().size_of();
+        if bytes > CONST_FOLD_MEM_BUDGET as usize {
+            return Err(TooEarly::Other(format!("{bytes} bytes, made later")).into());
+        }
+        Ok(tvec!(self.make(&dims)?.into_tvalue()))
+    }
+
+    op_out_of_plan!();
+}
+
+impl InferenceRulesOp for ConstantOfShape {
     fn rules<'r, 'p: 'r, 's: 'r>(
         &'s self,
         s: &mut Solver<'r>,
@@ -65,64 +89,50 @@ impl Expansion for ConstantOfShape {
         Ok(())
     }
 
-    /// Building the typed model: the constant is made here, once.
-    fn wire_with_inference_model_and_node(
+    /// Building the typed model (for a value not found while types were inferred): the constant
+    /// is made here, once, whatever its size.
+    fn to_typed(
         &self,
-        prefix: &str,
-        _model: &InferenceModel,
-        _node: &InferenceNode,
+        _source: &InferenceModel,
+        node: &InferenceNode,
         target: &mut TypedModel,
-        inputs: &[OutletId],
+        mapping: &HashMap<OutletId, OutletId>,
     ) -> TractResult<TVec<OutletId>> {
-        self.wire_sized(prefix, target, inputs, usize::MAX)
-    }
-
-    /// Also how tract evaluates the operator while it infers types. It keeps a value found then
-    /// only when it is at most `CONST_FOLD_MEM_BUDGET` bytes, so a larger one is not made.
-    fn wire(
-        &self,
-        prefix: &str,
-        target: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        self.wire_sized(prefix, target, inputs, CONST_FOLD_MEM_BUDGET as usize)
-    }
-}
-
-impl ConstantOfShape {
-    /// Wires the constant, filled at once when the shape is known and it is at most `budget`
-    /// bytes; a broadcast of the scalar otherwise.
-    fn wire_sized(
-        &self,
-        prefix: &str,
-        target: &mut TypedModel,
-        inputs: &[OutletId],
-        budget: usize,
-    ) -> TractResult<TVec<OutletId>> {
-        let Some(shape) = target.outlet_fact(inputs[0])?.konst.clone() else {
+        let input = mapping[&node.inputs[0]];
+        let Some(shape) = target.outlet_fact(input)?.konst.clone() else {
             bail!("shape input is variable")
         };
-        let shape = shape.cast_to::<TDim>()?;
-        let shape = shape.try_as_plain_ram()?.as_slice::<TDim>()?;
+        let shape = shape_of(&shape)?;
         let dims = shape
             .iter()
             .map(|d| d.to_usize().ok())
             .collect::<Option<TVec<usize>>>();
         if let Some(dims) = dims {
-            let bytes = dims.iter().product::<usize>() * self.scalar.datum_type().size_of();
-            if bytes > budget {
-                return Err(TooEarly::Other(format!("{prefix}: {bytes} bytes, made later")).into());
-            }
-            let value = filled(&self.scalar, &dims)?.into_arc_tensor();
-            // tract does not count a NaN as uniform (it is not equal to itself).
-            let nan = self.scalar.cast_to_scalar::<f64>().is_ok_and(f64::is_nan);
-            known_uniform(&value, (!nan).then(|| self.scalar.clone()));
-            return Ok(tvec!(target.add_const(prefix, value)?));
+            return Ok(tvec!(target.add_const(&node.name, self.make(&dims)?)?));
         }
-        let scalar = target.add_const(format!("{prefix}.scalar"), self.scalar.clone())?;
+        let scalar = target.add_const(format!("{}.scalar", node.name), self.scalar.clone())?;
         let op = tract_onnx::tract_core::ops::array::MultiBroadcastTo::new(shape.into());
-        target.wire_node(prefix, op, &[scalar])
+        target.wire_node(&node.name, op, &[scalar])
     }
+
+    as_op!();
+}
+
+impl ConstantOfShape {
+    /// The constant, known to tract as uniform.
+    fn make(&self, dims: &[usize]) -> TractResult<Arc<Tensor>> {
+        let value = filled(&self.scalar, dims)?.into_arc_tensor();
+        // tract does not count a NaN as uniform (it is not equal to itself).
+        let nan = self.scalar.cast_to_scalar::<f64>().is_ok_and(f64::is_nan);
+        known_uniform(&value, (!nan).then(|| self.scalar.clone()));
+        Ok(value)
+    }
+}
+
+/// The dimensions in a shape tensor.
+fn shape_of(shape: &Tensor) -> TractResult<TVec<TDim>> {
+    let shape = shape.cast_to::<TDim>()?;
+    Ok(shape.try_as_plain_ram()?.as_slice::<TDim>()?.into())
 }
 
 /// `scalar` repeated to `dims`. The first element is written, then copied after itself, twice
