@@ -150,6 +150,8 @@ fn change_axes_with(
     };
     changed_wires.insert(bound_outlets(change.outlet), change.op.clone());
     let mut changed_ops: FxHashMap<usize, Box<dyn TypedOp>> = FxHashMap::default();
+    // onnxlet: constants to change, made only if the search succeeds (Const::axis_change_applies).
+    let mut changed_consts: FxHashMap<usize, AxisOp> = FxHashMap::default();
     let mut rewired_scalar_input: FxHashMap<InletId, (OutletId, AxisOp)> = Default::default();
     while let Some((change, emitter)) = todo_changes.pop() {
         rule_if!(explored.insert(change.clone()));
@@ -178,12 +180,28 @@ fn change_axes_with(
                         debug!("  Change {:?} blocked: revisiting {}", change, model.node(node_id));
                         return Ok(None);
                     }
+                } else if changed_consts.contains_key(&node_id) {
+                    debug!("  Change {:?} blocked: revisiting {}", change, model.node(node_id));
+                    return Ok(None);
                 } else {
                     &node.op
                 };
-                let more = op
-                    .change_axes(model, node, io, &change.op)
-                    .with_context(|| format!("Propagating {change:?} to node {node}"))?;
+                let deferred = op
+                    .downcast_ref::<Const>()
+                    .filter(|_| io == InOut::Out(0))
+                    .and_then(|konst| konst.axis_change_applies(&change.op));
+                let more = if let Some(applies) = deferred {
+                    applies.then(|| {
+                        changed_consts.insert(node_id, change.op.clone());
+                        AxisChangeConsequence {
+                            substitute_op: None,
+                            wire_changes: tvec!((io, change.op.clone())),
+                        }
+                    })
+                } else {
+                    op.change_axes(model, node, io, &change.op)
+                        .with_context(|| format!("Propagating {change:?} to node {node}"))?
+                };
                 if more.is_none() {
                     debug!("    Propagation of {change:?} blocked by {node}");
                     return Ok(None);
@@ -264,8 +282,12 @@ fn change_axes_with(
             };
             inputs.push(tgt);
         }
-        let op: Box<dyn TypedOp> =
-            changed_ops.get(&node_id).cloned().unwrap_or_else(|| node.op.clone());
+        let op: Box<dyn TypedOp> = if let Some(change) = changed_consts.get(&node_id) {
+            let konst = node.op_as::<Const>().context("a changed constant")?;
+            Box::new(konst.with_axis_change(change)?.context("a constant's axis change")?)
+        } else {
+            changed_ops.get(&node_id).cloned().unwrap_or_else(|| node.op.clone())
+        };
         let new_wires = patch
             .wire_node(&node.name, op.clone(), &inputs)
             .with_context(|| format!("wriring changed_op {op:?}"))?;
