@@ -51,7 +51,7 @@ pub use self::helpers::*;
 pub use self::fact::*;
 pub use self::graph::*;
 pub use self::node::*;
-pub use self::patch::ModelPatch;
+pub use self::patch::{ModelPatch, NodeNames};
 pub use self::rewriter::Rewriter;
 pub use crate::ops::{Op, TypedOp};
 

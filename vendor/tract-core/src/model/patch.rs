@@ -281,6 +281,16 @@ where
 
     /// Apply all changes in the patch to the target model.
     pub fn apply(self, target: &mut Graph<F, O>) -> TractResult<()> {
+        self.apply_with_names(target, None)
+    }
+
+    /// [`ModelPatch::apply`], with `names` the names of `target`'s nodes (kept up to date), which
+    /// it then looks names up in instead of scanning the target (onnxlet: see [`NodeNames`]).
+    pub fn apply_with_names(
+        self,
+        target: &mut Graph<F, O>,
+        mut names: Option<&mut NodeNames>,
+    ) -> TractResult<()> {
         let prior_target_inputs = target.input_outlets()?.len();
         let prior_target_outputs = target.output_outlets()?.len();
         let ModelPatch {
@@ -363,7 +373,11 @@ where
                 && target.node(maybe).outputs.iter().all(|of| of.successors.is_empty())
             {
                 target.node_mut(maybe).op = target.create_dummy();
-                target.node_mut(maybe).name = format!("Dummy-node-{maybe}");
+                let dummy_name = format!("Dummy-node-{maybe}");
+                if let Some(names) = names.as_mut() {
+                    names.renamed(&target.node(maybe).name, &dummy_name);
+                }
+                target.node_mut(maybe).name = dummy_name;
                 target.node_mut(maybe).outputs.clear(); // necessary to drop facts and consts
                 let inputs = std::mem::take(&mut target.node_mut(maybe).inputs);
                 for &i in &inputs {
@@ -379,24 +393,147 @@ where
         // same: a new node is also checked against the other new nodes' names as they are then.
         let new_ids: Vec<usize> = (first_new..target.nodes.len()).collect();
         let mut named_like_old = vec![false; new_ids.len()];
-        for node in &target.nodes[..first_new] {
+        if let Some(names) = names.as_mut() {
+            for &n in &new_ids {
+                names.added(&target.nodes[n].name);
+            }
             for (ix, &n) in new_ids.iter().enumerate() {
-                if target.nodes[n].name == node.name {
-                    named_like_old[ix] = true;
+                let name = &target.nodes[n].name;
+                let new =
+                    new_ids.iter().filter(|&&other| target.nodes[other].name == *name).count();
+                named_like_old[ix] = names.count(name) > new;
+            }
+        } else {
+            for node in &target.nodes[..first_new] {
+                for (ix, &n) in new_ids.iter().enumerate() {
+                    if target.nodes[n].name == node.name {
+                        named_like_old[ix] = true;
+                    }
                 }
             }
         }
         for (ix, &n) in new_ids.iter().enumerate() {
-            if let Some((prefix, _)) = target.nodes[n].name.split_once('#') {
-                target.nodes[n].name = target.unique_name(prefix).into();
+            let renamed = if let Some((prefix, _)) = target.nodes[n].name.split_once('#') {
+                Some(match names.as_ref() {
+                    Some(names) => names.unique_name(prefix),
+                    None => target.unique_name(prefix).into_owned(),
+                })
             } else if named_like_old[ix]
                 || new_ids
                     .iter()
                     .any(|&other| other != n && target.nodes[other].name == target.nodes[n].name)
             {
-                target.nodes[n].name = target.unique_name(&target.nodes[n].name).to_string();
+                Some(match names.as_ref() {
+                    Some(names) => names.unique_name(&target.nodes[n].name),
+                    None => target.unique_name(&target.nodes[n].name).into_owned(),
+                })
+            } else {
+                None
+            };
+            if let Some(renamed) = renamed {
+                if let Some(names) = names.as_mut() {
+                    names.renamed(&target.nodes[n].name, &renamed);
+                }
+                target.nodes[n].name = renamed;
             }
         }
         Ok(())
+    }
+}
+
+/// onnxlet: the names of a graph's nodes, counted, for the optimizer to apply its patches with
+/// ([`ModelPatch::apply_with_names`]). Applying a patch checks whether each new node's name is
+/// taken, and picks free names for those that are: upstream scans every node's name for each, a
+/// tenth of a CNN's session creation over the thousands of patches an optimisation applies. The
+/// names must be those of the graph as it is: only `apply_with_names` may change the graph while
+/// they are in use.
+#[derive(Debug, Default, Clone)]
+pub struct NodeNames(HashMap<String, usize>);
+
+impl NodeNames {
+    pub fn of<F, O>(graph: &Graph<F, O>) -> NodeNames
+    where
+        F: Fact + Clone + 'static,
+        O: Debug + Display + AsRef<dyn Op> + AsMut<dyn Op> + Clone + 'static,
+    {
+        let mut names = NodeNames(HashMap::with_capacity(graph.nodes.len()));
+        for node in &graph.nodes {
+            names.added(&node.name);
+        }
+        names
+    }
+
+    fn count(&self, name: &str) -> usize {
+        self.0.get(name).copied().unwrap_or(0)
+    }
+
+    fn added(&mut self, name: &str) {
+        if let Some(count) = self.0.get_mut(name) {
+            *count += 1;
+        } else {
+            self.0.insert(name.to_string(), 1);
+        }
+    }
+
+    fn renamed(&mut self, from: &str, to: &str) {
+        if let Some(count) = self.0.get_mut(from) {
+            *count -= 1;
+            if *count == 0 {
+                self.0.remove(from);
+            }
+        }
+        self.added(to);
+    }
+
+    /// As [`Graph::unique_name`]: `prefix` if no node has that name, else the first of
+    /// `prefix.1`, `prefix.2`... that none has.
+    fn unique_name(&self, prefix: &str) -> String {
+        if self.count(prefix) == 0 {
+            return prefix.to_string();
+        }
+        (1..).map(|i| format!("{prefix}.{i}")).find(|s| self.count(s) == 0).unwrap()
+    }
+}
+
+#[cfg(test)]
+mod onnxlet_tests {
+    use super::*;
+    use crate::ops::math::add;
+
+    /// The names of `model`'s nodes once `patch` is applied, with or without `NodeNames`.
+    fn names_after(with_names: bool) -> Vec<String> {
+        let mut model = TypedModel::default();
+        let a = model.add_source("a", f32::fact([2])).unwrap();
+        let b = model.wire_node("b", add(), &[a, a]).unwrap()[0];
+        let c = model.wire_node("c", add(), &[b, a]).unwrap()[0];
+        let d = model.wire_node("d", add(), &[c, b]).unwrap()[0];
+        model.select_output_outlets(&[d]).unwrap();
+        let mut patch = TypedModelPatch::default();
+        let a = patch.tap_model(&model, a).unwrap();
+        let b = patch.tap_model(&model, b).unwrap();
+        // "c" replaces the old c, which is left without consumers; "b" and "a" are taken; "e"
+        // twice; "x#" twice asks for a free name after "x".
+        let mut wire = patch.wire_node("c", add(), &[b, a]).unwrap()[0];
+        for name in ["b", "a", "e", "e", "x#", "x#"] {
+            wire = patch.wire_node(name, add(), &[wire, a]).unwrap()[0];
+        }
+        patch.shunt_outside(&model, c.node.into(), wire).unwrap();
+        let mut names = NodeNames::of(&model);
+        patch.apply_with_names(&mut model, with_names.then_some(&mut names)).unwrap();
+        if with_names {
+            assert_eq!(names.0, NodeNames::of(&model).0);
+        }
+        model.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    // onnxlet: applying a patch with the names looked up in `NodeNames` renames as the scans do.
+    #[test]
+    fn node_names_rename_as_the_scans_do() {
+        let scanned = names_after(false);
+        assert_eq!(names_after(true), scanned);
+        assert!(scanned.contains(&"Dummy-node-2".to_string()), "{scanned:?}");
+        for name in ["b.1", "a.1", "e.1", "x", "x.1"] {
+            assert!(scanned.contains(&name.to_string()), "{name} in {scanned:?}");
+        }
     }
 }

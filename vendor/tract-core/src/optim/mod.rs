@@ -208,6 +208,9 @@ impl OptimizerSession<'_> {
         {
             return Ok(());
         }
+        // onnxlet: the model's node names, made at the first patch (see `NodeNames`). Only the
+        // patches change the model until the loop ends.
+        let mut names: Option<crate::model::NodeNames> = None;
         while let Some(mut patch) = p.next(self, model)? {
             patch.push_context(format!("{p:?}/{i}"));
             patch.model.check_consistency().context("checking patch internal consistency")?;
@@ -224,7 +227,10 @@ impl OptimizerSession<'_> {
             }
             let patch_name = patch.context.iter().rev().join(" >> ");
             debug!("applying patch #{}: {patch_name}", self.counter);
-            patch.apply(model).with_context(|| format!("Applying patch {patch_name}"))?;
+            let names = names.get_or_insert_with(|| crate::model::NodeNames::of(model));
+            patch
+                .apply_with_names(model, Some(names))
+                .with_context(|| format!("Applying patch {patch_name}"))?;
             model
                 .check_consistency()
                 .context("Checking target model consistency after patching")?;
