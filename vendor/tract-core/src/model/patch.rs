@@ -413,20 +413,19 @@ where
             }
         }
         for (ix, &n) in new_ids.iter().enumerate() {
+            // A free name: looked up in `names` when there are, else found by scanning `target`.
+            let free = |prefix: &str| match names.as_ref() {
+                Some(names) => names.unique_name(prefix),
+                None => target.unique_name(prefix).into_owned(),
+            };
             let renamed = if let Some((prefix, _)) = target.nodes[n].name.split_once('#') {
-                Some(match names.as_ref() {
-                    Some(names) => names.unique_name(prefix),
-                    None => target.unique_name(prefix).into_owned(),
-                })
+                Some(free(prefix))
             } else if named_like_old[ix]
                 || new_ids
                     .iter()
                     .any(|&other| other != n && target.nodes[other].name == target.nodes[n].name)
             {
-                Some(match names.as_ref() {
-                    Some(names) => names.unique_name(&target.nodes[n].name),
-                    None => target.unique_name(&target.nodes[n].name).into_owned(),
-                })
+                Some(free(&target.nodes[n].name))
             } else {
                 None
             };
