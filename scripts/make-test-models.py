@@ -298,6 +298,51 @@ def constant_of_shape():
     )
 
 
+def indices():
+    """Index operators fed at run time: an index out of bounds is an error naming it (it was a panic)."""
+    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+    return make_model(
+        "indices",
+        [
+            helper.make_node("Gather", ["data", "gather"], ["gathered"], name="gather_rows", axis=0),
+            helper.make_node("GatherElements", ["data", "elements"], ["elements_out"], name="gather_elements", axis=1),
+            helper.make_node("GatherND", ["data", "nd"], ["nd_out"], name="gather_nd"),
+            helper.make_node("ScatterElements", ["data", "scatter", "updates"], ["scattered"], name="scatter_elements", axis=1),
+            helper.make_node("OneHot", ["hot", "depth", "off_on"], ["one_hot"], name="one_hot"),
+        ],
+        [
+            tensor("data", f, [3, 4]),
+            tensor("gather", i64, [2]),
+            tensor("elements", i64, [3, 1]),
+            tensor("nd", i64, [1, 2]),
+            tensor("scatter", i64, [3, 1]),
+            tensor("updates", f, [3, 1]),
+            tensor("hot", i64, [3]),
+        ],
+        [
+            tensor("gathered", f, [2, 4]),
+            tensor("elements_out", f, [3, 1]),
+            tensor("nd_out", f, [1]),
+            tensor("scattered", f, [3, 4]),
+            tensor("one_hot", f, [3, 4]),
+        ],
+        [
+            numpy_helper.from_array(np.array(4, dtype=np.int64), "depth"),
+            numpy_helper.from_array(np.array([0, 1], dtype=np.float32), "off_on"),
+        ],
+    )
+
+
+def tile_repeats():
+    """Tile by repeat counts fed at run time, which tract types per input values: a negative one is an error."""
+    return make_model(
+        "tile_repeats",
+        [helper.make_node("Tile", ["data", "repeats"], ["tiled"], name="tile")],
+        [tensor("data", TensorProto.FLOAT, [3, 4]), tensor("repeats", TensorProto.INT64, [2])],
+        [tensor("tiled", TensorProto.FLOAT, ["rows", "cols"])],
+    )
+
+
 MODELS = {
     "add_dynamic": add_dynamic,
     "matmul_seq": matmul_seq,
@@ -310,6 +355,8 @@ MODELS = {
     "lrn_variants": lrn_variants,
     "gemm_fusions": gemm_fusions,
     "constant_of_shape": constant_of_shape,
+    "indices": indices,
+    "tile_repeats": tile_repeats,
 }
 
 SAMPLE_FEEDS = {
@@ -335,6 +382,19 @@ SAMPLE_FEEDS = {
         },
         **{f"x_{n}": pattern([29, 67], 3, 23, 11, 8) for n in GEMM_X},
         "xs": pattern([29, 67], 3, 23, 11, 8),
+    },
+    "indices": lambda: {
+        "data": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "gather": np.array([2, -3], dtype=np.int64),
+        "elements": np.array([[3], [-1], [0]], dtype=np.int64),
+        "nd": np.array([[1, -1]], dtype=np.int64),
+        "scatter": np.array([[0], [-1], [2]], dtype=np.int64),
+        "updates": np.array([[-1], [-2], [-3]], dtype=np.float32),
+        "hot": np.array([1, -1, 9], dtype=np.int64),
+    },
+    "tile_repeats": lambda: {
+        "data": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "repeats": np.array([1, 2], dtype=np.int64),
     },
     "lrn_variants": lambda: {
         "x": np.linspace(-3, 3, 168, dtype=np.float32).reshape(2, 7, 3, 4),

@@ -539,3 +539,72 @@ fn huge_shapes_are_rejected_cleanly() {
     let out = session.run(feed("shape", shape(&[2, 5])), None).unwrap();
     assert_eq!(f32_values(&out[0].1), vec![10.0]);
 }
+
+#[test]
+fn an_index_out_of_bounds_is_an_error_not_a_panic() {
+    let session = load("indices.onnx");
+    let i64_tensor = |dims: &[usize], values: &[i64]| {
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        HostTensor::new(DType::Int64, dims.to_vec(), bytes).unwrap()
+    };
+    let data: Vec<f32> = (0..12).map(|i| i as f32).collect();
+    let feeds = |name: &str, value: HostTensor| {
+        let mut feeds = vec![
+            ("data".to_string(), f32_tensor(&[3, 4], &data)),
+            ("gather".to_string(), i64_tensor(&[2], &[2, -3])),
+            ("elements".to_string(), i64_tensor(&[3, 1], &[3, -1, 0])),
+            ("nd".to_string(), i64_tensor(&[1, 2], &[1, -1])),
+            ("scatter".to_string(), i64_tensor(&[3, 1], &[0, -1, 2])),
+            ("updates".to_string(), f32_tensor(&[3, 1], &[-1., -2., -3.])),
+            ("hot".to_string(), i64_tensor(&[3], &[1, -1, 9])),
+        ];
+        feeds.iter_mut().find(|(n, _)| n == name).unwrap().1 = value;
+        feeds
+    };
+    let fetch = ["gathered".to_string(), "one_hot".to_string()];
+    let out = session
+        .run(feeds("gather", i64_tensor(&[2], &[2, -3])), Some(&fetch))
+        .unwrap();
+    assert_eq!(f32_values(&out[0].1), [8., 9., 10., 11., 0., 1., 2., 3.]);
+    // An index outside [-depth, depth - 1] leaves its OneHot row off, as ONNX says.
+    assert_eq!(
+        f32_values(&out[1].1),
+        [0., 1., 0., 0., 0., 0., 0., 1., 0., 0., 0., 0.]
+    );
+    for (input, bad, fragment) in [
+        (
+            "gather",
+            i64_tensor(&[2], &[3, 0]),
+            "Gather index 3 is out of",
+        ),
+        (
+            "elements",
+            i64_tensor(&[3, 1], &[0, 4, 0]),
+            "GatherElements index 4",
+        ),
+        ("nd", i64_tensor(&[1, 2], &[-4, 0]), "GatherND index -4"),
+        (
+            "scatter",
+            i64_tensor(&[3, 1], &[0, -5, 0]),
+            "ScatterElements index -5",
+        ),
+    ] {
+        expect_error(
+            session.run(feeds(input, bad), None),
+            ErrorCode::RuntimeError,
+            &[fragment],
+        );
+    }
+    let tile = load("tile_repeats.onnx");
+    let tiled = |repeats: &[i64]| {
+        let mut feeds = feed("data", f32_tensor(&[3, 4], &data));
+        feeds.push(("repeats".to_string(), i64_tensor(&[2], repeats)));
+        tile.run(feeds, None)
+    };
+    expect_error(
+        tiled(&[1, -2]),
+        ErrorCode::InvalidModel,
+        &["Tile repeats must not be negative, got -2"],
+    );
+    assert_eq!(tiled(&[2, 1]).unwrap()[0].1.dims(), [6, 4]);
+}

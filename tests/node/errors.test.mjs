@@ -123,3 +123,52 @@ test('a crash (out of wasm memory) resets the module; the next call works', asyn
   await expectError(session.run({ a: f32([1, 3]), b: f32([1, 3]) }), 'RELEASED', 'reset after a crash');
   await stillWorks();
 });
+
+test('an index out of bounds or a negative repeat count fed at run time is an error naming the node; the session goes on', async () => {
+  const session = await InferenceSession.create(testModel('indices.onnx'));
+  const i64 = (values, dims) => new Tensor('int64', values.map(BigInt), dims);
+  const feeds = (changes = {}) => ({
+    data: new Tensor('float32', Float32Array.from({ length: 12 }, (_, i) => i), [3, 4]),
+    gather: i64([2, -3], [2]),
+    elements: i64([3, -1, 0], [3, 1]),
+    nd: i64([1, -1], [1, 2]),
+    scatter: i64([0, -1, 2], [3, 1]),
+    updates: new Tensor('float32', [-1, -2, -3], [3, 1]),
+    hot: i64([1, -1, 9], [3]),
+    ...changes,
+  });
+  // onnxruntime's outputs for these feeds (scripts/make-test-models.py prints them).
+  const expected = {
+    gathered: [8, 9, 10, 11, 0, 1, 2, 3],
+    elements_out: [3, 7, 8],
+    nd_out: [7],
+    scattered: [-1, 1, 2, 3, 4, 5, 6, -2, 8, 9, -3, 11],
+    // OneHot: an index outside [-depth, depth - 1] gives a row of off values, as ONNX says.
+    one_hot: [0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
+  };
+  const runsRight = async () => {
+    const outputs = await session.run(feeds());
+    for (const [name, values] of Object.entries(expected)) assert.deepEqual([...outputs[name].data], values, name);
+  };
+  await runsRight();
+  const bad = [
+    ['gather', i64([3, 0], [2]), ['"gather_rows"', 'Gather index 3 is out of bounds for an axis of size 3', '-3 to 2']],
+    ['gather', i64([0, -4], [2]), ['Gather index -4 is out of bounds']],
+    ['elements', i64([0, 4, 0], [3, 1]), ['"gather_elements"', 'GatherElements index 4 is out of bounds for an axis of size 4']],
+    ['nd', i64([1, 4], [1, 2]), ['"gather_nd"', 'GatherND index 4 is out of bounds for an axis of size 4']],
+    ['nd', i64([-4, 0], [1, 2]), ['GatherND index -4 is out of bounds for an axis of size 3']],
+    ['scatter', i64([0, -5, 0], [3, 1]), ['"scatter_elements"', 'ScatterElements index -5 is out of bounds for an axis of size 4']],
+  ];
+  for (const [input, value, fragments] of bad) {
+    // Each was a panic, which crashed the module and released every session.
+    await expectError(session.run(feeds({ [input]: value })), 'RUNTIME_ERROR', ...fragments);
+    await runsRight();
+  }
+  // tract types this model per input values (the repeat counts): the error comes as it prepares.
+  const tile = await InferenceSession.create(testModel('tile_repeats.onnx'));
+  const tiled = (repeats) => tile.run({ data: feeds().data, repeats: i64(repeats, [2]) });
+  assert.deepEqual([...(await tiled([1, 2])).tiled.dims], [3, 8]);
+  await expectError(tiled([1, -2]), 'INVALID_MODEL', '"tile"', 'Tile repeats must not be negative, got -2');
+  assert.deepEqual([...(await tiled([2, 1])).tiled.dims], [6, 4]);
+  await stillWorks();
+});

@@ -63,8 +63,8 @@ impl Gather {
             let output_slice = &mut output_view.as_slice_mut().unwrap();
             let resolved: TVec<usize> = indices
                 .iter()
-                .map(|i| if *i < 0 { i + axis_len as i64 } else { *i } as usize)
-                .collect();
+                .map(|i| super::resolve_index("Gather", *i, axis_len))
+                .collect::<TractResult<_>>()?;
             let mut out_offset = 0;
             if block_len == 1 {
                 // Gathering the innermost axis: each block is one datum, so a
@@ -96,8 +96,7 @@ impl Gather {
                 let ocoords = ocoords.as_slice().unwrap();
 
                 let kcoords = &ocoords[self.axis..][..indices.ndim()];
-                let k = indices[kcoords];
-                let k = if k < 0 { k + data_view.shape()[self.axis] as i64 } else { k } as usize;
+                let k = super::resolve_index("Gather", indices[kcoords], data_view.shape()[axis])?;
                 icoords[0..axis].copy_from_slice(&ocoords[..self.axis]);
                 icoords[self.axis] = k;
                 icoords[self.axis + 1..].clone_from_slice(&ocoords[self.axis + indices.ndim()..]);

@@ -26,8 +26,8 @@ impl GatherElements {
     /// `Ok(None)` means the operands do not qualify and the caller must use the
     /// generic path.
     ///
-    /// Index resolution is identical to the generic path, but an out-of-range
-    /// index is reported as an error instead of panicking inside `ndarray`.
+    /// Index resolution is identical to the generic path, and an out-of-range
+    /// index is reported as an error.
     fn eval_contiguous_last_axis<T: Datum>(
         &self,
         data: &ArrayViewD<T>,
@@ -55,16 +55,9 @@ impl GatherElements {
         for row in 0..rows {
             let data_row = &data_slice[row * row_len..][..row_len];
             for &index in &index_slice[row * gathered_len..][..gathered_len] {
-                let resolved = if index < 0 { index + row_len as i64 } else { index };
-                let value = usize::try_from(resolved)
-                    .ok()
-                    .and_then(|resolved| data_row.get(resolved))
-                    .with_context(|| {
-                        format!(
-                            "Invalid GatherElements index {index} in row {row} on axis of len {row_len}"
-                        )
-                    })?;
-                output.push(value.clone());
+                // onnxlet: the same message as the generic path's.
+                let resolved = super::resolve_index("GatherElements", index, row_len)?;
+                output.push(data_row[resolved].clone());
             }
         }
         Ok(Some(ArrayD::from_shape_vec(indices.shape(), output)?))
@@ -79,13 +72,25 @@ impl GatherElements {
         let data_view = unsafe { data_plain.to_array_view_unchecked::<T>() };
         let output = match self.eval_contiguous_last_axis::<T>(&data_view, indices)? {
             Some(output) => output,
-            None => ArrayD::<T>::from_shape_fn(indices.shape(), |mut coords| {
-                let index = indices[&coords];
-                coords[self.axis] =
-                    if index < 0 { index + data_view.shape()[self.axis] as i64 } else { index }
-                        as usize;
-                data_view[coords].clone()
-            }),
+            None => {
+                super::check_index_shape(
+                    "GatherElements",
+                    "indices",
+                    indices.shape(),
+                    data_view.shape(),
+                    self.axis,
+                )?;
+                let len = data_view.shape()[self.axis];
+                let resolved = indices
+                    .iter()
+                    .map(|&i| super::resolve_index("GatherElements", i, len))
+                    .collect::<TractResult<Vec<usize>>>()?;
+                let resolved = ArrayD::from_shape_vec(indices.shape(), resolved)?;
+                ArrayD::<T>::from_shape_fn(indices.shape(), |mut coords| {
+                    coords[self.axis] = resolved[&coords];
+                    data_view[coords].clone()
+                })
+            }
         };
         let mut tensor = output.into_tensor();
         unsafe { tensor.set_datum_type(data.datum_type()) };

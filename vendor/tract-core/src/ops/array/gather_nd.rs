@@ -69,7 +69,8 @@ impl GatherNd {
 
                 let mut i = i.view();
                 for x in coords {
-                    i.index_axis_inplace(Axis(0), *x as usize);
+                    let x = super::resolve_index("GatherND", *x as i64, i.shape()[0])?;
+                    i.index_axis_inplace(Axis(0), x);
                 }
 
                 let mut o = output.view_mut();

@@ -1,4 +1,5 @@
 /// # Operators on array and shapes
+mod bounds;
 mod broadcast;
 pub(crate) mod concat;
 mod cumsum;
@@ -18,6 +19,7 @@ mod tile;
 mod topk;
 mod trilu;
 
+pub(crate) use self::bounds::{check_index_shape, resolve_index};
 pub use self::broadcast::MultiBroadcastTo;
 pub use self::concat::TypedConcat;
 pub use self::cumsum::CumSum;
@@ -36,3 +38,4 @@ pub use self::strided_slice::StridedSlice;
 pub use self::tile::{DynTile, Tile};
 pub use self::topk::Topk;
 pub use self::trilu::Trilu;
+

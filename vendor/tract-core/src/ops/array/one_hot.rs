@@ -83,9 +83,13 @@ impl OneHot {
         for icoord in tract_ndarray::indices_of(&input) {
             use tract_ndarray::Dimension;
             let mut ocoord: Vec<usize> = icoord.slice().into();
-            let coord = input[&icoord];
-            let coord = if coord < 0 { coord + self.dim as i32 } else { coord } as usize;
-            ocoord.insert(self.axis, coord);
+            let coord = input[&icoord] as i64;
+            let coord = if coord < 0 { coord + self.dim as i64 } else { coord };
+            // onnxlet: as ONNX says, an index out of range leaves its row off (it panicked).
+            if !(0..self.dim as i64).contains(&coord) {
+                continue;
+            }
+            ocoord.insert(self.axis, coord as usize);
             array[&*ocoord] = on.clone();
         }
         Ok(())

@@ -96,6 +96,24 @@ impl EvalOp for ScatterElements {
                 updates.datum_type()
             );
         }
+        // onnxlet: the kernels below index with these unchecked (an index out of bounds panicked).
+        ensure!(
+            indices.shape() == updates.shape(),
+            "ScatterElements indices and updates must have the same shape, got {:?} and {:?}",
+            indices.shape(),
+            updates.shape()
+        );
+        super::check_index_shape(
+            "ScatterElements",
+            "indices",
+            indices.shape(),
+            data.shape(),
+            self.axis,
+        )?;
+        let len = data.shape()[self.axis];
+        for &index in indices.iter() {
+            super::resolve_index("ScatterElements", index, len)?;
+        }
         unsafe {
             match self.reduction {
                 ScatterReduction::None => {

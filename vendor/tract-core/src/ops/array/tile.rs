@@ -74,6 +74,7 @@ impl TypedOp for Tile {
     }
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        check_multipliers(&self.multipliers)?;
         let shape = inputs[0]
             .shape
             .iter()
@@ -118,7 +119,11 @@ impl EvalOp for DynTile {
             .try_as_plain_ram()?
             .as_slice::<TDim>()?
             .iter()
-            .map(|m| Ok(m.eval_to_i64(ctx.symbols)? as usize))
+            .map(|m| {
+                let m = m.eval_to_i64(ctx.symbols)?;
+                // onnxlet: a negative count was cast to usize (or made a negative dimension).
+                usize::try_from(m).map_err(|_| format_err!("Tile repeats must not be negative, got {m}"))
+            })
             .collect::<TractResult<_>>()?;
         Ok(tvec!(tile(&inputs[0], &multipliers)?))
     }
@@ -153,7 +158,10 @@ impl TypedOp for DynTile {
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let multipliers = if let Some(k) = &inputs[1].konst {
-            k.cast_to::<TDim>()?.try_as_plain_ram()?.as_slice::<TDim>()?.iter().cloned().collect()
+            let multipliers: TVec<TDim> =
+                k.cast_to::<TDim>()?.try_as_plain_ram()?.as_slice::<TDim>()?.iter().cloned().collect();
+            check_multipliers(&multipliers)?;
+            multipliers
         } else {
             self.multiplier_placeholders.clone()
         };
@@ -161,6 +169,14 @@ impl TypedOp for DynTile {
             inputs[0].shape.iter().zip(multipliers).map(|(a, b)| b * a).collect::<TVec<_>>();
         Ok(tvec!(inputs[0].datum_type.fact(shape)))
     }
+}
+
+/// onnxlet: a negative repeat count made a negative dimension, which panics (`ShapeFact`).
+fn check_multipliers(multipliers: &[TDim]) -> TractResult<()> {
+    if let Some(m) = multipliers.iter().find(|m| m.to_i64().is_ok_and(|m| m < 0)) {
+        bail!("Tile repeats must not be negative, got {m}");
+    }
+    Ok(())
 }
 
 /// Tile one axis at a time: a tiled axis repeats whole blocks of the tensor, so
