@@ -47,15 +47,24 @@ const BUILDS = [
 ];
 
 /**
+ * Every module rebuilds std from its sources (`-Zbuild-std`, which stable cargo allows with
+ * RUSTC_BOOTSTRAP) with std's `optimize_for_size` feature, under the release profile (opt-level
+ * "z", LTO): 47 kB less brotli than the prebuilt std, which is built for speed (docs/size.md).
+ * Panics keep their messages.
+ */
+const STD = {
+  env: { RUSTC_BOOTSTRAP: '1' },
+  cargo: ['-Zbuild-std=panic_abort,std', '-Zbuild-std-features=optimize_for_size'],
+};
+
+/**
  * The multi-threaded module: shared memory needs the atomics target feature in every crate,
- * std included, so std is rebuilt from its sources (`-Zbuild-std`, which stable cargo allows
- * with RUSTC_BOOTSTRAP), in a target directory of its own. Its memory may grow to 4 GiB, as the
- * others' can (a shared memory must declare its maximum).
+ * std included, in a target directory of its own. Its memory may grow to 4 GiB, as the others'
+ * can (a shared memory must declare its maximum).
  */
 const THREADS = {
   targetDir: join(root, 'target', 'threads'),
   env: {
-    RUSTC_BOOTSTRAP: '1',
     RUSTFLAGS: [
       '-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128',
       // An imported shared memory, and the thread-local storage symbols wasm-bindgen's thread
@@ -64,7 +73,6 @@ const THREADS = {
       ...['__wasm_init_tls', '__tls_size', '__tls_align', '__tls_base'].map((s) => `-C link-arg=--export=${s}`),
     ].join(' '),
   },
-  cargo: ['-Zbuild-std=panic_abort,std'],
 };
 
 /** Builds one module: Rust → wasm-bindgen → wasm-opt → dist/`file`. */
@@ -73,8 +81,9 @@ function buildWasm({ features, file, out, threads = false }) {
   run('cargo', [
     'rustc', '--release', '--target', 'wasm32-unknown-unknown', '--lib', '--crate-type', 'cdylib',
     ...(features.length ? ['--features', features.join(',')] : []),
-    ...(threads ? ['--target-dir', THREADS.targetDir, ...THREADS.cargo] : []),
-  ], threads ? { env: { ...process.env, ...THREADS.env } } : {});
+    ...STD.cargo,
+    ...(threads ? ['--target-dir', THREADS.targetDir] : []),
+  ], { env: { ...process.env, ...STD.env, ...(threads ? THREADS.env : {}) } });
   run('wasm-bindgen', [
     '--target', 'web',
     '--experimental-reset-state-function',

@@ -46,7 +46,7 @@ export function ensureRustToolchain() {
   if (!targets.split('\n').includes('wasm32-unknown-unknown')) {
     run('rustup', ['target', 'add', 'wasm32-unknown-unknown']);
   }
-  // The multi-threaded module rebuilds std with atomics (`-Zbuild-std`), from its sources.
+  // Every module rebuilds std from its sources (`-Zbuild-std`; scripts/build.mjs).
   const components = output('rustup', ['component', 'list', '--installed']) ?? '';
   if (!components.split('\n').includes('rust-src')) run('rustup', ['component', 'add', 'rust-src']);
   const version = wasmBindgenVersion();
