@@ -333,6 +333,45 @@ def indices():
     )
 
 
+def arguments():
+    """Operator arguments fed at run time that were panics: each bad one is an error naming the node."""
+    f, i64, i32 = TensorProto.FLOAT, TensorProto.INT64, TensorProto.INT32
+    return make_model(
+        "arguments",
+        [
+            helper.make_node("Compress", ["data", "condition"], ["compressed"], name="compress_rows", axis=0),
+            helper.make_node("ReduceSum", ["data", "reduce_axes"], ["reduced"], name="reduce_sum", keepdims=1),
+            helper.make_node("Unsqueeze", ["data", "unsqueeze_axes"], ["unsqueezed"], name="unsqueeze_data"),
+            helper.make_node("Slice", ["data", "starts", "ends", "slice_axes", "steps"], ["sliced"], name="slice_data"),
+            helper.make_node("Pad", ["data", "pads"], ["padded"], name="pad_data"),
+            helper.make_node("Div", ["dividend", "divisor"], ["quotient"], name="divide"),
+            helper.make_node("Mod", ["dividend", "divisor"], ["remainder"], name="modulo"),
+        ],
+        [
+            tensor("data", f, [3, 4]),
+            tensor("condition", TensorProto.BOOL, ["c"]),
+            tensor("reduce_axes", i64, [1]),
+            tensor("unsqueeze_axes", i64, [1]),
+            tensor("starts", i64, [1]),
+            tensor("ends", i64, [1]),
+            tensor("slice_axes", i64, [1]),
+            tensor("steps", i64, [1]),
+            tensor("pads", i64, [4]),
+            tensor("dividend", i32, [3]),
+            tensor("divisor", i32, [3]),
+        ],
+        [
+            tensor("compressed", f, ["r", 4]),
+            tensor("reduced", f, ["r0", "r1"]),
+            tensor("unsqueezed", f, ["u0", "u1", "u2"]),
+            tensor("sliced", f, ["s0", "s1"]),
+            tensor("padded", f, ["p0", "p1"]),
+            tensor("quotient", i32, [3]),
+            tensor("remainder", i32, [3]),
+        ],
+    )
+
+
 def tile_repeats():
     """Tile by repeat counts fed at run time, which tract types per input values: a negative one is an error."""
     return make_model(
@@ -357,6 +396,7 @@ MODELS = {
     "constant_of_shape": constant_of_shape,
     "indices": indices,
     "tile_repeats": tile_repeats,
+    "arguments": arguments,
 }
 
 SAMPLE_FEEDS = {
@@ -391,6 +431,19 @@ SAMPLE_FEEDS = {
         "scatter": np.array([[0], [-1], [2]], dtype=np.int64),
         "updates": np.array([[-1], [-2], [-3]], dtype=np.float32),
         "hot": np.array([1, -1, 9], dtype=np.int64),
+    },
+    "arguments": lambda: {
+        "data": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "condition": np.array([True, False, True]),
+        "reduce_axes": np.array([1], dtype=np.int64),
+        "unsqueeze_axes": np.array([-1], dtype=np.int64),
+        "starts": np.array([3], dtype=np.int64),
+        "ends": np.array([0], dtype=np.int64),
+        "slice_axes": np.array([1], dtype=np.int64),
+        "steps": np.array([-2], dtype=np.int64),
+        "pads": np.array([0, 1, 0, 2], dtype=np.int64),
+        "dividend": np.array([7, -7, 9], dtype=np.int32),
+        "divisor": np.array([2, 2, -4], dtype=np.int32),
     },
     "tile_repeats": lambda: {
         "data": np.arange(12, dtype=np.float32).reshape(3, 4),

@@ -172,3 +172,56 @@ test('an index out of bounds or a negative repeat count fed at run time is an er
   assert.deepEqual([...(await tiled([2, 1])).tiled.dims], [6, 4]);
   await stillWorks();
 });
+
+test('operator arguments fed at run time that tract panicked on are errors naming the node; the session goes on', async () => {
+  const session = await InferenceSession.create(testModel('arguments.onnx'));
+  const i64 = (values) => new Tensor('int64', values.map(BigInt), [values.length]);
+  const i32 = (values) => new Tensor('int32', Int32Array.from(values), [values.length]);
+  const feeds = (changes = {}) => ({
+    data: new Tensor('float32', Float32Array.from({ length: 12 }, (_, i) => i), [3, 4]),
+    condition: new Tensor('bool', [true, false, true], [3]),
+    reduce_axes: i64([1]),
+    unsqueeze_axes: i64([-1]),
+    starts: i64([3]),
+    ends: i64([0]),
+    slice_axes: i64([1]),
+    steps: i64([-2]),
+    pads: i64([0, 1, 0, 2]),
+    dividend: i32([7, -7, 9]),
+    divisor: i32([2, 2, -4]),
+    ...changes,
+  });
+  // onnxruntime's outputs for these feeds (scripts/make-test-models.py prints them).
+  const expected = {
+    compressed: [[2, 4], [0, 1, 2, 3, 8, 9, 10, 11]],
+    reduced: [[3, 1], [6, 22, 38]],
+    unsqueezed: [[3, 4, 1], Array.from({ length: 12 }, (_, i) => i)],
+    sliced: [[3, 2], [3, 1, 7, 5, 11, 9]],
+    padded: [[3, 7], [0, 0, 1, 2, 3, 0, 0, 0, 4, 5, 6, 7, 0, 0, 0, 8, 9, 10, 11, 0, 0]],
+    quotient: [[3], [3, -3, -2]],
+    remainder: [[3], [1, 1, -3]],
+  };
+  const runsRight = async () => {
+    const outputs = await session.run(feeds());
+    for (const [name, [dims, values]] of Object.entries(expected)) {
+      assert.deepEqual([...outputs[name].dims], dims, name);
+      assert.deepEqual([...outputs[name].data], values, name);
+    }
+  };
+  await runsRight();
+  const bad = [
+    ['condition', new Tensor('bool', [true, false, true, true], [4]), '"compress_rows"', 'Compress condition has 4 values, more than the 3'],
+    ['reduce_axes', i64([2]), '"reduce_sum"', 'rank and axis: 2 and 2'],
+    ['unsqueeze_axes', i64([3]), '"unsqueeze_data"', 'Unsqueeze axis 3 is out of range for an output of rank 3'],
+    ['steps', i64([0]), '"slice_data"', 'Slice step must not be zero'],
+    ['pads', i64([0, -1, 0, 0]), '"pad_data"', 'Pad with a negative amount (-1, which crops) is not supported'],
+    ['divisor', i32([2, 0, 1]), '"divide"', 'Div: integer division by zero'],
+  ];
+  // tract types this model per input values (they decide its shapes): the errors come as it prepares.
+  for (const [input, value, ...fragments] of bad) {
+    // Each was a panic, which crashed the module and released every session.
+    await expectError(session.run(feeds({ [input]: value })), 'INVALID_MODEL', ...fragments);
+    await runsRight();
+  }
+  await stillWorks();
+});

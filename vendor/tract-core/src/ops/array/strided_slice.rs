@@ -21,6 +21,8 @@ pub struct Dim {
 
 impl Dim {
     pub fn soft_len(&self) -> TractResult<TDim> {
+        // onnxlet: a step of zero divided by zero (a panic).
+        ensure!(self.stride != 0, "Slice step must not be zero");
         if let Some(len) = (self.end.clone() - &self.begin).as_i64() {
             Ok((((self.stride.abs() - 1) + len.abs() as i32) / self.stride.abs()).to_dim())
         } else if self.stride == 1 {

@@ -147,6 +147,21 @@ bin_to_super_type!(mul, Mul,
                    [TDim] => |c, a, b| *c = a.clone() * b
 );
 
+/// onnxlet: an integer division or remainder by zero panics in Rust (in wasm, a trap that crashes
+/// the module); the references disagree on its result (numpy gives 0, ONNX Runtime traps), so it is
+/// an error naming the operator.
+fn check_integer_divisor(op: &str, b: &Tensor) -> TractResult<()> {
+    use DatumType::*;
+    if !matches!(b.datum_type(), I8 | I16 | I32 | I64 | U8 | U16 | U32 | U64) {
+        return Ok(());
+    }
+    let b = b.cast_to::<i64>()?;
+    if b.try_as_plain_ram()?.as_slice::<i64>()?.contains(&0) {
+        bail!("{op}: integer division by zero");
+    }
+    Ok(())
+}
+
 bin_to_super_type!(div, Div,
 cost: |dt| tvec!((Cost::Div(dt), 1)),
 declutter: declutter_div,
@@ -191,6 +206,7 @@ eval_override: |a:TValue, b: TValue, c_dt: DatumType| -> TractResult<Tensor> {
                         ).clamp_cast());
                 Ok(c)
         } else {
+            check_integer_divisor("Div", &b)?;
             Div.generic_eval(a, b, c_dt)
         }
 },
@@ -221,8 +237,7 @@ out_of_place: |c:&mut Tensor, a:&Tensor, b: &Tensor| -> TractResult<bool> {
 q_op_on_f32: |a: f32, b: f32| a / b,
 // Rust checks division overflow in every profile, not just where overflow-checks is on, so
 // `MIN / -1` panics even in release. Wrap it, as Mul above already does with wrapping_mul, and
-// as onnx.reference and ONNX Runtime both do. A zero divisor still panics; the references
-// disagree on what it should produce, so that is left alone.
+// as onnx.reference and ONNX Runtime both do. A zero divisor is an error (check_integer_divisor).
 [i8, i16, i32, i64, u8, u16, u32, u64] => |c, a, b| *c = a.wrapping_div(*b),
 [f32, f16, f64] => |c, a, b| *c = a.clone() / b
 );
@@ -243,6 +258,7 @@ bin_to_super_type!(rem, Rem,
                                                       Ok(c)
                                                   }
                                               } else {
+                                                  check_integer_divisor("Mod", &b)?;
                                                   Rem.generic_eval(a,b, c_dt)
                                               }
                                       },
@@ -867,6 +883,31 @@ mod tests {
                 .unwrap(),
             tensor1(&[0i16])
         );
+    }
+
+    // onnxlet: a zero integer divisor is an error naming the operator (it panicked).
+    #[test]
+    fn integer_div_and_rem_by_zero_are_errors() {
+        for (op, name) in [(div(), "Div"), (rem(), "Mod")] {
+            for b in [tensor1(&[2i32, 0]), tensor1(&[0i32])] {
+                let err = op
+                    .0
+                    .eval(tensor1(&[7i32, 8]).into(), b.into(), i32::datum_type())
+                    .unwrap_err();
+                assert_eq!(err.to_string(), format!("{name}: integer division by zero"));
+            }
+            let err = op
+                .0
+                .eval(tensor1(&[7u8]).into(), tensor1(&[0u8]).into(), u8::datum_type())
+                .unwrap_err();
+            assert!(err.to_string().contains("by zero"), "{err}");
+        }
+        // Floats divide by zero as IEEE 754 says.
+        let q = div()
+            .0
+            .eval(tensor1(&[1f32]).into(), tensor1(&[0f32]).into(), f32::datum_type())
+            .unwrap();
+        assert_eq!(q, tensor1(&[f32::INFINITY]));
     }
 
     #[test]

@@ -8,6 +8,23 @@ pub struct AddDims {
 }
 
 impl AddDims {
+    /// onnxlet: every axis within the output's rank, none twice (`output_shape` and `wire`
+    /// indexed with them unchecked: an axis out of range panicked).
+    pub fn check_axes(&self, input_rank: usize) -> TractResult<()> {
+        let output_rank = (input_rank + self.axes.len()) as isize;
+        let mut resolved = vec![];
+        for &axis in &self.axes {
+            let r = if axis < 0 { axis + output_rank } else { axis };
+            ensure!(
+                (0..output_rank).contains(&r),
+                "Unsqueeze axis {axis} is out of range for an output of rank {output_rank}"
+            );
+            ensure!(!resolved.contains(&r), "Unsqueeze axis {axis} is given twice");
+            resolved.push(r);
+        }
+        Ok(())
+    }
+
     pub fn output_shape<D: DimLike>(&self, input: &[D]) -> TVec<D> {
         let rank = input.len() as isize;
         let mut shape: TVec<D> = input.iter().cloned().collect();
@@ -43,6 +60,7 @@ impl Expansion for AddDims {
         s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
         s.equals(&outputs[0].rank, (&inputs[0].rank).bex() + self.axes.len() as i64)?;
         s.given(&inputs[0].shape, move |s, shape| {
+            self.check_axes(shape.len())?;
             let output_shape = self.output_shape(&shape);
             s.equals(&outputs[0].shape, output_shape)
         })
@@ -54,6 +72,7 @@ impl Expansion for AddDims {
         model: &mut TypedModel,
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
+        self.check_axes(model.outlet_fact(inputs[0])?.rank())?;
         let rank = model.outlet_fact(inputs[0])?.rank() as isize;
         let mut wire: TVec<OutletId> = inputs.into();
         let output_rank = rank + self.axes.len() as isize;

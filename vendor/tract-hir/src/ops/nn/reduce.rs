@@ -130,8 +130,10 @@ impl Reduce {
         resolved_axes.as_ref().map(|axes| axes.contains(&ax)).unwrap_or(true)
     }
 
-    pub fn output_shape(&self, shape: &[TDim]) -> TVec<TDim> {
-        shape
+    /// onnxlet: an error for an axis out of range, which `must_reduce` unwraps (a panic).
+    pub fn output_shape(&self, shape: &[TDim]) -> TractResult<TVec<TDim>> {
+        self.resolve_axes(shape.len())?;
+        Ok(shape
             .iter()
             .enumerate()
             .filter_map(|(ix, d)| {
@@ -141,7 +143,7 @@ impl Reduce {
                     Some(d.clone())
                 }
             })
-            .collect()
+            .collect())
     }
 
     fn resolve_axis(axis: i64, rank: usize) -> TractResult<usize> {
@@ -193,7 +195,7 @@ impl Expansion for Reduce {
             s.equals(&outputs[0].rank, 0)?;
         }
         s.given(&inputs[0].shape, move |s, shape| {
-            let out_shape = self.output_shape(&shape);
+            let out_shape = self.output_shape(&shape)?;
             s.equals(&outputs[0].shape, out_shape)
         })
     }

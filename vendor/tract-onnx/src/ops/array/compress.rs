@@ -62,6 +62,20 @@ impl EvalOp for Compress {
         let (input, conds) = args_2!(inputs);
         let conds = conds.try_as_plain_ram()?.as_slice()?;
         let compressed_dim = conds.iter().filter(|c| **c).count();
+        // onnxlet: a condition longer than the axis (or an axis out of range) panicked.
+        let rank = input.rank() as isize;
+        if let Some(axis) = self.axis {
+            ensure!((-rank..rank).contains(&axis), "Compress axis {axis} is out of range for rank {rank}");
+        }
+        let len = match self.axis {
+            Some(axis) => input.shape()[if axis < 0 { axis + rank } else { axis } as usize],
+            None => input.len(),
+        };
+        ensure!(
+            conds.len() <= len,
+            "Compress condition has {} values, more than the {len} it selects from",
+            conds.len()
+        );
         let (shape, axis) = if let Some(axis) = self.axis {
             let axis = if axis < 0 { axis + input.rank() as isize } else { axis } as usize;
             let mut shape: TVec<usize> = input.shape().into();

@@ -168,6 +168,20 @@ impl Expansion for Pad18 {
             .cast_to::<i64>()?;
         let pads = pads.try_as_plain_ram()?.as_slice::<i64>()?;
 
+        // onnxlet: negative pads (which ONNX allows, to crop) were cast to usize, and an axis out
+        // of range or a pads of the wrong length indexed out of bounds: panics.
+        ensure!(
+            pads.len() == 2 * axes.len(),
+            "Pad has {} pads for {} axes (two per axis)",
+            pads.len(),
+            axes.len()
+        );
+        if let Some(&axis) = axes.iter().find(|&&axis| axis >= rank) {
+            bail!("Pad axis {axis} is out of range for rank {rank}");
+        }
+        if let Some(p) = pads.iter().find(|&&p| p < 0) {
+            bail!("Pad with a negative amount ({p}, which crops) is not supported");
+        }
         let mut fixed_pads = vec![(0, 0); rank];
         for (ix, &axis) in axes.iter().enumerate() {
             fixed_pads[axis] = (pads[ix] as usize, pads[ix + pads.len() / 2] as usize);
