@@ -1,6 +1,5 @@
 use crate::infer::*;
 use crate::internal::*;
-use tract_itertools::Itertools;
 
 #[derive(Debug, Clone, new, Hash, PartialEq, Eq)]
 pub struct AddDims {
@@ -8,9 +7,9 @@ pub struct AddDims {
 }
 
 impl AddDims {
-    /// onnxlet: every axis within the output's rank, none twice (`output_shape` and `wire`
-    /// indexed with them unchecked: an axis out of range panicked).
-    pub fn check_axes(&self, input_rank: usize) -> TractResult<()> {
+    /// onnxlet: the axes resolved against the output's rank, in order, each within it and none
+    /// twice (`output_shape` and `wire` resolved them unchecked: an axis out of range panicked).
+    fn resolved_axes(&self, input_rank: usize) -> TractResult<Vec<usize>> {
         let output_rank = (input_rank + self.axes.len()) as isize;
         let mut resolved = vec![];
         for &axis in &self.axes {
@@ -19,25 +18,19 @@ impl AddDims {
                 (0..output_rank).contains(&r),
                 "Unsqueeze axis {axis} is out of range for an output of rank {output_rank}"
             );
-            ensure!(!resolved.contains(&r), "Unsqueeze axis {axis} is given twice");
-            resolved.push(r);
+            ensure!(!resolved.contains(&(r as usize)), "Unsqueeze axis {axis} is given twice");
+            resolved.push(r as usize);
         }
-        Ok(())
+        resolved.sort();
+        Ok(resolved)
     }
 
-    pub fn output_shape<D: DimLike>(&self, input: &[D]) -> TVec<D> {
-        let rank = input.len() as isize;
+    pub fn output_shape<D: DimLike>(&self, input: &[D]) -> TractResult<TVec<D>> {
         let mut shape: TVec<D> = input.iter().cloned().collect();
-        let output_rank = rank + self.axes.len() as isize;
-        let axes = self
-            .axes
-            .iter()
-            .map(|&axis| if axis < 0 { axis + output_rank } else { axis } as usize)
-            .sorted();
-        for axis in axes {
+        for axis in self.resolved_axes(input.len())? {
             shape.insert(axis, D::one())
         }
-        shape
+        Ok(shape)
     }
 }
 
@@ -60,8 +53,7 @@ impl Expansion for AddDims {
         s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
         s.equals(&outputs[0].rank, (&inputs[0].rank).bex() + self.axes.len() as i64)?;
         s.given(&inputs[0].shape, move |s, shape| {
-            self.check_axes(shape.len())?;
-            let output_shape = self.output_shape(&shape);
+            let output_shape = self.output_shape(&shape)?;
             s.equals(&outputs[0].shape, output_shape)
         })
     }
@@ -72,15 +64,8 @@ impl Expansion for AddDims {
         model: &mut TypedModel,
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
-        self.check_axes(model.outlet_fact(inputs[0])?.rank())?;
-        let rank = model.outlet_fact(inputs[0])?.rank() as isize;
+        let axes = self.resolved_axes(model.outlet_fact(inputs[0])?.rank())?;
         let mut wire: TVec<OutletId> = inputs.into();
-        let output_rank = rank + self.axes.len() as isize;
-        let axes = self
-            .axes
-            .iter()
-            .map(|&axis| if axis < 0 { axis + output_rank } else { axis } as usize)
-            .sorted();
         for axis in axes {
             wire = model.wire_node(format!("{prefix}.axis-{axis}"), AxisOp::Add(axis), &wire)?;
         }

@@ -115,29 +115,15 @@ pub struct Reduce {
 }
 
 impl Reduce {
-    pub fn must_reduce(&self, ax: usize, rank: usize) -> bool {
-        let resolved_axes: Option<Vec<usize>> = match &self.axes {
-            None => None,
-            Some(original_axes) => {
-                let mut ans: Vec<usize> = vec![];
-                for or_ax in original_axes.iter() {
-                    ans.push(Self::resolve_axis(*or_ax, rank).unwrap());
-                }
-                Some(ans)
-            }
-        };
-
-        resolved_axes.as_ref().map(|axes| axes.contains(&ax)).unwrap_or(true)
-    }
-
-    /// onnxlet: an error for an axis out of range, which `must_reduce` unwraps (a panic).
+    /// onnxlet: an error for an axis out of range (`must_reduce`, which this replaces, unwrapped
+    /// it: a panic).
     pub fn output_shape(&self, shape: &[TDim]) -> TractResult<TVec<TDim>> {
-        self.resolve_axes(shape.len())?;
+        let axes = self.resolve_axes(shape.len())?;
         Ok(shape
             .iter()
             .enumerate()
             .filter_map(|(ix, d)| {
-                if self.must_reduce(ix, shape.len()) {
+                if axes.contains(&ix) {
                     if self.keep_dims { Some(1.to_dim()) } else { None }
                 } else {
                     Some(d.clone())
