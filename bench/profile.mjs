@@ -1,5 +1,5 @@
 // Where a runtime spends its time on one model, in Node: a V8 CPU profile of each phase (session
-// create, first run, later runs), summarised as the functions with the most self time and, for
+// create, first run, later runs, a second create), summarised as the functions with the most self time and, for
 // onnxlet, by tract operator. Names of wasm functions come from the module's name section, which
 // wasm-opt strips: `--wasm pkg/onnxlet_bg.wasm` runs the same build before wasm-opt (names kept).
 //
@@ -113,4 +113,7 @@ await phase(`${runs} more runs`, async () => {
   for (let i = 0; i < runs; i++) await s.run(feeds);
 });
 await s.release();
+// A second creation, on a runtime already initialised and code the engine has optimised.
+const again = await phase('warm create', () => runtime.InferenceSession.create(bytes, options));
+await again.release();
 process.exit(0);
