@@ -382,6 +382,23 @@ def tile_repeats():
     )
 
 
+def name_clash():
+    """Nodes named like a graph input and an initializer, which ONNX allows (node names and value
+    names are separate namespaces): the model is typed once, with its symbolic dimension."""
+    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+    return make_model(
+        "name_clash",
+        [
+            helper.make_node("Gather", ["data", "idx"], ["rows"], name="idx", axis=0),
+            helper.make_node("Mul", ["rows", "scale"], ["y"], name="scale"),
+        ],
+        [tensor("data", f, [3, 4]), tensor("idx", i64, ["n"])],
+        # Dimensions left unknown: onnxlet reports the ones tract infers, [n, 4].
+        [tensor("y", f, [None, None])],
+        [numpy_helper.from_array(np.array(2, dtype=np.float32), "scale")],
+    )
+
+
 MODELS = {
     "add_dynamic": add_dynamic,
     "matmul_seq": matmul_seq,
@@ -397,6 +414,7 @@ MODELS = {
     "indices": indices,
     "tile_repeats": tile_repeats,
     "arguments": arguments,
+    "name_clash": name_clash,
 }
 
 SAMPLE_FEEDS = {
@@ -448,6 +466,10 @@ SAMPLE_FEEDS = {
     "tile_repeats": lambda: {
         "data": np.arange(12, dtype=np.float32).reshape(3, 4),
         "repeats": np.array([1, 2], dtype=np.int64),
+    },
+    "name_clash": lambda: {
+        "data": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "idx": np.array([2, 0, -1], dtype=np.int64),
     },
     "lrn_variants": lambda: {
         "x": np.linspace(-3, 3, 168, dtype=np.float32).reshape(2, 7, 3, 4),

@@ -200,6 +200,45 @@ fn symbolic_batch_runs_with_different_sizes() {
 }
 
 #[test]
+fn nodes_named_like_values_are_typed_once_with_their_symbols() {
+    // The Gather node is named `idx` like the input it reads, and the Mul `scale` like its
+    // initializer: ONNX keeps node and value names apart. tract needs unique node names, so
+    // such a model used to fail symbolic typing and was typed again for every input shape.
+    let session = load("name_clash.onnx");
+    assert_eq!(
+        session.outputs()[0].shape,
+        vec![Dim::Symbolic("n".into()), Dim::Fixed(4)],
+        "the output's dimensions are the ones tract infers (the model leaves them unknown)"
+    );
+    let data: Vec<f32> = (0..12).map(|v| v as f32).collect();
+    for (idx, expected) in [
+        (
+            &[2i64, 0, -1][..],
+            &[16., 18., 20., 22., 0., 2., 4., 6., 16., 18., 20., 22.][..],
+        ),
+        (&[1], &[8., 10., 12., 14.]),
+    ] {
+        let idx_tensor = HostTensor::new(
+            DType::Int64,
+            vec![idx.len()],
+            idx.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        )
+        .unwrap();
+        let out = session
+            .run(
+                vec![
+                    ("data".into(), f32_tensor(&[3, 4], &data)),
+                    ("idx".into(), idx_tensor),
+                ],
+                None,
+            )
+            .unwrap();
+        assert_eq!(out[0].1.dims(), &[idx.len(), 4]);
+        assert_eq!(f32_values(&out[0].1), expected);
+    }
+}
+
+#[test]
 fn two_symbols_vary_independently() {
     let session = load("matmul_seq.onnx");
     for (batch, seq) in [(1usize, 1usize), (2, 7), (3, 4)] {

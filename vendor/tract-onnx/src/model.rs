@@ -111,6 +111,12 @@ impl ParsingContext<'_> {
             outlets_by_name.insert(name.to_string(), id);
         }
         let consts = model.nodes().len();
+        // onnxlet: ONNX keeps node names apart from value names (inputs, initializers) and does
+        // not require them to be unique; tract's typed model does, and failed to translate a
+        // node named like a graph input (`Duplicate node name`). Such a node takes a free name
+        // of the same prefix (`idx.1`), as tract names the nodes it adds.
+        let mut taken: std::collections::HashSet<String> =
+            model.nodes().iter().map(|n| n.name.clone()).collect();
         for pbnode in graph.node.iter() {
             let name = if !pbnode.name.is_empty() {
                 pbnode.name.to_string()
@@ -119,6 +125,9 @@ impl ParsingContext<'_> {
             } else {
                 format!("{}-{}", model.nodes().len(), pbnode.op_type)
             };
+            let name =
+                if taken.contains(&name) { model.unique_name(name).into_owned() } else { name };
+            taken.insert(name.clone());
             trace!("Creating node {name}");
             let facts = pbnode
                 .output
