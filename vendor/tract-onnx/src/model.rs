@@ -115,8 +115,7 @@ impl ParsingContext<'_> {
         // not require them to be unique; tract's typed model does, and failed to translate a
         // node named like a graph input (`Duplicate node name`). Such a node takes a free name
         // of the same prefix (`idx.1`), as tract names the nodes it adds.
-        let mut taken: std::collections::HashSet<String> =
-            model.nodes().iter().map(|n| n.name.clone()).collect();
+        let mut names = tract_hir::tract_core::model::NodeNames::of(&model);
         for pbnode in graph.node.iter() {
             let name = if !pbnode.name.is_empty() {
                 pbnode.name.to_string()
@@ -125,9 +124,7 @@ impl ParsingContext<'_> {
             } else {
                 format!("{}-{}", model.nodes().len(), pbnode.op_type)
             };
-            let name =
-                if taken.contains(&name) { model.unique_name(name).into_owned() } else { name };
-            taken.insert(name.clone());
+            let name = names.claim(&name);
             trace!("Creating node {name}");
             let facts = pbnode
                 .output

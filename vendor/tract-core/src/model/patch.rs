@@ -484,6 +484,14 @@ impl NodeNames {
         self.added(to);
     }
 
+    /// A free name for a node about to be added, recorded as taken: `prefix` if no node has it,
+    /// else as [`NodeNames::unique_name`] (the ONNX parser names its nodes with it).
+    pub fn claim(&mut self, prefix: &str) -> String {
+        let name = self.unique_name(prefix);
+        self.added(&name);
+        name
+    }
+
     /// As [`Graph::unique_name`]: `prefix` if no node has that name, else the first of
     /// `prefix.1`, `prefix.2`... that none has.
     fn unique_name(&self, prefix: &str) -> String {
