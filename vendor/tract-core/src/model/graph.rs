@@ -759,20 +759,16 @@ where
             }
         }
         let mut old_to_new = vec![usize::MAX; self.nodes.len()];
-        let mut new_nodes = vec![
-            Node {
-                id: self.nodes.len(),
-                name: "".to_string(),
-                inputs: vec![],
-                op: self.create_dummy(),
-                outputs: tvec!(),
-            };
-            order.len()
-        ];
+        // onnxlet: the nodes are moved out in order, rather than swapped with as many clones of
+        // a placeholder node (a new boxed op each), which were then dropped.
+        let mut old_nodes: Vec<Option<Node<F, O>>> =
+            std::mem::take(&mut self.nodes).into_iter().map(Some).collect();
+        let mut new_nodes = Vec::with_capacity(order.len());
         for (ix, id) in order.iter().enumerate() {
             old_to_new[*id] = ix;
-            std::mem::swap(&mut new_nodes[ix], &mut self.nodes[*id]);
+            new_nodes.push(old_nodes[*id].take().unwrap());
         }
+        drop(old_nodes);
         for node in &mut new_nodes {
             if self.inputs.iter().any(|n| n.node == node.id) && !Self::is_source(&node.op) {
                 node.inputs.clear();

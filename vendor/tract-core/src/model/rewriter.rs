@@ -30,6 +30,11 @@ impl<Ctx> Rewriter<Ctx> {
     pub fn rewrite(&self, ctx: &Ctx, model: &mut TypedModel) -> TractResult<()> {
         loop {
             let mut done_anything = false;
+            // onnxlet: the model's node names, made at the first patch, for the patches to be
+            // applied with (see `NodeNames`): only they change the model until `prop_consts`.
+            // Applying each patch without scanned the model's names (a merge of a CNN's axes
+            // applies hundreds of patches).
+            let mut names: Option<crate::model::NodeNames> = None;
             for n in model.eval_order()? {
                 if let Some(rules) = self.rules.get(&(*model.node(n).op).type_id()) {
                     for (name, rule) in rules {
@@ -41,7 +46,9 @@ impl<Ctx> Rewriter<Ctx> {
                                 )
                             })?
                         {
-                            patch.apply(model).with_context(|| {
+                            let names =
+                                names.get_or_insert_with(|| crate::model::NodeNames::of(model));
+                            patch.apply_with_names(model, Some(names)).with_context(|| {
                                 format!(
                                     "Applying patch for rewriting rule \"{name}\" on node {}",
                                     model.node(n)
