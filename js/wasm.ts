@@ -1,4 +1,11 @@
-import init, { ModelBuffer, WasmSession, __wbg_reset_state_async, memoryUsage, supportedOperators } from '../pkg/onnxlet.js';
+import init, {
+  ModelBuffer,
+  WasmSession,
+  __wbg_reset_state_async,
+  initSync,
+  memoryUsage,
+  supportedOperators,
+} from '../pkg/onnxlet.js';
 
 import { env } from './env.js';
 import { OnnxletError, fromWasmError } from './errors.js';
@@ -121,6 +128,14 @@ async function instantiate(): Promise<void> {
       await threadPool.start?.(module, exports.memory);
       return;
     }
+    if (typeof document === 'undefined' && !isResponse(source)) {
+      // Outside a page (Node, Deno, Bun, workers), from bytes or a module: compiled off the main
+      // thread, instantiated at once. wasm-bindgen's asynchronous init reads the globals `Request`
+      // and `Response`, which Node defines lazily: the first read loads its fetch implementation
+      // (undici), some 25 ms of a cold start, for a module already in memory.
+      initSync({ module: source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source) });
+      return;
+    }
     await init({ module_or_path: source });
   } catch (error) {
     if (error instanceof OnnxletError) throw error;
@@ -135,6 +150,12 @@ async function instantiate(): Promise<void> {
       { cause: error },
     );
   }
+}
+
+/** Whether `source` is a `Response`, without reading the global `Response` for bytes or a module. */
+function isResponse(source: BufferSource | WebAssembly.Module | Response): source is Response {
+  if (source instanceof WebAssembly.Module || source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return false;
+  return typeof Response !== 'undefined' && source instanceof Response;
 }
 
 /** Compiles a fetched module, streaming where the server labels it `application/wasm`. */
