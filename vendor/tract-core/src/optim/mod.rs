@@ -139,7 +139,12 @@ impl Optimizer {
     }
 
     pub fn session(&self) -> OptimizerSession<'_> {
-        OptimizerSession { optimizer: self, counter: 0, seen: Default::default() }
+        OptimizerSession {
+            optimizer: self,
+            counter: 0,
+            seen: Default::default(),
+            compacted_at: None,
+        }
     }
 }
 
@@ -148,6 +153,13 @@ pub struct OptimizerSession<'o> {
     optimizer: &'o Optimizer,
     counter: usize,
     seen: HashSet<String>,
+    /// onnxlet: the patch count when the model was last compacted, `None` when a pass changed
+    /// it directly since (`run_direct`). Only patches and `run_direct` change the model during
+    /// a session, and compacting a compact model leaves it as it is (its evaluation order is
+    /// its node order), so a compaction is skipped while this is the patch count: upstream
+    /// compacted after every pass, each time computing the model's evaluation order, whether
+    /// the pass had changed anything or not.
+    compacted_at: Option<usize>,
 }
 
 impl OptimizerSession<'_> {
@@ -155,6 +167,7 @@ impl OptimizerSession<'_> {
         let _proof_session = model.symbols.proof_cache_session();
         model.check_consistency().context("during optimizer preflight check")?;
         model.compact().context("during optimizer preflight compaction")?;
+        self.compacted_at = Some(self.counter);
         model.check_names().context("after optimizer preflight compaction")?;
         for i in 0.. {
             let old = self.counter;
@@ -162,9 +175,18 @@ impl OptimizerSession<'_> {
             if old == self.counter {
                 return Ok(());
             }
-            model.compact()?;
+            self.compact(model)?;
         }
         unreachable!()
+    }
+
+    /// Compacts `model` unless it is unchanged since it was last compacted (`compacted_at`).
+    fn compact(&mut self, model: &mut TypedModel) -> TractResult<()> {
+        if self.compacted_at != Some(self.counter) {
+            model.compact()?;
+            self.compacted_at = Some(self.counter);
+        }
+        Ok(())
     }
 
     pub fn run_all_passes(&mut self, i: usize, model: &mut TypedModel) -> TractResult<()> {
@@ -172,7 +194,7 @@ impl OptimizerSession<'_> {
         for p in passes.iter_mut() {
             self.run_one_pass_outer(i, p.as_mut(), model)
                 .with_context(|| format!("running pass {p:?}"))?;
-            model.compact()?;
+            self.compact(model)?;
             model
                 .check_consistency()
                 .with_context(|| format!("consistency check after pass {p:?}"))?;
@@ -192,7 +214,7 @@ impl OptimizerSession<'_> {
             if self.counter == old_counter {
                 return Ok(());
             }
-            model.compact().with_context(|| format!("after pass {p:?}"))?;
+            self.compact(model).with_context(|| format!("after pass {p:?}"))?;
         }
     }
 
@@ -242,6 +264,7 @@ impl OptimizerSession<'_> {
             }
         }
         if p.run_direct(model)? {
+            self.compacted_at = None;
             model.check_consistency().with_context(|| format!("after run_direct {p:?}"))?;
         }
         model.check_consistency().with_context(|| format!("after pass {p:?}"))?;
