@@ -7,6 +7,10 @@ export const USAGE = `usage: npm run bench -- [options]
   --runs N           timed runs per model and runtime after warm-up (default 95: memory is read
                      after warm-up + N = 100 runs)
   --warmup N         warm-up runs, the first included (default 5)
+  --starts N         fresh pages or processes per model, runtime and environment that measure
+                     session create, warm create and cold start, reported as their median
+                     (default 3: the first also times the runs; the others stop after the
+                     first run and the warm create; 1 with --quick)
   --budget S         stop the timed runs of a job after S seconds once 20 are done (default 30;
                      0 = always N); memory is read after the runs done, and the count reported
   --node-only        only the Node benchmark
@@ -27,6 +31,7 @@ export function parseOptions(argv) {
     runs: undefined,
     warmup: undefined,
     budget: undefined,
+    starts: undefined,
     node: true,
     browser: true,
     threads: true,
@@ -53,6 +58,7 @@ export function parseOptions(argv) {
       case '--runs': options.runs = count(take(), flag, 1); break;
       case '--warmup': options.warmup = count(take(), flag, 1); break;
       case '--budget': options.budget = count(take(), flag, 0); break;
+      case '--starts': options.starts = count(take(), flag, 1); break;
       case '--node-only': options.browser = false; break;
       case '--browser-only': options.node = false; break;
       case '--single-thread': options.threads = false; break;
@@ -65,6 +71,7 @@ export function parseOptions(argv) {
   options.warmup ??= options.quick ? 2 : 5;
   options.runs ??= options.quick ? 5 : 100 - options.warmup;
   options.budget ??= 30;
+  options.starts ??= options.quick ? 1 : 3;
   options.partial = options.quick || options.models !== undefined || !options.node || !options.browser || !options.threads;
   return options;
 }

@@ -139,6 +139,13 @@ function sizeSection(results) {
 const budget = (o) =>
   o.budgetSeconds ? `, or fewer once ${o.minRuns} are done and the timed runs have taken ${o.budgetSeconds} s` : '';
 
+const startsText = (n) =>
+  n > 1
+    ? `session create, warm create and cold start are the median of ${n} fresh pages or processes per model, runtime ` +
+      `and environment, the two runtimes alternating: the one that times the runs and ${n - 1} more that stop after ` +
+      'the first run and the warm create'
+    : 'session create, warm create and cold start are one sample each (the page or process that times the runs)';
+
 /** The whole report. */
 export function renderReport(results) {
   const m = results.machine;
@@ -163,6 +170,7 @@ export function renderReport(results) {
     ...(v.chromium ? [`| Chromium | ${v.chromium} (headless) |`] : []),
     `| Node | ${m.node} |`,
     `| runs | per model, runtime and environment, in a fresh page or process: ${results.options.warmup} warm-up (the first is "first run"), then ${results.options.runs} timed${budget(results.options)} |`,
+    `| starts | ${startsText(results.options.starts ?? 1)} |`,
     `| models | ${results.options.models.join(', ')} |`,
     `| duration | ${(results.durationMs / 60000).toFixed(1)} min |`,
     '',

@@ -56,7 +56,7 @@ async function main() {
   // Imported after set-up: they need the npm packages and the model cache.
   const { ALL_MODELS, QUICK_MODELS, benchModels, readCacheFile } = await import('./models.mjs');
   const { machine, versions } = await import('./machine.mjs');
-  const { summarise, ratios, agreement } = await import('./stats.mjs');
+  const { summarise, ratios, agreement, startOf, withStarts } = await import('./stats.mjs');
   const { renderReport } = await import('./report.mjs');
   const { snapshotDist } = await import('./dist.mjs');
   snapshotDist();
@@ -80,6 +80,7 @@ async function main() {
       runs: options.runs,
       minRuns: MIN_RUNS,
       budgetSeconds: options.budget,
+      starts: options.starts,
       models: models.map((m) => m.name),
     },
     machine: machine(),
@@ -121,9 +122,12 @@ async function main() {
         const order = mi % 2 === 0 ? ['ort', 'onnxlet'] : ['onnxlet', 'ort'];
         const entry = {};
         const outputs = {};
-        for (const runtime of order) {
+        const logger = (runtime) => {
           const tag = `[${mi + 1}/${models.length} ${model.name} · ${envName} · ${runtime}]`;
-          const log = (text) => console.log(`${tag} ${text}`);
+          return (text) => console.log(`${tag} ${text}`);
+        };
+        /** One job in a fresh page or process; `overrides` change its run counts. */
+        const runJob = (runtime, log, overrides = {}) => {
           const job = {
             runtime,
             threads: env.threads,
@@ -135,15 +139,20 @@ async function main() {
             minRuns: MIN_RUNS,
             budgetMs: options.budget * 1000,
             sessionOptions: runtime === 'ort' ? ORT_SESSION_OPTIONS : {},
+            ...overrides,
           };
+          return env.kind === 'node'
+            ? runNode(job, { log, timeoutMs: PAGE_TIMEOUT_MS })
+            : runPage(browser, env.isolated ? servers.isolated.url : servers.plain.url, job, {
+                log,
+                timeoutMs: PAGE_TIMEOUT_MS,
+              });
+        };
+        const starts = { ort: [], onnxlet: [] };
+        for (const runtime of order) {
+          const log = logger(runtime);
           const t = Date.now();
-          const outcome =
-            env.kind === 'node'
-              ? await runNode(job, { log, timeoutMs: PAGE_TIMEOUT_MS })
-              : await runPage(browser, env.isolated ? servers.isolated.url : servers.plain.url, job, {
-                  log,
-                  timeoutMs: PAGE_TIMEOUT_MS,
-                });
+          const outcome = await runJob(runtime, log);
           if (outcome.fetched) {
             const key = `${envName}/${runtime}`;
             fetchedBy[key] = [...(fetchedBy[key] ?? []), ...outcome.fetched];
@@ -156,6 +165,7 @@ async function main() {
           const { outputs: out, latencies, instances, memory, threads, crossOriginIsolated, workers } = outcome.result;
           outputs[runtime] = out;
           const summary = summarise(outcome.result);
+          starts[runtime].push(startOf(outcome.result));
           entry[runtime] = {
             summary,
             threads,
@@ -170,6 +180,26 @@ async function main() {
             `median ${summary.medianMs.toFixed(1)} ms (p10 ${summary.p10Ms.toFixed(1)}, p90 ${summary.p90Ms.toFixed(1)}), ` +
               `wasm ${(summary.wasmRunsBytes / 2 ** 20).toFixed(1)} MiB, ${seconds(Date.now() - t)}`,
           );
+        }
+        // More starts, each in a fresh page or process (create, first run, warm create), the two
+        // runtimes alternating; their medians replace the single samples of the jobs above.
+        for (let round = 1; round < options.starts; round++) {
+          for (const runtime of order.filter((r) => entry[r]?.summary)) {
+            const log = logger(runtime);
+            const outcome = await runJob(runtime, log, { warmup: 1, runs: 0, minRuns: 0, budgetMs: 0 });
+            if (outcome.error || !outcome.result) log(`start ${round + 1} FAILED: ${outcome.error}`);
+            else starts[runtime].push(startOf(outcome.result));
+          }
+        }
+        for (const runtime of order.filter((r) => entry[r]?.summary)) {
+          entry[runtime].starts = starts[runtime];
+          entry[runtime].summary = withStarts(entry[runtime].summary, starts[runtime]);
+          if (starts[runtime].length > 1) {
+            const { createMs, coldStartMs } = entry[runtime].summary;
+            logger(runtime)(
+              `median of ${starts[runtime].length} starts: create ${createMs.toFixed(1)} ms, cold start ${coldStartMs.toFixed(1)} ms`,
+            );
+          }
         }
         entry.ratios = ratios(entry.ort?.summary, entry.onnxlet?.summary);
         entry.agreement = {

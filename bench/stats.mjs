@@ -37,6 +37,25 @@ export function summarise(raw) {
   };
 }
 
+/** The metrics each fresh page or process measures (a "start"), from its raw result. */
+export function startOf(raw) {
+  return { createMs: raw.createMs, createWarmMs: raw.createWarmMs, coldStartMs: raw.firstResultMs };
+}
+
+/**
+ * `summary` with its start metrics (session create, warm create, cold start) replaced by their
+ * medians over `starts` (the summary's own start among them): one start is one sample, and a
+ * busy machine moved a single create by half from one run to the next.
+ */
+export function withStarts(summary, starts) {
+  const out = { ...summary, starts: starts.length };
+  for (const key of ['createMs', 'createWarmMs', 'coldStartMs']) {
+    const values = starts.map((s) => s[key]).filter(Number.isFinite);
+    if (values.length) out[key] = quantile(values, 0.5);
+  }
+  return out;
+}
+
 /** Metrics compared as onnxlet / onnxruntime-web. */
 export const RATIO_METRICS = [
   'createMs', 'createWarmMs', 'firstRunMs', 'coldStartMs', 'medianMs', 'p10Ms', 'p90Ms', 'wasmLoadBytes',

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 
 import { parseOptions } from '../../bench/options.mjs';
 import { renderReport } from '../../bench/report.mjs';
-import { agreement, geomean, quantile, ratios, summarise } from '../../bench/stats.mjs';
+import { agreement, geomean, quantile, ratios, startOf, summarise, withStarts } from '../../bench/stats.mjs';
 
 test('quantiles interpolate between order statistics, whatever the input order', () => {
   const values = [5, 1, 4, 2, 3];
@@ -26,6 +26,18 @@ test('ratios are onnxlet over onnxruntime-web', () => {
   assert.deepEqual(ratios({ medianMs: 10, createMs: 0 }, { medianMs: 5, createMs: 3 }), { medianMs: 0.5 });
 });
 
+test('starts: create, warm create and cold start become their medians over the starts', () => {
+  const raw = { createMs: 30, createWarmMs: 9, firstRunMs: 3, firstResultMs: 300, latencies: [1, 2, 3],
+    memory: { load: { wasm: 1, jsHeap: 1 }, runs: { wasm: 1, jsHeap: 1 }, runCount: 4 } };
+  const summary = summarise(raw);
+  const starts = [startOf(raw), { createMs: 10, createWarmMs: 8, coldStartMs: 100 }, { createMs: 20, createWarmMs: 7, coldStartMs: 200 }];
+  const merged = withStarts(summary, starts);
+  assert.deepEqual([merged.createMs, merged.createWarmMs, merged.coldStartMs, merged.starts], [20, 8, 200, 3]);
+  assert.equal(merged.medianMs, 2, 'the latencies are the timing job\'s');
+  assert.equal(merged.firstRunMs, 3);
+  assert.equal(withStarts(summary, [startOf(raw)]).createMs, 30);
+});
+
 test('agreement finds the largest difference and flags missing or mis-sized outputs', () => {
   const a = { x: { data: [1, 2, 3] }, y: { data: [0] } };
   assert.deepEqual(agreement(a, { x: { data: [1, 2.5, 3] }, y: { data: [0] } }), { maxAbs: 0.5, perOutput: { x: 0.5, y: 0 } });
@@ -42,6 +54,10 @@ test('options: defaults give 100 runs; subsets are partial; unknown flags are re
   assert.deepEqual(parseOptions(['--models', 'a,b']).models, ['a', 'b']);
   assert.equal(parseOptions(['--runs=30']).runs, 30);
   assert.equal(parseOptions(['--browser-only']).node, false);
+  assert.equal(full.starts, 3);
+  assert.equal(parseOptions(['--quick']).starts, 1);
+  assert.equal(parseOptions(['--starts', '5']).starts, 5);
+  assert.throws(() => parseOptions(['--starts', '0']), /integer ≥ 1/);
   assert.throws(() => parseOptions(['--runs', 'x']), /integer/);
   assert.throws(() => parseOptions(['--fast']), /unknown option --fast/);
   assert.throws(() => parseOptions(['--node-only', '--browser-only']), /exclude/);
@@ -56,7 +72,7 @@ test('the report shows every model with its ratio, and failed jobs', () => {
   const onnxlet = summarise(raw(2));
   const results = {
     date: '2026-01-01T00:00:00.000Z', partial: false, durationMs: 60000,
-    options: { warmup: 1, runs: 3, minRuns: 20, budgetSeconds: 30, models: ['a', 'b'] },
+    options: { warmup: 1, runs: 3, minRuns: 20, budgetSeconds: 30, starts: 3, models: ['a', 'b'] },
     machine: { cpu: 'cpu', cores: 2, memoryGiB: 4, os: 'os', node: 'v20', loadAverage: [0, 0, 0] },
     versions: { onnxlet: '0.1.0', onnxletCommit: 'abc', onnxletWasmSha256: '00', onnxruntimeWeb: '1.30.0' },
     environments: {
@@ -74,4 +90,5 @@ test('the report shows every model with its ratio, and failed jobs', () => {
   assert.match(md, /\| a \| 10\.0 \/ 10\.0 \(1\.00\) .* 4\.00 \/ 2\.00 \(0\.50\)/);
   assert.match(md, /\| Node, 1 thread \| \*\*0\.50\*\* \| 0\.50 \| a \(0\.50\) \|/);
   assert.match(md, /- b, onnxlet: it broke$/m);
+  assert.match(md, /\| starts \| session create, warm create and cold start are the median of 3 fresh pages/);
 });
