@@ -36,6 +36,8 @@ impl Gather {
         Ok(output_shape)
     }
 
+    // onnxlet: kept out of line, one wasm function per type (vendor/README.md, tier-up).
+    #[inline(never)]
     fn eval_t<T: Datum>(&self, data: TValue, indices: &TValue) -> TractResult<Tensor> {
         let data_plain = data.try_as_plain_ram()?;
         let data_view = unsafe { data_plain.to_array_view_unchecked::<T>() };

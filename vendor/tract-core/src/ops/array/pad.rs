@@ -23,6 +23,8 @@ pub struct Pad {
 }
 
 impl Pad {
+    // onnxlet: kept out of line, one wasm function per type (vendor/README.md, tier-up).
+    #[inline(never)]
     fn eval_t<T>(&self, input_tensor: TValue) -> TractResult<TValue>
     where
         T: Copy + Datum,

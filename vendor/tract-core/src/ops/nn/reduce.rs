@@ -113,6 +113,8 @@ impl Reducer {
         }
     }
 
+    // onnxlet: kept out of line, one wasm function per type (vendor/README.md, tier-up).
+    #[inline(never)]
     unsafe fn reduce_t<T, TO, F, A>(
         &self,
         axes: &[usize],
@@ -147,6 +149,8 @@ impl Reducer {
     // treatment. we could use the same "algo" for min, max and prod, to the
     // price of more code in the library. argmax and argmin are more
     // tricky (not associative)
+    // onnxlet: kept out of line, one wasm function per type (vendor/README.md, tier-up).
+    #[inline(never)]
     unsafe fn sum<T>(&self, axes: &[usize], input: &Tensor) -> Tensor
     where
         T: Copy + Datum + num_traits::Zero + Sum,

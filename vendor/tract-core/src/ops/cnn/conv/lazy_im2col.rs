@@ -418,6 +418,8 @@ impl MMMInputValue for LazyIm2colInput {
 }
 
 impl LazyIm2colInput {
+    // onnxlet: kept out of line, one wasm function per type (vendor/README.md, tier-up).
+    #[inline(never)]
     fn do_panel<T: Datum + Copy>(&self, i: usize, buffer: Option<*mut u8>) -> *const u8 {
         let r = self.im2col.packer.r;
         let mn_start = i * r;
