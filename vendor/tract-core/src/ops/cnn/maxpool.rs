@@ -141,6 +141,8 @@ impl TypedOp for OptMaxPool {
 }
 
 impl OptMaxPool {
+    // onnxlet: kept out of line, one wasm function per type (vendor/README.md, tier-up).
+    #[inline(never)]
     fn eval_t<T: Datum + Copy + num_traits::Bounded + PartialOrd>(
         &self,
         input: &Tensor,
@@ -290,10 +292,30 @@ impl OptMaxPool {
                 (lo < hi).then(|| (lo, hi, ((lo * sw) as isize + offset) as usize))
             })
             .collect();
+        // onnxlet: a strided pool over planes is separable: the rows a window covers fold
+        // into one column maximum per input pixel (contiguous, vectorised), which the strided
+        // taps then read, kw instead of kh * kw strided folds per output row. Both start from
+        // `min_value` with the same comparison, which never keeps a NaN, so they pick the same
+        // values (a tie between -0 and +0 may keep the other zero).
+        let separable = px == 1 && sw > 1 && kh > 1;
+        let mut column = if separable { vec![T::min_value(); w] } else { vec![] };
         for (image, out_image) in
             input_slice.chunks_exact(h * w * px).zip(output_slice.chunks_exact_mut(oh * ow * px))
         {
             for (oy, row) in out_image.chunks_exact_mut(ow * px).enumerate() {
+                if separable {
+                    column.fill(T::min_value());
+                    for ky in 0..kh {
+                        let iy = (oy * sh + ky * dh) as isize - pt;
+                        if iy >= 0 && iy < h as isize {
+                            fold_max(&mut column, image[iy as usize * w..][..w].iter());
+                        }
+                    }
+                    for &(lo, hi, start) in &column_spans {
+                        fold_max(&mut row[lo..hi], column[start..].iter().step_by(sw));
+                    }
+                    continue;
+                }
                 for ky in 0..kh {
                     let iy = (oy * sh + ky * dh) as isize - pt;
                     if iy < 0 || iy >= h as isize {
@@ -523,6 +545,56 @@ mod tests {
             })
             .unwrap();
             assert_eq!(*fast[0], *reference[0]);
+        }
+    }
+
+    /// onnxlet: the separable row walk (strided pools over NCHW planes) against the generic
+    /// `visit_output` walk, with padding, ceil mode, dilations and NaNs in the input.
+    #[test]
+    fn strided_maxpool_matches_reference() {
+        let cases = [
+            ((1usize, 4, 55, 55), tvec![3usize, 3], PaddingSpec::Valid, None, tvec![2usize, 2]),
+            (
+                (2, 3, 17, 20),
+                tvec![3, 3],
+                PaddingSpec::Explicit(tvec![1, 1], tvec![1, 1]),
+                None,
+                tvec![2, 2],
+            ),
+            (
+                (1, 2, 13, 13),
+                tvec![3, 3],
+                PaddingSpec::ExplicitOnnxPool(tvec![0, 0], tvec![0, 0], true),
+                None,
+                tvec![2, 2],
+            ),
+            ((1, 2, 16, 19), tvec![3, 2], PaddingSpec::SameUpper, Some(tvec![2, 2]), tvec![3, 2]),
+            (
+                (1, 3, 9, 11),
+                tvec![5, 5],
+                PaddingSpec::Explicit(tvec![2, 1], tvec![2, 3]),
+                None,
+                tvec![3, 3],
+            ),
+        ];
+        for (shape, kernel, padding, dilations, strides) in cases {
+            let c = shape.1;
+            let pool_spec =
+                PoolSpec::new(DataFormat::NCHW, kernel, padding, dilations, Some(strides), c, c);
+            let input = ndarray::Array4::from_shape_fn(shape, |(n, c, y, x)| {
+                let i = n * 31 + c * 7 + y * 13 + x * 3;
+                if i % 23 == 5 { f32::NAN } else { (i % 97) as f32 * 0.25 - 12.0 }
+            })
+            .into_tensor()
+            .into_tvalue();
+            let reference =
+                MaxPool { pool_spec: pool_spec.clone(), with_index_outputs: Some(DatumType::I32) }
+                    .eval(&EvalContext::out_of_plan(), tvec!(input.clone()))
+                    .unwrap();
+            let fast = MaxPool { pool_spec, with_index_outputs: None }
+                .eval(&EvalContext::out_of_plan(), tvec!(input))
+                .unwrap();
+            assert_eq!(*fast[0], *reference[0], "{shape:?}");
         }
     }
 
