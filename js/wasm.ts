@@ -118,12 +118,7 @@ async function instantiate(): Promise<void> {
   try {
     if (__ONNXLET_THREADS__) {
       // Compiled here, so that the pool's workers instantiate the same module on the same memory.
-      const module =
-        source instanceof WebAssembly.Module
-          ? source
-          : source instanceof Response
-            ? await compileResponse(source)
-            : await WebAssembly.compile(source);
+      const module = await compileSource(source);
       const exports = await init({ module_or_path: module });
       await threadPool.start?.(module, exports.memory);
       return;
@@ -133,7 +128,7 @@ async function instantiate(): Promise<void> {
       // thread, instantiated at once. wasm-bindgen's asynchronous init reads the globals `Request`
       // and `Response`, which Node defines lazily: the first read loads its fetch implementation
       // (undici), some 25 ms of a cold start, for a module already in memory.
-      initSync({ module: source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source) });
+      initSync({ module: await compileSource(source) });
       return;
     }
     await init({ module_or_path: source });
@@ -156,6 +151,12 @@ async function instantiate(): Promise<void> {
 function isResponse(source: BufferSource | WebAssembly.Module | Response): source is Response {
   if (source instanceof WebAssembly.Module || source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return false;
   return typeof Response !== 'undefined' && source instanceof Response;
+}
+
+/** The module of `source`: as it is, compiled from a `Response` (see {@link compileResponse}) or from bytes. */
+async function compileSource(source: BufferSource | WebAssembly.Module | Response): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  return isResponse(source) ? compileResponse(source) : WebAssembly.compile(source);
 }
 
 /** Compiles a fetched module, streaming where the server labels it `application/wasm`. */
