@@ -302,26 +302,25 @@ impl OptMaxPool {
         for (image, out_image) in
             input_slice.chunks_exact(h * w * px).zip(output_slice.chunks_exact_mut(oh * ow * px))
         {
+            // The input rows an output row's windows cover, those in bounds.
+            let input_rows = |oy: usize| {
+                (0..kh).filter_map(move |ky| {
+                    let iy = (oy * sh + ky * dh) as isize - pt;
+                    (0..h as isize).contains(&iy).then(|| &image[iy as usize * w * px..][..w * px])
+                })
+            };
             for (oy, row) in out_image.chunks_exact_mut(ow * px).enumerate() {
                 if separable {
                     column.fill(T::min_value());
-                    for ky in 0..kh {
-                        let iy = (oy * sh + ky * dh) as isize - pt;
-                        if iy >= 0 && iy < h as isize {
-                            fold_max(&mut column, image[iy as usize * w..][..w].iter());
-                        }
+                    for irow in input_rows(oy) {
+                        fold_max(&mut column, irow.iter());
                     }
                     for &(lo, hi, start) in &column_spans {
                         fold_max(&mut row[lo..hi], column[start..].iter().step_by(sw));
                     }
                     continue;
                 }
-                for ky in 0..kh {
-                    let iy = (oy * sh + ky * dh) as isize - pt;
-                    if iy < 0 || iy >= h as isize {
-                        continue;
-                    }
-                    let irow = &image[iy as usize * w * px..][..w * px];
+                for irow in input_rows(oy) {
                     for &(lo, hi, start) in &column_spans {
                         let (row, taps) = (&mut row[lo * px..hi * px], &irow[start * px..]);
                         if sw == 1 {
