@@ -38,11 +38,13 @@ run('cargo', ['test']);
 step('native tests (full build: unit tests and the ONNX node tests)');
 run('cargo', ['test', '--features', 'full', '--lib', '--test', 'conformance']);
 
-step("vendored tract-core's own unit tests (the crate onnxlet patches; vendor/README.md)");
-run('cargo', ['test', '--lib', '--quiet'], {
-  cwd: join(root, 'vendor', 'tract-core'),
-  env: { ...process.env, CARGO_TARGET_DIR: join(root, 'target', 'vendor-test') },
-});
+step("vendored tract-core's and tract-data's own unit tests (crates onnxlet patches; vendor/README.md)");
+for (const crate of ['tract-core', 'tract-data']) {
+  run('cargo', ['test', '--lib', '--quiet'], {
+    cwd: join(root, 'vendor', crate),
+    env: { ...process.env, CARGO_TARGET_DIR: join(root, 'target', 'vendor-test') },
+  });
+}
 
 step('Node tests');
 run(process.execPath, ['--test', '--test-concurrency=1', 'tests/node/']);

@@ -1847,6 +1847,8 @@ impl Tensor {
         Ok(self == &Tensor::zero_scalar_dt(self.dt)?)
     }
 
+    // onnxlet: one function per pair of types (see `cast_quantized`).
+    #[inline(never)]
     unsafe fn natural_cast<
         Source: Datum + num_traits::AsPrimitive<Target>,
         Target: Datum + Copy,
@@ -1862,6 +1864,7 @@ impl Tensor {
         };
     }
 
+    #[inline(never)]
     unsafe fn cast_number_to_bool<Source: Datum + num_traits::Zero>(&self, other: &mut Tensor) {
         unsafe {
             self.as_slice_unchecked::<Source>()
@@ -1871,6 +1874,7 @@ impl Tensor {
         }
     }
 
+    #[inline(never)]
     unsafe fn cast_from_string<Target: Datum + core::str::FromStr>(
         &self,
         other: &mut Tensor,
@@ -1889,6 +1893,7 @@ impl Tensor {
         }
     }
 
+    #[inline(never)]
     unsafe fn cast_to_string<Source: Datum>(&self, other: &mut Tensor) {
         unsafe {
             for (s, d) in self
@@ -1986,136 +1991,151 @@ impl Tensor {
                 n!(f32);
                 n!(f64);
             } else {
-                let (s_zp, s_scale) = self.datum_type().zp_scale();
-                let (d_zp, d_scale) = dst_dt.zp_scale();
-                if self.datum_type().is_quantized() && dst_dt.is_float() {
-                    macro_rules! q_to_fp {
-                        ($source:ty, $dest:ty) => {
-                            if <$source>::datum_type().unquantized()
-                                == self.datum_type().unquantized()
-                                && <$dest>::datum_type().unquantized() == dst_dt.unquantized()
-                            {
-                                self.as_slice_unchecked::<$source>()
-                                    .iter()
-                                    .zip(result.as_slice_mut_unchecked::<$dest>().iter_mut())
-                                    .for_each(|(&s, d)| {
-                                        *d = (s as $dest - s_zp as $dest) * s_scale as $dest;
-                                    });
-                                return Ok(Cow::Owned(result));
-                            }
-                        };
-                    }
-                    q_to_fp!(i8, f64);
-                    q_to_fp!(i8, f32);
-                    q_to_fp!(u8, f64);
-                    q_to_fp!(u8, f32);
-                }
-                //TODO: optimize scale_by
-                macro_rules! q8_to_q8 {
-                    ($typ:ty) => {
-                        if dst_dt.unquantized() == <$typ>::datum_type() {
-                            self.as_slice_unchecked::<$typ>()
-                                .iter()
-                                .zip(result.as_slice_mut_unchecked::<$typ>().iter_mut())
-                                .for_each(|(&s, d)| {
-                                    *d = (d_zp as i32
-                                        + scale_by(s as i32 - s_zp as i32, s_scale / d_scale))
-                                    .clamp_cast()
-                                });
-                            return Ok(Cow::Owned(result));
-                        }
-                    };
-                }
-
-                macro_rules! q_via_f32 {
-                    ($source:ty, $dest:ty, $round:expr) => {
-                        if <$source>::datum_type().unquantized() == self.datum_type().unquantized()
-                            && <$dest>::datum_type().unquantized() == dst_dt.unquantized()
-                        {
-                            self.as_slice_unchecked::<$source>()
-                                .iter()
-                                .zip(result.as_slice_mut_unchecked::<$dest>().iter_mut())
-                                .for_each(|(&s, d)| {
-                                    let s_float = (s as f32 - s_zp as f32) * s_scale as f32;
-                                    let d_float = s_float as f32 / d_scale as f32 + d_zp as f32;
-                                    *d = $round(d_float);
-                                });
-                            return Ok(Cow::Owned(result));
-                        }
-                    };
-                }
-
-                macro_rules! q_n {
-                    (clamp $source:ty, $dest:ty) => {{
-                        if <$source>::datum_type().unquantized() == self.datum_type().unquantized()
-                            && <$dest>::datum_type().unquantized() == dst_dt.unquantized()
-                        {
-                            self.as_slice_unchecked::<$source>()
-                                .iter()
-                                .zip(result.as_slice_mut_unchecked::<$dest>().iter_mut())
-                                .for_each(|(&s, d)| {
-                                    *d = s.clamp_cast();
-                                });
-                            return Ok(Cow::Owned(result));
-                        }
-                    }};
-                    ($source:ty, $dest:ty) => {{
-                        if <$source>::datum_type().unquantized() == self.datum_type().unquantized()
-                            && <$dest>::datum_type().unquantized() == dst_dt.unquantized()
-                        {
-                            self.as_slice_unchecked::<$source>()
-                                .iter()
-                                .zip(result.as_slice_mut_unchecked::<$dest>().iter_mut())
-                                .for_each(|(&s, d)| {
-                                    *d = s as $dest;
-                                });
-                            return Ok(Cow::Owned(result));
-                        }
-                    }};
-                }
-
-                if dst_dt.unquantized() == self.datum_type().unquantized()
-                    && dst_dt.is_quantized()
-                    && self.datum_type().is_quantized()
-                {
-                    q8_to_q8!(i8);
-                    q8_to_q8!(u8);
-                }
-
-                q_via_f32!(f32, i8, |f| round_ties_to_even(f).clamp_cast());
-                q_via_f32!(f32, u8, |f| round_ties_to_even(f).clamp_cast());
-                q_via_f32!(f32, i32, |f| round_ties_to_even(f).clamp_cast());
-                q_via_f32!(i8, f32, |f| f);
-                q_via_f32!(u8, f32, |f| f);
-                q_via_f32!(i32, f32, |f| f);
-
-                if dst_dt.is_quantized() && self.datum_type().is_quantized() {
-                    q_via_f32!(u8, i8, |f| round_ties_to_even(f).clamp_cast());
-                    q_via_f32!(i8, u8, |f| round_ties_to_even(f).clamp_cast());
-                    q_via_f32!(i32, u8, |f| round_ties_to_even(f).clamp_cast());
-                    q_via_f32!(i32, i8, |f| round_ties_to_even(f).clamp_cast());
-                    q_via_f32!(u8, i32, |f| round_ties_to_even(f).clamp_cast());
-                    q_via_f32!(i8, i32, |f| round_ties_to_even(f).clamp_cast());
-
-                    // ensure cast to different scale offset work
-                    q_via_f32!(i8, i8, |f| round_ties_to_even(f).clamp_cast());
-                    q_via_f32!(u8, u8, |f| round_ties_to_even(f).clamp_cast());
-                }
-
-                q_n!(i8, i32);
-                q_n!(i8, u32);
-                q_n!(u8, i32);
-                q_n!(u8, u32);
-                q_n!(clamp i32, i8);
-                q_n!(clamp i32, u8);
-                q_n!(clamp u32, i8);
-                q_n!(clamp u32, u8);
-                q_n!(i8, i8);
-                q_n!(u8, u8);
-                q_n!(i32, i32);
-                q_n!(u32, u32);
+                return self.cast_quantized(dst_dt, result);
             }
 
+            bail!("Unsupported cast from {:?} to {:?}", self.dt, dst_dt)
+        }
+    }
+
+    // onnxlet: the casts from or to a quantized type, out of line, as the per-type casts
+    // (`natural_cast`, `cast_number_to_bool`) are: `cast_to_dt` was one function of every
+    // pair of types, which a WebAssembly engine optimises whole before any cast runs fast.
+    #[inline(never)]
+    #[allow(clippy::redundant_closure_call)]
+    unsafe fn cast_quantized(
+        &self,
+        dst_dt: DatumType,
+        mut result: Tensor,
+    ) -> TractResult<Cow<'_, Tensor>> {
+        unsafe {
+            let (s_zp, s_scale) = self.datum_type().zp_scale();
+            let (d_zp, d_scale) = dst_dt.zp_scale();
+            if self.datum_type().is_quantized() && dst_dt.is_float() {
+                macro_rules! q_to_fp {
+                    ($source:ty, $dest:ty) => {
+                        if <$source>::datum_type().unquantized() == self.datum_type().unquantized()
+                            && <$dest>::datum_type().unquantized() == dst_dt.unquantized()
+                        {
+                            self.as_slice_unchecked::<$source>()
+                                .iter()
+                                .zip(result.as_slice_mut_unchecked::<$dest>().iter_mut())
+                                .for_each(|(&s, d)| {
+                                    *d = (s as $dest - s_zp as $dest) * s_scale as $dest;
+                                });
+                            return Ok(Cow::Owned(result));
+                        }
+                    };
+                }
+                q_to_fp!(i8, f64);
+                q_to_fp!(i8, f32);
+                q_to_fp!(u8, f64);
+                q_to_fp!(u8, f32);
+            }
+            //TODO: optimize scale_by
+            macro_rules! q8_to_q8 {
+                ($typ:ty) => {
+                    if dst_dt.unquantized() == <$typ>::datum_type() {
+                        self.as_slice_unchecked::<$typ>()
+                            .iter()
+                            .zip(result.as_slice_mut_unchecked::<$typ>().iter_mut())
+                            .for_each(|(&s, d)| {
+                                *d = (d_zp as i32
+                                    + scale_by(s as i32 - s_zp as i32, s_scale / d_scale))
+                                .clamp_cast()
+                            });
+                        return Ok(Cow::Owned(result));
+                    }
+                };
+            }
+
+            macro_rules! q_via_f32 {
+                ($source:ty, $dest:ty, $round:expr) => {
+                    if <$source>::datum_type().unquantized() == self.datum_type().unquantized()
+                        && <$dest>::datum_type().unquantized() == dst_dt.unquantized()
+                    {
+                        self.as_slice_unchecked::<$source>()
+                            .iter()
+                            .zip(result.as_slice_mut_unchecked::<$dest>().iter_mut())
+                            .for_each(|(&s, d)| {
+                                let s_float = (s as f32 - s_zp as f32) * s_scale as f32;
+                                let d_float = s_float as f32 / d_scale as f32 + d_zp as f32;
+                                *d = $round(d_float);
+                            });
+                        return Ok(Cow::Owned(result));
+                    }
+                };
+            }
+
+            macro_rules! q_n {
+                (clamp $source:ty, $dest:ty) => {{
+                    if <$source>::datum_type().unquantized() == self.datum_type().unquantized()
+                        && <$dest>::datum_type().unquantized() == dst_dt.unquantized()
+                    {
+                        self.as_slice_unchecked::<$source>()
+                            .iter()
+                            .zip(result.as_slice_mut_unchecked::<$dest>().iter_mut())
+                            .for_each(|(&s, d)| {
+                                *d = s.clamp_cast();
+                            });
+                        return Ok(Cow::Owned(result));
+                    }
+                }};
+                ($source:ty, $dest:ty) => {{
+                    if <$source>::datum_type().unquantized() == self.datum_type().unquantized()
+                        && <$dest>::datum_type().unquantized() == dst_dt.unquantized()
+                    {
+                        self.as_slice_unchecked::<$source>()
+                            .iter()
+                            .zip(result.as_slice_mut_unchecked::<$dest>().iter_mut())
+                            .for_each(|(&s, d)| {
+                                *d = s as $dest;
+                            });
+                        return Ok(Cow::Owned(result));
+                    }
+                }};
+            }
+
+            if dst_dt.unquantized() == self.datum_type().unquantized()
+                && dst_dt.is_quantized()
+                && self.datum_type().is_quantized()
+            {
+                q8_to_q8!(i8);
+                q8_to_q8!(u8);
+            }
+
+            q_via_f32!(f32, i8, |f| round_ties_to_even(f).clamp_cast());
+            q_via_f32!(f32, u8, |f| round_ties_to_even(f).clamp_cast());
+            q_via_f32!(f32, i32, |f| round_ties_to_even(f).clamp_cast());
+            q_via_f32!(i8, f32, |f| f);
+            q_via_f32!(u8, f32, |f| f);
+            q_via_f32!(i32, f32, |f| f);
+
+            if dst_dt.is_quantized() && self.datum_type().is_quantized() {
+                q_via_f32!(u8, i8, |f| round_ties_to_even(f).clamp_cast());
+                q_via_f32!(i8, u8, |f| round_ties_to_even(f).clamp_cast());
+                q_via_f32!(i32, u8, |f| round_ties_to_even(f).clamp_cast());
+                q_via_f32!(i32, i8, |f| round_ties_to_even(f).clamp_cast());
+                q_via_f32!(u8, i32, |f| round_ties_to_even(f).clamp_cast());
+                q_via_f32!(i8, i32, |f| round_ties_to_even(f).clamp_cast());
+
+                // ensure cast to different scale offset work
+                q_via_f32!(i8, i8, |f| round_ties_to_even(f).clamp_cast());
+                q_via_f32!(u8, u8, |f| round_ties_to_even(f).clamp_cast());
+            }
+
+            q_n!(i8, i32);
+            q_n!(i8, u32);
+            q_n!(u8, i32);
+            q_n!(u8, u32);
+            q_n!(clamp i32, i8);
+            q_n!(clamp i32, u8);
+            q_n!(clamp u32, i8);
+            q_n!(clamp u32, u8);
+            q_n!(i8, i8);
+            q_n!(u8, u8);
+            q_n!(i32, i32);
+            q_n!(u32, u32);
             bail!("Unsupported cast from {:?} to {:?}", self.dt, dst_dt)
         }
     }
