@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { ensureChromium, ensureDeno, ensureNpmDeps, ensureRustToolchain, fetchModels, makeNodeTests, root, run } from './setup.mjs';
 
 const started = Date.now();
+// Incremental caches are 2 GB here, and CI builds each crate once: off for every cargo run below
+// (disk, not time, is what CI machines run short of).
+process.env.CARGO_INCREMENTAL = '0';
 const step = (name) => console.log(`\n=== ${name} (${Math.round((Date.now() - started) / 1000)} s)`);
 
 step('set-up');
@@ -42,7 +45,8 @@ step("vendored tract-core's and tract-data's own unit tests (crates onnxlet patc
 for (const crate of ['tract-core', 'tract-data']) {
   run('cargo', ['test', '--lib', '--quiet'], {
     cwd: join(root, 'vendor', crate),
-    env: { ...process.env, CARGO_TARGET_DIR: join(root, 'target', 'vendor-test') },
+    // Not onnxlet's package, so not its profiles: no debug info here either.
+    env: { ...process.env, CARGO_TARGET_DIR: join(root, 'target', 'vendor-test'), CARGO_PROFILE_DEV_DEBUG: 'false' },
   });
 }
 
