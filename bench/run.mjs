@@ -178,7 +178,7 @@ async function main() {
           };
           log(
             `median ${summary.medianMs.toFixed(1)} ms (p10 ${summary.p10Ms.toFixed(1)}, p90 ${summary.p90Ms.toFixed(1)}), ` +
-              `wasm ${(summary.wasmRunsBytes / 2 ** 20).toFixed(1)} MiB, ${seconds(Date.now() - t)}`,
+              `wasm ${Number.isFinite(summary.wasmRunsBytes) ? `${(summary.wasmRunsBytes / 2 ** 20).toFixed(1)} MiB` : 'in workers'}, ${seconds(Date.now() - t)}`,
           );
         }
         // More starts, each in a fresh page or process (create, first run, warm create), the two
