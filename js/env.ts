@@ -11,11 +11,14 @@ export interface Env {
     wasmPaths?: string | URL;
     /**
      * Which module `wasmPaths` (or the default location) names: `'default'` (`onnxlet_bg.wasm`,
-     * the common operators) or `'full'` (`onnxlet_full_bg.wasm`, every operator tract implements:
-     * also the DFT/STFT/window, ai.onnx.ml and attention operators). Ignored when `wasmPaths` is
-     * the URL of a `.wasm` file or `wasmBinary` is set.
+     * the common operators), `'full'` (`onnxlet_full_bg.wasm`, every operator tract implements:
+     * also the DFT/STFT/window, ai.onnx.ml and attention operators) or `'lite'`
+     * (`onnxlet_lite_bg.wasm`, a fraction of the default's size: onnxlet's own interpreter for
+     * common float32 models instead of tract, one thread; a model with an operator it lacks fails
+     * to load with `UNSUPPORTED_OPERATOR`, see docs/size.md). Ignored when `wasmPaths` is the URL
+     * of a `.wasm` file or `wasmBinary` is set.
      */
-    build?: 'default' | 'full';
+    build?: 'default' | 'full' | 'lite';
     /**
      * Whether the default build loads its relaxed-SIMD module, `onnxlet_relaxed_bg.wasm`, instead
      * of `onnxlet_bg.wasm`: the same operators, with a matrix kernel that multiplies and adds in
@@ -34,7 +37,7 @@ export interface Env {
      * pages (served with `Cross-Origin-Opener-Policy: same-origin` and
      * `Cross-Origin-Embedder-Policy: require-corp`). Unset or 0 (the default): `min(4,
      * ceil(navigator.hardwareConcurrency / 2))` in a cross-origin-isolated page, else 1. Where
-     * threads are not available (a page that is not isolated, Node, the full build, `wasmBinary`),
+     * threads are not available (a page that is not isolated, Node, the full and lite builds, `wasmBinary`),
      * sessions run on one thread and a larger value is reported once on the console.
      */
     numThreads?: number;

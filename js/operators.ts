@@ -7,7 +7,8 @@ export interface OperatorInfo {
   readonly name: string;
   /**
    * The lowest and highest opset at which the operator passes the ONNX backend node tests
-   * (natively and in wasm; see docs/operators.md), or `null` when no node test covers it.
+   * (natively and in wasm; see docs/operators.md), or `null` when no node test covers it, and
+   * always in the lite build (`env.wasm.build = 'lite'`).
    */
   readonly opsets: readonly [number, number] | null;
 }

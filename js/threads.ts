@@ -10,7 +10,9 @@ function unavailable(): string | undefined {
   }
   if (typeof Worker === 'undefined') return 'this runtime has no Web Workers (Node: run on one thread)';
   if (env.wasm.wasmBinary !== undefined) return 'env.wasm.wasmBinary is set (the threads need their own module)';
-  if (env.wasm.build === 'full') return "env.wasm.build is 'full', which has no multi-threaded module";
+  if (env.wasm.build === 'full' || env.wasm.build === 'lite') {
+    return `env.wasm.build is '${env.wasm.build}', which has no multi-threaded module`;
+  }
   const paths = env.wasm.wasmPaths;
   if (paths !== undefined && String(paths).split(/[?#]/)[0].endsWith('.wasm')) {
     return 'env.wasm.wasmPaths names one .wasm file (name a directory for the multi-threaded module)';

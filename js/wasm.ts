@@ -190,7 +190,11 @@ export function wasmFile(): string {
   if (__ONNXLET_THREADS__) return useRelaxedSimd() ? 'onnxlet_threads_relaxed_bg.wasm' : 'onnxlet_threads_bg.wasm';
   if (build === undefined || build === 'default') return useRelaxedSimd() ? 'onnxlet_relaxed_bg.wasm' : 'onnxlet_bg.wasm';
   if (build === 'full') return 'onnxlet_full_bg.wasm';
-  throw new OnnxletError('INVALID_ARGUMENT', `env.wasm.build must be 'default' or 'full', not ${JSON.stringify(build)}`);
+  if (build === 'lite') return 'onnxlet_lite_bg.wasm';
+  throw new OnnxletError(
+    'INVALID_ARGUMENT',
+    `env.wasm.build must be 'default', 'full' or 'lite', not ${JSON.stringify(build)}`,
+  );
 }
 
 /** Where the module is fetched from: `env.wasm.wasmPaths` resolved, or the default beside the script. */

@@ -1,5 +1,5 @@
-// Builds the package: Rust → wasm (+simd128): the default operator set, the same with +relaxed-simd, the full operator set, and
-// the default set multi-threaded (atomics, shared memory) → wasm-bindgen → wasm-opt → esbuild (ESM, script tag, workers) → .d.ts.
+// Builds the package: Rust → wasm (+simd128): the default operator set, the same with +relaxed-simd, the full operator set,
+// the default set multi-threaded (atomics, shared memory), and the lite engine → wasm-bindgen → wasm-opt → esbuild (ESM, script tag, workers) → .d.ts.
 // Every tool call lives here, so any one of them can be swapped.
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,17 +34,24 @@ const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest(
  * cargo has built.
  */
 const BUILDS = [
-  { features: [], file: 'onnxlet_bg.wasm', out: pkg },
-  { features: ['relaxed-simd'], file: 'onnxlet_relaxed_bg.wasm', out: join(pkg, 'relaxed') },
-  { features: ['full'], file: 'onnxlet_full_bg.wasm', out: join(pkg, 'full') },
-  { features: ['threads'], file: 'onnxlet_threads_bg.wasm', out: join(pkg, 'threads'), threads: true },
+  { name: 'default', features: [], file: 'onnxlet_bg.wasm', out: pkg },
+  { name: 'relaxed', features: ['relaxed-simd'], file: 'onnxlet_relaxed_bg.wasm', out: join(pkg, 'relaxed') },
+  { name: 'full', features: ['full'], file: 'onnxlet_full_bg.wasm', out: join(pkg, 'full') },
+  { name: 'threads', features: ['threads'], file: 'onnxlet_threads_bg.wasm', out: join(pkg, 'threads'), threads: true },
   {
+    name: 'threads-relaxed',
     features: ['threads', 'relaxed-simd'],
     file: 'onnxlet_threads_relaxed_bg.wasm',
     out: join(pkg, 'threads-relaxed'),
     threads: true,
   },
+  // onnxlet's own interpreter (src/lite/) instead of tract: no default features. Its kernels are
+  // onnxlet's own code, so onnxlet is compiled at opt-level 3 in this module (docs/size.md).
+  { name: 'lite', features: ['lite'], file: 'onnxlet_lite_bg.wasm', out: join(pkg, 'lite'), lite: true },
 ];
+
+/** The most the default download may weigh, brotli: the ESM bundle plus the lite module. */
+const LITE_BUDGET = 400_000;
 
 /**
  * Every module rebuilds std from its sources (`-Zbuild-std`, which stable cargo allows with
@@ -76,10 +83,11 @@ const THREADS = {
 };
 
 /** Builds one module: Rust → wasm-bindgen → wasm-opt → dist/`file`. */
-function buildWasm({ features, file, out, threads = false }) {
+function buildWasm({ features, file, out, threads = false, lite = false }) {
   // `cargo build` would silently drop `lto = true`: the crate is also an rlib (rust-lang/cargo#9672).
   run('cargo', [
     'rustc', '--release', '--target', 'wasm32-unknown-unknown', '--lib', '--crate-type', 'cdylib',
+    ...(lite ? ['--no-default-features', '--config', 'profile.release.package.onnxlet.opt-level=3'] : []),
     ...(features.length ? ['--features', features.join(',')] : []),
     ...STD.cargo,
     ...(threads ? ['--target-dir', THREADS.targetDir] : []),
@@ -121,7 +129,28 @@ function buildWasm({ features, file, out, threads = false }) {
  * `crypto.getRandomValues`) is in all.
  */
 function checkSameGlue() {
-  for (const threads of [false, true]) checkSameGlueOf(BUILDS.filter((b) => Boolean(b.threads) === threads));
+  for (const threads of [false, true]) {
+    checkSameGlueOf(BUILDS.filter((b) => Boolean(b.threads) === threads && !b.lite));
+  }
+  for (const lite of BUILDS.filter((b) => b.lite)) checkSubsetGlue(BUILDS[0], lite);
+}
+
+/**
+ * The lite module has no tract, so it lacks `random`'s import and its glue differs; the default
+ * glue still loads it while it exports what the default module exports and imports nothing else.
+ */
+function checkSubsetGlue(main, build) {
+  const module = (b) => new WebAssembly.Module(readFileSync(join(b.out, 'onnxlet_bg.wasm')));
+  const [a, b] = [module(main), module(build)];
+  const key = (d) => `${d.module ?? ''}.${d.name}:${d.kind}`;
+  const exports = (m) => WebAssembly.Module.exports(m).map(key).sort().join(' ');
+  const known = new Set(WebAssembly.Module.imports(a).map(key));
+  const extra = WebAssembly.Module.imports(b).map(key).filter((k) => !known.has(k));
+  if (exports(a) !== exports(b) || extra.length) {
+    throw new Error(
+      `dist/${build.file} needs its own JS glue: its exports differ from dist/${main.file}'s, or it imports ${extra.join(', ') || 'nothing new'}`,
+    );
+  }
 }
 
 function checkSameGlueOf([first, ...others]) {
@@ -221,22 +250,45 @@ async function buildJs() {
   }
 }
 
-function reportSizes() {
-  const files = [...BUILDS.map((b) => b.file), 'onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs', 'onnxlet.threads.worker.mjs'];
+const brotli = (name) =>
+  brotliCompressSync(readFileSync(join(dist, name)), { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+
+function reportSizes(builds) {
+  const files = [...builds.map((b) => b.file), 'onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs', 'onnxlet.threads.worker.mjs'];
   const rows = files.map((name) => {
     const bytes = readFileSync(join(dist, name));
-    const gzip = gzipSync(bytes, { level: 9 }).length;
-    const brotli = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
-    return { file: `dist/${name}`, raw: bytes.length, gzip, brotli };
+    return { file: `dist/${name}`, raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, brotli: brotli(name) };
   });
   console.log('\nsize (bytes)');
   console.table(rows);
 }
 
+/** Fails the build when the JS and the lite module a page fetches weigh more than the budget. */
+function checkBudget() {
+  const total = brotli('onnxlet.mjs') + brotli('onnxlet_lite_bg.wasm');
+  const line = `dist/onnxlet.mjs + dist/onnxlet_lite_bg.wasm: ${total} bytes brotli (budget ${LITE_BUDGET})`;
+  if (total > LITE_BUDGET) throw new Error(`size budget exceeded: ${line}`);
+  console.log(line);
+}
+
+/** `--module a,b` builds only those modules (names in BUILDS), for a fast inner loop. */
+function selectedBuilds() {
+  const at = process.argv.indexOf('--module');
+  if (at < 0) return BUILDS;
+  const names = (process.argv[at + 1] ?? '').split(',');
+  const unknown = names.filter((n) => !BUILDS.some((b) => b.name === n));
+  if (unknown.length) {
+    throw new Error(`--module: unknown ${unknown.join(', ')} (one or more of ${BUILDS.map((b) => b.name).join(', ')})`);
+  }
+  return BUILDS.filter((b) => names.includes(b.name));
+}
+
+const builds = selectedBuilds();
 mkdirSync(dist, { recursive: true });
 ensureNpmDeps();
 ensureRustToolchain();
-for (const build of BUILDS) buildWasm(build);
-checkSameGlue();
+for (const build of builds) buildWasm(build);
+if (builds === BUILDS) checkSameGlue();
 await buildJs();
-reportSizes();
+reportSizes(builds);
+if (builds.some((b) => b.lite)) checkBudget();

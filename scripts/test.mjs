@@ -1,6 +1,6 @@
 // `npm test`: sets up everything the tests need (npm deps, wasm32 target, wasm-bindgen-cli,
 // Python packages, the pinned models and the ONNX node tests, Debian's chromium), builds, lints,
-// and runs every suite: cargo's native tests (the ONNX node tests among them, on the full build),
+// and runs every suite: cargo's native tests (the ONNX node tests among them, on the full and lite builds),
 // the Node tests (the same node tests through both wasm builds), and the Chromium tests.
 import { join } from 'node:path';
 
@@ -25,11 +25,15 @@ run(process.execPath, [join(root, 'scripts', 'build.mjs')]);
 
 step('lint');
 run('cargo', ['fmt', '--check']);
-// The builds: the default operator set, with relaxed SIMD, and every operator (`full`); threads below.
+// The builds: the default operator set, with relaxed SIMD, and every operator (`full`); lite and threads below.
 for (const features of [[], ['--features', 'relaxed-simd'], ['--features', 'full']]) {
   run('cargo', ['clippy', '--all-targets', ...features, '--', '-D', 'warnings']);
   run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', ...features, '--', '-D', 'warnings']);
 }
+// The lite engine (onnxlet's own interpreter, no tract).
+const lite = ['--no-default-features', '--features', 'lite'];
+run('cargo', ['clippy', '--all-targets', ...lite, '--', '-D', 'warnings']);
+run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', ...lite, '--', '-D', 'warnings']);
 // The multi-threaded module's code is wasm32-only (linted here without atomics, which only the
 // build needs).
 run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', '--features', 'threads', '--', '-D', 'warnings']);
@@ -40,6 +44,11 @@ run('cargo', ['test']);
 
 step('native tests (full build: unit tests and the ONNX node tests)');
 run('cargo', ['test', '--features', 'full', '--lib', '--test', 'conformance']);
+
+step('native tests (lite build: its operators, the real models and the ONNX node tests)');
+// The lite engine's kernels are onnxlet's own code: optimised, or the real models take minutes
+// (debug assertions and overflow checks stay on).
+run('cargo', ['test', ...lite, '--config', 'profile.dev.package.onnxlet.opt-level=3', '--lib', '--test', 'lite', '--test', 'conformance']);
 
 step("vendored tract-core's and tract-data's own unit tests (crates onnxlet patches; vendor/README.md)");
 for (const crate of ['tract-core', 'tract-data']) {

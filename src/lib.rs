@@ -5,11 +5,18 @@
 //! against the model's declared inputs and computes the outputs. The same core is
 //! exported to JavaScript by the `wasm` module on `wasm32` targets.
 
+#[cfg(not(feature = "lite"))]
+mod engine;
+/// The lite build's engine (src/lite/), in place of tract's.
+#[cfg(feature = "lite")]
+#[path = "lite/mod.rs"]
 mod engine;
 pub mod error;
+#[cfg(feature = "tract")]
 mod full_build;
 pub mod memory;
 pub mod model_buffer;
+mod onnx_types;
 pub mod operators;
 pub mod session;
 pub mod tensor;

@@ -31,9 +31,13 @@ fn into_error(error: Error) -> JsValue {
 }
 
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    // Maps as plain objects, bytes as `Uint8Array`s.
+    // Maps as plain objects, bytes as `Uint8Array`s, `None` as `null` (as the TypeScript types say).
     value
-        .serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
+        .serialize(
+            &serde_wasm_bindgen::Serializer::new()
+                .serialize_maps_as_objects(true)
+                .serialize_missing_as_null(true),
+        )
         .map_err(|e| into_error(Error::runtime(format!("converting a result for JS: {e}"))))
 }
 

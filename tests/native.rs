@@ -1,175 +1,36 @@
 //! Native tests of the core: real models against reference outputs, symbolic dimensions,
 //! dtypes, and every error path a JS user can reach.
 
-use std::path::{Path, PathBuf};
-
 use onnxlet::{DType, Dim, ErrorCode, HostTensor, LoadOptions, Session};
-use serde::Deserialize;
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+#[path = "support/helpers.rs"]
+mod helpers;
 
-fn test_model(name: &str) -> Vec<u8> {
-    std::fs::read(repo().join("tests/models").join(name)).unwrap()
-}
+use helpers::{expect_error, f32_tensor, f32_values, test_model};
 
 fn load(name: &str) -> Session {
     Session::load(&test_model(name), &LoadOptions::default()).unwrap()
-}
-
-fn f32_tensor(dims: &[usize], values: &[f32]) -> HostTensor {
-    let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    HostTensor::new(DType::Float32, dims.to_vec(), bytes).unwrap()
-}
-
-fn f32_values(t: &HostTensor) -> Vec<f32> {
-    assert_eq!(t.dtype(), DType::Float32);
-    t.data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect()
 }
 
 fn feed(name: &str, t: HostTensor) -> Vec<(String, HostTensor)> {
     vec![(name.to_string(), t)]
 }
 
-#[track_caller]
-fn expect_error(result: onnxlet::Result<impl Sized>, code: ErrorCode, fragments: &[&str]) {
-    let Err(err) = result else {
-        panic!("expected a {code} error, got a result")
-    };
-    assert_eq!(err.code, code, "{}", err.message);
-    for f in fragments {
-        assert!(
-            err.message.contains(f),
-            "message {:?} should mention {:?}",
-            err.message,
-            f
-        );
-    }
-}
-
 // ---- real models -------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-struct Index {
-    models: Vec<ModelEntry>,
-}
-
-#[derive(Deserialize)]
-struct ModelEntry {
-    name: String,
-    file: String,
-    classifier: bool,
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    inputs: Vec<TensorFile>,
-    outputs: Vec<TensorFile>,
-}
-
-#[derive(Deserialize)]
-struct TensorFile {
-    name: String,
-    #[serde(rename = "type")]
-    dtype: String,
-    dims: Vec<usize>,
-    file: String,
-}
-
-fn models_dir() -> PathBuf {
-    std::env::var_os("ONNXLET_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".cache/models"))
-}
-
-fn read_tensor(dir: &Path, f: &TensorFile) -> HostTensor {
-    let data = std::fs::read(dir.join(&f.file)).unwrap();
-    HostTensor::new(DType::parse(&f.dtype).unwrap(), f.dims.clone(), data).unwrap()
-}
-
-/// max |a - b| / max |b|: the error relative to the output's magnitude.
-fn relative_error(actual: &[f32], expected: &[f32]) -> f64 {
-    let scale = expected
-        .iter()
-        .fold(0f64, |m, v| m.max(v.abs() as f64))
-        .max(f64::MIN_POSITIVE);
-    let diff = actual
-        .iter()
-        .zip(expected)
-        .fold(0f64, |m, (a, b)| m.max((*a as f64 - *b as f64).abs()));
-    diff / scale
-}
-
-/// The index of the largest value of each row, or `None` for a row whose top is tied.
-fn argmax_rows(values: &[f32], row: usize) -> Vec<Option<usize>> {
-    values
-        .chunks(row)
-        .map(|r| {
-            let mut sorted: Vec<(usize, f32)> = r.iter().copied().enumerate().collect();
-            sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
-            let unique = sorted.len() < 2 || sorted[0].1 - sorted[1].1 > 1e-6 * sorted[0].1.abs();
-            unique.then_some(sorted[0].0)
-        })
-        .collect()
-}
+#[path = "support/real_models.rs"]
+mod real_models;
 
 #[test]
 fn real_models_match_reference_outputs() {
-    let dir = models_dir();
-    let index_path = dir.join("index.json");
-    let index: Index = serde_json::from_slice(&std::fs::read(&index_path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run `python3 scripts/fetch-models.py` (or `npm test`)",
-            index_path.display()
-        )
-    }))
-    .unwrap();
+    let index = real_models::index();
     assert!(
         index.models.len() >= 14,
         "expected the 14 pinned models, found {}",
         index.models.len()
     );
     for model in &index.models {
-        let bytes = std::fs::read(dir.join(&model.file)).unwrap();
-        let session = Session::load(&bytes, &LoadOptions::default())
-            .unwrap_or_else(|e| panic!("{}: {e}", model.name));
-        for (k, case) in model.cases.iter().enumerate() {
-            let feeds = case
-                .inputs
-                .iter()
-                .map(|f| (f.name.clone(), read_tensor(&dir, f)))
-                .collect();
-            let outputs = session
-                .run(feeds, None)
-                .unwrap_or_else(|e| panic!("{} case {k}: {e}", model.name));
-            assert_eq!(outputs.len(), case.outputs.len());
-            for ((name, actual), expected) in outputs.iter().zip(&case.outputs) {
-                assert_eq!(name, &expected.name);
-                let expected = read_tensor(&dir, expected);
-                assert_eq!(actual.dims(), expected.dims(), "{} {name}", model.name);
-                let (a, e) = (f32_values(actual), f32_values(&expected));
-                let err = relative_error(&a, &e);
-                assert!(
-                    err <= 1e-4,
-                    "{} case {k} {name}: relative error {err:e}",
-                    model.name
-                );
-                if model.classifier && name == &case.outputs[0].name {
-                    // Classes are everything but the batch axis ([1, 1000, 1, 1] is one row of 1000).
-                    let row = expected.dims()[1..].iter().product();
-                    for (got, want) in argmax_rows(&a, row).iter().zip(argmax_rows(&e, row)) {
-                        if want.is_some() {
-                            assert_eq!(*got, want, "{} case {k}: top-1 differs", model.name);
-                        }
-                    }
-                }
-            }
-        }
+        real_models::check(model).unwrap_or_else(|e| panic!("{}: {e}", model.name));
     }
 }
 

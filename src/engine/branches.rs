@@ -95,7 +95,7 @@ fn evaluate(
             initializer.push(pb::TensorProto {
                 name: name.clone(),
                 dims: tensor.dims().iter().map(|&d| d as i64).collect(),
-                data_type: super::dtype_to_onnx(tensor.dtype()),
+                data_type: crate::onnx_types::dtype_to_onnx(tensor.dtype()),
                 raw_data: tensor.data().to_vec(),
                 ..Default::default()
             });

@@ -115,7 +115,7 @@ test('env.wasm.build accepts only default and full', () => {
   `);
   assert.deepEqual(result, {
     code: 'INVALID_ARGUMENT',
-    message: `env.wasm.build must be 'default' or 'full', not "fat"`,
+    message: `env.wasm.build must be 'default', 'full' or 'lite', not "fat"`,
     after: false,
   });
 });

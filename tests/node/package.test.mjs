@@ -33,7 +33,7 @@ test('the packed package ships only the build outputs', () => {
   assert.deepEqual(files, [
     'cache.d.ts', 'create-options.d.ts', 'env.d.ts', 'errors.d.ts', 'index.d.ts', 'inference-session.d.ts', 'memory.d.ts',
     'onnxlet.min.js', 'onnxlet.mjs', 'onnxlet.threads.worker.mjs', 'onnxlet.worker.mjs', 'onnxlet_bg.wasm', 'onnxlet_full_bg.wasm',
-    'onnxlet_relaxed_bg.wasm', 'onnxlet_threads_bg.wasm', 'onnxlet_threads_relaxed_bg.wasm', 'operators.d.ts',
+    'onnxlet_lite_bg.wasm', 'onnxlet_relaxed_bg.wasm', 'onnxlet_threads_bg.wasm', 'onnxlet_threads_relaxed_bg.wasm', 'operators.d.ts',
     'source.d.ts', 'tensor.d.ts',
   ]);
 });

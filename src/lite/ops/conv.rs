@@ -1,0 +1,1411 @@
+//! Matrix products and convolutions: Conv, ConvTranspose, Gemm and MatMul, on one packed GEMM.
+//!
+//! The GEMM multiplies an A packed in panels of 4 rows by a B packed in panels of 8 columns
+//! (both cut in blocks of `KC` along k), one 4x8 tile of outputs at a time held in registers.
+//! Weights are packed at load. A bias (per row or per column) and an activation (Relu, Clip,
+//! LeakyRelu) are applied as each tile is stored. Conv goes through im2col (not for 1x1 kernels
+//! of stride 1 without padding) on chunks of output pixels; a depthwise Conv has its own loop.
+
+use super::super::tensor::{broadcast, volume, OpResult, Tensor, MAX_ELEMENTS};
+use super::{f32s, input, Builder, NodeCtx, Op};
+
+pub(super) const OPS: &[(&str, Builder)] = &[
+    ("Conv", build_conv),
+    ("ConvTranspose", build_conv_transpose),
+    ("Gemm", build_gemm),
+    ("MatMul", build_matmul),
+];
+
+const MR: usize = 4;
+const NR: usize = 8;
+const KC: usize = 256;
+/// Row panels of A computed against one B panel before moving to the next.
+const MC_PANELS: usize = 16;
+/// About how many floats of im2col columns a Conv builds at a time.
+const COL_BUDGET: usize = 1 << 18;
+
+// ---------------------------------------------------------------------------------------------
+// Activation and epilogue
+
+/// A fused activation: `v < 0 ? v * alpha : v`, then clamped to `[lo, hi]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Act {
+    alpha: f32,
+    lo: f32,
+    hi: f32,
+}
+
+impl Act {
+    #[inline(always)]
+    fn apply(self, v: f32) -> f32 {
+        let v = if v < 0.0 { v * self.alpha } else { v };
+        v.max(self.lo).min(self.hi)
+    }
+}
+
+fn apply_act(act: Option<Act>, v: &mut [f32]) {
+    if let Some(a) = act {
+        v.iter_mut().for_each(|x| *x = a.apply(*x));
+    }
+}
+
+/// The constant scalar input `i` of `next` (Clip's min/max), `Ok(None)` when omitted, `Err` when
+/// not constant or not a float32 scalar.
+fn const_scalar(next: &NodeCtx, i: usize) -> Result<Option<f32>, ()> {
+    if !next.given(i) {
+        return Ok(None);
+    }
+    match next.consts.get(i).copied().flatten() {
+        Some(t) => match t.as_f32() {
+            Ok([v]) => Ok(Some(*v)),
+            _ => Err(()),
+        },
+        None => Err(()),
+    }
+}
+
+/// The activation `next` computes, if it is one that can be fused.
+fn activation(next: &NodeCtx) -> Option<Act> {
+    let plain = Act {
+        alpha: 1.0,
+        lo: f32::NEG_INFINITY,
+        hi: f32::INFINITY,
+    };
+    match next.op_type {
+        "Relu" => Some(Act { lo: 0.0, ..plain }),
+        "LeakyRelu" => Some(Act {
+            alpha: next.float("alpha", 0.01),
+            ..plain
+        }),
+        "Clip" if next.opset < 11 => Some(Act {
+            lo: next.float("min", f32::NEG_INFINITY),
+            hi: next.float("max", f32::INFINITY),
+            ..plain
+        }),
+        "Clip" => {
+            let lo = const_scalar(next, 1).ok()?;
+            let hi = const_scalar(next, 2).ok()?;
+            Some(Act {
+                lo: lo.unwrap_or(f32::NEG_INFINITY),
+                hi: hi.unwrap_or(f32::INFINITY),
+                ..plain
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The constant f32 addend of an Add `next`, if it only varies along axis `axis_from_end`
+/// (counted from the last axis) of a result of rank `out_rank` (None: any rank >= its own).
+/// Returns the vector along that axis (length 1 when uniform) and the addend's rank.
+fn add_vector(next: &NodeCtx, axis_from_end: usize, out_rank: Option<usize>) -> Option<Vec<f32>> {
+    if next.op_type != "Add" || next.node.input.len() != 2 {
+        return None;
+    }
+    let t = next.consts.get(1).copied().flatten()?;
+    let v = t.as_f32().ok()?;
+    let r = t.rank();
+    if out_rank.is_some_and(|o| r > o) {
+        return None;
+    }
+    for (i, &d) in t.shape.iter().enumerate() {
+        if d != 1 && i + 1 + axis_from_end != r {
+            return None;
+        }
+    }
+    Some(v.to_vec())
+}
+
+/// Adds `v` (length 1 or n) to `bias` (empty, length 1 or n), or None if the lengths disagree.
+fn merge_bias(bias: &[f32], v: &[f32]) -> Option<Vec<f32>> {
+    let n = bias.len().max(v.len());
+    if (bias.len() > 1 && bias.len() != n) || (v.len() > 1 && v.len() != n) {
+        return None;
+    }
+    let at = |s: &[f32], i: usize| match s.len() {
+        0 => 0.0,
+        1 => s[0],
+        _ => s.get(i).copied().unwrap_or(0.0),
+    };
+    Some((0..n).map(|i| at(bias, i) + at(v, i)).collect())
+}
+
+/// A bias of length 1 or `n` (or empty) as a vector of length `n` (or empty).
+fn expand_bias(bias: &[f32], n: usize, what: &str) -> OpResult<Vec<f32>> {
+    match bias.len() {
+        0 => Ok(vec![]),
+        1 => Ok(vec![bias[0]; n]),
+        l if l == n => Ok(bias.to_vec()),
+        l => Err(format!(
+            "the {what} has {l} values, which does not broadcast to {n} outputs"
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The GEMM
+
+/// Packs a matrix of `count` items by `k` (element (item, kk) at `src[off + item * is + kk *
+/// ks]`, times `scale`) in panels of `w` items, cut in blocks of `KC` along k: block by block,
+/// panel by panel, kk by kk, `w` values (zero past `count`).
+#[allow(clippy::too_many_arguments)]
+fn pack(
+    src: &[f32],
+    off: usize,
+    count: usize,
+    k: usize,
+    is: usize,
+    ks: usize,
+    w: usize,
+    scale: f32,
+) -> OpResult<Vec<f32>> {
+    let panels = count.div_ceil(w);
+    let len = volume(&[panels, w, k])?;
+    if count > 0 && k > 0 {
+        let last = (count - 1)
+            .checked_mul(is)
+            .and_then(|a| (k - 1).checked_mul(ks).and_then(|b| b.checked_add(a)))
+            .and_then(|a| a.checked_add(off));
+        if last.is_none_or(|l| l >= src.len()) {
+            return Err(format!(
+                "internal: a {count}x{k} matrix does not fit in {} values",
+                src.len()
+            ));
+        }
+    }
+    let mut out = Vec::with_capacity(len);
+    for k0 in (0..k).step_by(KC) {
+        let kcl = KC.min(k - k0);
+        for p in 0..panels {
+            let full = p * w + w <= count;
+            for kk in k0..k0 + kcl {
+                let base = off + kk * ks + p * w * is;
+                if full && is == 1 {
+                    if let Some(s) = src.get(base..base + w) {
+                        out.extend_from_slice(s);
+                        continue;
+                    }
+                }
+                for l in 0..w {
+                    let v = if p * w + l < count {
+                        src.get(base + l * is).copied().unwrap_or(0.0)
+                    } else {
+                        0.0
+                    };
+                    out.push(v);
+                }
+            }
+        }
+    }
+    if scale != 1.0 {
+        out.iter_mut().for_each(|v| *v *= scale);
+    }
+    Ok(out)
+}
+
+fn pack_a(src: &[f32], off: usize, m: usize, k: usize, rs: usize, cs: usize) -> OpResult<Vec<f32>> {
+    pack(src, off, m, k, rs, cs, MR, 1.0)
+}
+
+fn pack_b(src: &[f32], off: usize, k: usize, n: usize, rs: usize, cs: usize) -> OpResult<Vec<f32>> {
+    pack(src, off, n, k, cs, rs, NR, 1.0)
+}
+
+/// Sums over one block: `a` holds kc groups of 4 (rows), `b` kc groups of 8 (columns).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn kernel(a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
+    let mut acc = [[0f32; NR]; MR];
+    for (av, bv) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        for (row, &x) in acc.iter_mut().zip(av) {
+            for (o, &y) in row.iter_mut().zip(bv) {
+                *o += x * y;
+            }
+        }
+    }
+    acc
+}
+
+/// The same on wasm SIMD: 8 accumulators (4 rows of two vectors), two vectors of B and one
+/// broadcast of A per step, which fits the 16 x86 registers V8 maps wasm vectors onto.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn kernel(a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
+    use std::arch::wasm32::*;
+    let z = f32x4_splat(0.0);
+    let (mut c00, mut c01, mut c10, mut c11) = (z, z, z, z);
+    let (mut c20, mut c21, mut c30, mut c31) = (z, z, z, z);
+    for (av, bv) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        let &[a0, a1, a2, a3] = av else { continue };
+        // SAFETY: `bv` has exactly 8 floats (chunks_exact), read as two unaligned vectors.
+        let (b0, b1) = unsafe {
+            let p = bv.as_ptr() as *const v128;
+            (p.read_unaligned(), p.add(1).read_unaligned())
+        };
+        let s = f32x4_splat(a0);
+        c00 = f32x4_add(c00, f32x4_mul(s, b0));
+        c01 = f32x4_add(c01, f32x4_mul(s, b1));
+        let s = f32x4_splat(a1);
+        c10 = f32x4_add(c10, f32x4_mul(s, b0));
+        c11 = f32x4_add(c11, f32x4_mul(s, b1));
+        let s = f32x4_splat(a2);
+        c20 = f32x4_add(c20, f32x4_mul(s, b0));
+        c21 = f32x4_add(c21, f32x4_mul(s, b1));
+        let s = f32x4_splat(a3);
+        c30 = f32x4_add(c30, f32x4_mul(s, b0));
+        c31 = f32x4_add(c31, f32x4_mul(s, b1));
+    }
+    let row = |lo: v128, hi: v128| {
+        [
+            f32x4_extract_lane::<0>(lo),
+            f32x4_extract_lane::<1>(lo),
+            f32x4_extract_lane::<2>(lo),
+            f32x4_extract_lane::<3>(lo),
+            f32x4_extract_lane::<0>(hi),
+            f32x4_extract_lane::<1>(hi),
+            f32x4_extract_lane::<2>(hi),
+            f32x4_extract_lane::<3>(hi),
+        ]
+    };
+    [row(c00, c01), row(c10, c11), row(c20, c21), row(c30, c31)]
+}
+
+/// What is applied as tiles are stored: biases (empty or full length) and an activation.
+struct Epi<'a> {
+    row_bias: &'a [f32],
+    col_bias: &'a [f32],
+    act: Option<Act>,
+}
+
+const NO_EPI: Epi<'static> = Epi {
+    row_bias: &[],
+    col_bias: &[],
+    act: None,
+};
+
+/// `c[r * ldc + j] (+)= sum_kk A[r][kk] * B[kk][j]` plus biases, then the activation, for `r <
+/// m`, `j < n`, from A and B packed by `pack_a` and `pack_b`. With `accumulate`, adds to what
+/// `c` holds.
+#[allow(clippy::too_many_arguments)]
+fn gemm(
+    pa: &[f32],
+    pb: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    epi: &Epi,
+) -> OpResult<()> {
+    let (mp, np) = (m.div_ceil(MR), n.div_ceil(NR));
+    let blocks = k.div_ceil(KC).max(1);
+    let internal = || "internal: packed operands of the wrong size".to_string();
+    for kb in 0..blocks {
+        let k0 = kb * KC;
+        let kcl = KC.min(k - k0.min(k));
+        let (first, last) = (kb == 0, kb + 1 == blocks);
+        let a_blk = pa.get(k0 * mp * MR..).ok_or_else(internal)?;
+        let b_blk = pb.get(k0 * np * NR..).ok_or_else(internal)?;
+        for ic in (0..mp).step_by(MC_PANELS) {
+            for j in 0..np {
+                let bp = b_blk
+                    .get(j * kcl * NR..(j + 1) * kcl * NR)
+                    .ok_or_else(internal)?;
+                let (j0, nr) = (j * NR, NR.min(n - j * NR));
+                let mut cb = [0f32; NR];
+                if first {
+                    if let Some(s) = epi.col_bias.get(j0..j0 + nr) {
+                        cb[..nr].copy_from_slice(s);
+                    }
+                }
+                for i in ic..mp.min(ic + MC_PANELS) {
+                    let ap = a_blk
+                        .get(i * kcl * MR..(i + 1) * kcl * MR)
+                        .ok_or_else(internal)?;
+                    let acc = kernel(ap, bp);
+                    let (i0, mr) = (i * MR, MR.min(m - i * MR));
+                    let keep = !first || accumulate;
+                    for (r, accr) in acc.iter().enumerate().take(mr) {
+                        let rb = if first {
+                            epi.row_bias.get(i0 + r).copied().unwrap_or(0.0)
+                        } else {
+                            0.0
+                        };
+                        let at = (i0 + r) * ldc + j0;
+                        let dst = c.get_mut(at..at + nr).ok_or_else(internal)?;
+                        for ((d, &a), &b) in dst.iter_mut().zip(accr).zip(&cb) {
+                            let mut v = a + b + rb;
+                            if keep {
+                                v += *d;
+                            }
+                            if last {
+                                if let Some(act) = epi.act {
+                                    v = act.apply(v);
+                                }
+                            }
+                            *d = v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attributes of convolutions
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum AutoPad {
+    NotSet,
+    SameUpper,
+    SameLower,
+    Valid,
+}
+
+/// Reads a spatial attribute list of length `rank` (default `default`), each within [lo, 2^28].
+fn spatial_attr(
+    ctx: &NodeCtx,
+    name: &str,
+    rank: usize,
+    default: i64,
+    lo: i64,
+) -> OpResult<Vec<i64>> {
+    let v = ctx.ints(name).unwrap_or_else(|| vec![default; rank]);
+    if v.len() != rank {
+        return Err(format!(
+            "{name} has {} values, expected {rank} for a {rank}-D kernel",
+            v.len()
+        ));
+    }
+    if let Some(&bad) = v.iter().find(|&&x| x < lo || x > MAX_ELEMENTS as i64) {
+        return Err(format!(
+            "{name} value {bad} is out of range (expected {lo} to {MAX_ELEMENTS})"
+        ));
+    }
+    Ok(v)
+}
+
+/// The attributes shared by Conv and ConvTranspose, with 1-D made 2-D (a height of 1).
+struct Geo {
+    spatial: usize,
+    kernel: [usize; 2],
+    strides: [i64; 2],
+    dil: [i64; 2],
+    /// Begin (top, left) then end (bottom, right).
+    pads: [i64; 4],
+    auto_pad: AutoPad,
+}
+
+fn two(v: &[i64], fill: i64) -> [i64; 2] {
+    match v {
+        [a] => [fill, *a],
+        [a, b] => [*a, *b],
+        _ => [fill, fill],
+    }
+}
+
+fn read_geo(ctx: &NodeCtx, wshape: &[usize]) -> OpResult<Geo> {
+    let spatial = wshape.len().saturating_sub(2);
+    if !(1..=2).contains(&spatial) {
+        return Err(format!(
+            "weights of shape {wshape:?}: the lite build has 1-D and 2-D convolutions only \
+             (weights of rank 3 or 4)"
+        ));
+    }
+    let ks = &wshape[2..];
+    if let Some(k) = ctx.ints("kernel_shape") {
+        if k.len() != spatial || k.iter().zip(ks).any(|(&a, &b)| a != b as i64) {
+            return Err(format!(
+                "kernel_shape {k:?} does not match the weights' shape {wshape:?}"
+            ));
+        }
+    }
+    let auto_pad = match ctx.string("auto_pad").as_deref() {
+        None | Some("NOTSET") | Some("") => AutoPad::NotSet,
+        Some("SAME_UPPER") => AutoPad::SameUpper,
+        Some("SAME_LOWER") => AutoPad::SameLower,
+        Some("VALID") => AutoPad::Valid,
+        Some(other) => {
+            return Err(format!(
+                "auto_pad '{other}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID"
+            ))
+        }
+    };
+    let strides = spatial_attr(ctx, "strides", spatial, 1, 1)?;
+    let dil = spatial_attr(ctx, "dilations", spatial, 1, 1)?;
+    let pads = spatial_attr(ctx, "pads", 2 * spatial, 0, 0)?;
+    let (b, e) = pads.split_at(spatial);
+    let (b, e) = (two(b, 0), two(e, 0));
+    let kernel = if spatial == 1 {
+        [1, ks[0]]
+    } else {
+        [ks[0], ks[1]]
+    };
+    if kernel.contains(&0) {
+        return Err(format!("weights of shape {wshape:?} have an empty kernel"));
+    }
+    Ok(Geo {
+        spatial,
+        kernel,
+        strides: two(&strides, 1),
+        dil: two(&dil, 1),
+        pads: [b[0], b[1], e[0], e[1]],
+        auto_pad,
+    })
+}
+
+/// The input's batch, channels and (height, width) for a convolution of `spatial` dims.
+fn conv_input(x: &Tensor, spatial: usize) -> OpResult<(usize, usize, [usize; 2])> {
+    if x.rank() != spatial + 2 {
+        return Err(format!(
+            "input X has shape {:?}, expected rank {} for a {spatial}-D convolution",
+            x.shape,
+            spatial + 2
+        ));
+    }
+    let s = &x.shape;
+    let hw = if spatial == 1 {
+        [1, s[2]]
+    } else {
+        [s[2], s[3]]
+    };
+    Ok((s[0], s[1], hw))
+}
+
+fn out_shape(n: usize, m: usize, hw: [usize; 2], spatial: usize) -> Vec<usize> {
+    if spatial == 1 {
+        vec![n, m, hw[1]]
+    } else {
+        vec![n, m, hw[0], hw[1]]
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv
+
+struct Conv {
+    geo: Geo,
+    /// Output channels, input channels per group, groups.
+    m: usize,
+    cg: usize,
+    group: usize,
+    /// The packed weights of each group (rows: output channels, k: cg * kh * kw).
+    w: Vec<Vec<f32>>,
+    /// Per output channel (empty: none).
+    bias: Vec<f32>,
+    act: Option<Act>,
+    /// Depthwise (one input channel per group): the raw weights for the direct loop.
+    dw: Vec<f32>,
+}
+
+fn build_conv(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
+    let wt = ctx.const_input(1, "weights")?;
+    let w = f32s(wt, "W")?;
+    let geo = read_geo(ctx, &wt.shape)?;
+    let group = ctx.int("group", 1);
+    let m = wt.shape[0];
+    if group < 1 || group as usize > m.max(1) || m % group as usize != 0 {
+        return Err(format!(
+            "group {group} does not divide the {m} output channels of the weights"
+        ));
+    }
+    let group = group as usize;
+    let (mg, cg) = (m / group, wt.shape[1]);
+    let k = cg * geo.kernel[0] * geo.kernel[1];
+    let bias = if ctx.given(2) {
+        let b = f32s(ctx.const_input(2, "bias")?, "B")?;
+        if b.len() != m {
+            return Err(format!("bias B has {} values, expected {m}", b.len()));
+        }
+        b.to_vec()
+    } else {
+        vec![]
+    };
+    let depthwise = cg == 1 && k <= 64;
+    let packed = if depthwise {
+        vec![]
+    } else {
+        (0..group)
+            .map(|g| pack_a(w, g * mg * k, mg, k, k, 1))
+            .collect::<OpResult<_>>()?
+    };
+    Ok(Box::new(Conv {
+        geo,
+        m,
+        cg,
+        group,
+        w: packed,
+        bias,
+        act: None,
+        dw: if depthwise { w.to_vec() } else { vec![] },
+    }))
+}
+
+/// Output size and begin pad of one spatial axis of a Conv.
+fn conv_axis(geo: &Geo, ax: usize, input: usize) -> OpResult<(usize, i64)> {
+    let (s, d) = (geo.strides[ax], geo.dil[ax]);
+    let ek = (geo.kernel[ax] as i64 - 1) * d + 1;
+    let i = input as i64;
+    let (pb, pe) = match geo.auto_pad {
+        AutoPad::NotSet => (geo.pads[ax], geo.pads[ax + 2]),
+        AutoPad::Valid => (0, 0),
+        AutoPad::SameUpper | AutoPad::SameLower => {
+            let out = (i + s - 1) / s;
+            let total = ((out - 1) * s + ek - i).max(0);
+            if geo.auto_pad == AutoPad::SameUpper {
+                (total / 2, total - total / 2)
+            } else {
+                (total - total / 2, total / 2)
+            }
+        }
+    };
+    let span = i + pb + pe - ek;
+    if span < 0 {
+        return Err(format!(
+            "input size {input} (padded by {pb}+{pe}) is smaller than the kernel's extent {ek}"
+        ));
+    }
+    Ok(((span / s + 1) as usize, pb))
+}
+
+impl Conv {
+    fn mg(&self) -> usize {
+        self.m / self.group
+    }
+}
+
+/// Writes rows `kk` (channel, ky, kx) by columns `p0..p0 + nc` (output pixels) of the im2col
+/// matrix of one group's input `x` (cg x h x w) into `col` (row-major, nc columns).
+#[allow(clippy::too_many_arguments)]
+fn im2col(
+    x: &[f32],
+    cg: usize,
+    hw: [usize; 2],
+    geo: &Geo,
+    pad: [i64; 2],
+    ow: usize,
+    p0: usize,
+    nc: usize,
+    col: &mut [f32],
+) {
+    let [kh, kw] = geo.kernel;
+    let (h, w) = (hw[0] as i64, hw[1]);
+    let mut rows = col.chunks_exact_mut(nc.max(1));
+    for c in 0..cg {
+        let xc = x.get(c * hw[0] * w..(c + 1) * hw[0] * w).unwrap_or(&[]);
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let Some(row) = rows.next() else { return };
+                let mut p = p0;
+                let mut at = 0;
+                while at < nc {
+                    let (oy, ox0) = (p / ow, p % ow);
+                    let seg = (ow - ox0).min(nc - at);
+                    let dst = &mut row[at..at + seg];
+                    let iy = oy as i64 * geo.strides[0] - pad[0] + ky as i64 * geo.dil[0];
+                    if iy < 0 || iy >= h {
+                        dst.fill(0.0);
+                    } else {
+                        let src = xc
+                            .get(iy as usize * w..(iy as usize + 1) * w)
+                            .unwrap_or(&[]);
+                        let s = geo.strides[1];
+                        let mut ix = ox0 as i64 * s - pad[1] + kx as i64 * geo.dil[1];
+                        for d in dst.iter_mut() {
+                            *d = if ix >= 0 {
+                                src.get(ix as usize).copied().unwrap_or(0.0)
+                            } else {
+                                0.0
+                            };
+                            ix += s;
+                        }
+                    }
+                    at += seg;
+                    p += seg;
+                }
+            }
+        }
+    }
+}
+
+impl Op for Conv {
+    fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
+        let xt = input(inputs, 0, "X")?;
+        let x = f32s(xt, "X")?;
+        let geo = &self.geo;
+        let (n, c, hw) = conv_input(xt, geo.spatial)?;
+        if c != self.cg * self.group {
+            return Err(format!(
+                "input X has {c} channels, the weights expect {} ({} groups of {})",
+                self.cg * self.group,
+                self.group,
+                self.cg
+            ));
+        }
+        let (oh, pt) = conv_axis(geo, 0, hw[0])?;
+        let (ow, pl) = conv_axis(geo, 1, hw[1])?;
+        let shape = out_shape(n, self.m, [oh, ow], geo.spatial);
+        let len = volume(&shape)?;
+        let mut out = vec![0f32; len];
+        let (mg, cg) = (self.mg(), self.cg);
+        let [kh, kw] = geo.kernel;
+        let k = cg * kh * kw;
+        let (isz, osz) = (hw[0] * hw[1], oh * ow);
+        let pointwise = kh == 1 && kw == 1 && geo.strides == [1, 1] && pt == 0 && pl == 0;
+        let pad = [pt, pl];
+        let nc_max = if pointwise || osz == 0 {
+            osz.max(1)
+        } else {
+            ((COL_BUDGET / k.max(1)).max(64).div_ceil(NR) * NR).min(osz)
+        };
+        let mut col = if pointwise || !self.dw.is_empty() {
+            vec![]
+        } else {
+            vec![0f32; volume(&[k, nc_max])?]
+        };
+        for b in 0..n {
+            for g in 0..self.group {
+                let xg = x
+                    .get((b * c + g * cg) * isz..(b * c + (g + 1) * cg) * isz)
+                    .ok_or("input X is smaller than its shape")?;
+                let o0 = (b * self.m + g * mg) * osz;
+                let og = &mut out[o0..o0 + mg * osz];
+                let row_bias = self.bias.get(g * mg..(g + 1) * mg).unwrap_or(&[]);
+                if !self.dw.is_empty() {
+                    self.depthwise(xg, hw, pad, [oh, ow], g, og);
+                    continue;
+                }
+                let epi = Epi {
+                    row_bias,
+                    col_bias: &[],
+                    act: self.act,
+                };
+                let wp = self.w.get(g).ok_or("internal: missing packed weights")?;
+                for p0 in (0..osz).step_by(nc_max) {
+                    let nc = nc_max.min(osz - p0);
+                    let pb = if pointwise {
+                        pack_b(xg, p0, k, nc, isz, 1)?
+                    } else {
+                        let cols = &mut col[..k * nc];
+                        im2col(xg, cg, hw, geo, pad, ow, p0, nc, cols);
+                        pack_b(cols, 0, k, nc, nc, 1)?
+                    };
+                    gemm(wp, &pb, mg, nc, k, &mut og[p0..], osz, false, &epi)?;
+                }
+            }
+        }
+        Ok(vec![Tensor::f32(shape, out)])
+    }
+
+    fn fuse(&mut self, next: &NodeCtx) -> bool {
+        if self.act.is_some() {
+            return false;
+        }
+        if let Some(act) = activation(next) {
+            self.act = Some(act);
+            return true;
+        }
+        let m = self.m;
+        let rank = self.geo.spatial + 2;
+        match next.op_type {
+            "Add" => {
+                let Some(v) = add_vector(next, rank - 2, Some(rank)) else {
+                    return false;
+                };
+                let Some(b) = merge_bias(&self.bias, &v) else {
+                    return false;
+                };
+                match expand_bias(&b, m, "bias") {
+                    Ok(b) => self.bias = b,
+                    Err(_) => return false,
+                }
+                true
+            }
+            "BatchNormalization" => {
+                if next.int("training_mode", 0) != 0
+                    || next.int("spatial", 1) != 1
+                    || next.node.output.iter().skip(1).any(|o| !o.is_empty())
+                {
+                    return false;
+                }
+                let get = |i: usize| {
+                    next.consts
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .and_then(|t| t.as_f32().ok())
+                        .filter(|v| v.len() == m)
+                };
+                let (Some(sc), Some(bb), Some(mean), Some(var)) = (get(1), get(2), get(3), get(4))
+                else {
+                    return false;
+                };
+                let eps = next.float("epsilon", 1e-5);
+                let s: Vec<f32> = sc
+                    .iter()
+                    .zip(var)
+                    .map(|(&g, &v)| g / (v + eps).sqrt())
+                    .collect();
+                let bias: Vec<f32> = (0..m)
+                    .map(|o| (self.bias.get(o).copied().unwrap_or(0.0) - mean[o]) * s[o] + bb[o])
+                    .collect();
+                let mg = self.mg();
+                if self.dw.is_empty() {
+                    let k = self.cg * self.geo.kernel[0] * self.geo.kernel[1];
+                    for (g, wp) in self.w.iter_mut().enumerate() {
+                        scale_packed_rows(wp, mg, k, &s[g * mg..(g + 1) * mg]);
+                    }
+                } else {
+                    let k = self.geo.kernel[0] * self.geo.kernel[1];
+                    for (row, &f) in self.dw.chunks_exact_mut(k.max(1)).zip(&s) {
+                        row.iter_mut().for_each(|v| *v *= f);
+                    }
+                }
+                self.bias = bias;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Multiplies row r of an A packed by `pack_a` (m x k) by `s[r]`.
+fn scale_packed_rows(p: &mut [f32], m: usize, k: usize, s: &[f32]) {
+    let mp = m.div_ceil(MR);
+    let mut rest = p;
+    for k0 in (0..k).step_by(KC) {
+        let kcl = KC.min(k - k0);
+        let (blk, tail) = rest.split_at_mut((mp * MR * kcl).min(rest.len()));
+        rest = tail;
+        for (i, panel) in blk.chunks_exact_mut((MR * kcl).max(1)).enumerate() {
+            for quad in panel.chunks_exact_mut(MR) {
+                for (l, v) in quad.iter_mut().enumerate() {
+                    *v *= s.get(i * MR + l).copied().unwrap_or(0.0);
+                }
+            }
+        }
+    }
+}
+
+impl Conv {
+    /// One input channel per group: each output channel is a direct 2-D correlation.
+    fn depthwise(
+        &self,
+        xg: &[f32],
+        hw: [usize; 2],
+        pad: [i64; 2],
+        ohw: [usize; 2],
+        g: usize,
+        og: &mut [f32],
+    ) {
+        let geo = &self.geo;
+        let [kh, kw] = geo.kernel;
+        let (h, w) = (hw[0] as i64, hw[1] as i64);
+        let [oh, ow] = ohw;
+        let (sy, sx) = (geo.strides[0], geo.strides[1]);
+        let mg = self.mg();
+        for j in 0..mg {
+            let o = g * mg + j;
+            let wk = self.dw.get(o * kh * kw..(o + 1) * kh * kw).unwrap_or(&[]);
+            let bias = self.bias.get(o).copied().unwrap_or(0.0);
+            let plane = &mut og[j * oh * ow..(j + 1) * oh * ow];
+            for (oy, orow) in plane.chunks_exact_mut(ow.max(1)).enumerate() {
+                orow.fill(bias);
+                for ky in 0..kh {
+                    let iy = oy as i64 * sy - pad[0] + (ky as i64) * geo.dil[0];
+                    if iy < 0 || iy >= h {
+                        continue;
+                    }
+                    let src = xg
+                        .get(iy as usize * hw[1]..(iy as usize + 1) * hw[1])
+                        .unwrap_or(&[]);
+                    for kx in 0..kw {
+                        let wv = wk.get(ky * kw + kx).copied().unwrap_or(0.0);
+                        let off = kx as i64 * geo.dil[1] - pad[1];
+                        // Output columns whose input column ox * sx + off is in [0, w).
+                        let lo = if off >= 0 { 0 } else { (-off + sx - 1) / sx };
+                        let hi = if w - off <= 0 {
+                            0
+                        } else {
+                            ((w - off - 1) / sx + 1).min(ow as i64)
+                        };
+                        if lo >= hi {
+                            continue;
+                        }
+                        let (lo, hi) = (lo as usize, hi as usize);
+                        let start = (lo as i64 * sx + off) as usize;
+                        let dst = &mut orow[lo..hi];
+                        if sx == 1 {
+                            if let Some(s) = src.get(start..start + (hi - lo)) {
+                                for (d, &v) in dst.iter_mut().zip(s) {
+                                    *d += wv * v;
+                                }
+                            }
+                        } else {
+                            let s = src.get(start..).unwrap_or(&[]);
+                            for (d, &v) in dst.iter_mut().zip(s.iter().step_by(sx as usize)) {
+                                *d += wv * v;
+                            }
+                        }
+                    }
+                }
+                apply_act(self.act, orow);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ConvTranspose
+
+struct ConvTranspose {
+    geo: Geo,
+    /// Input channels, output channels per group, groups.
+    c: usize,
+    mg: usize,
+    group: usize,
+    /// Per group, W^T packed: rows (m, ky, kx), k: the group's input channels.
+    w: Vec<Vec<f32>>,
+    bias: Vec<f32>,
+    act: Option<Act>,
+    out_pad: [i64; 2],
+    output_shape: Option<[i64; 2]>,
+}
+
+fn build_conv_transpose(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
+    let wt = ctx.const_input(1, "weights")?;
+    let w = f32s(wt, "W")?;
+    let geo = read_geo(ctx, &wt.shape)?;
+    let group = ctx.int("group", 1);
+    let c = wt.shape[0];
+    if group < 1 || group as usize > c.max(1) || c % group as usize != 0 {
+        return Err(format!(
+            "group {group} does not divide the {c} input channels of the weights"
+        ));
+    }
+    let group = group as usize;
+    let (cg, mg) = (c / group, wt.shape[1]);
+    let m = mg * group;
+    let rows = mg * geo.kernel[0] * geo.kernel[1];
+    let packed = (0..group)
+        .map(|g| pack_a(w, g * cg * rows, rows, cg, 1, rows))
+        .collect::<OpResult<_>>()?;
+    let bias = if ctx.given(2) {
+        let b = f32s(ctx.const_input(2, "bias")?, "B")?;
+        if b.len() != m {
+            return Err(format!("bias B has {} values, expected {m}", b.len()));
+        }
+        b.to_vec()
+    } else {
+        vec![]
+    };
+    let sp = geo.spatial;
+    let out_pad = spatial_attr(ctx, "output_padding", sp, 0, 0)?;
+    let output_shape = match ctx.ints("output_shape") {
+        None => None,
+        Some(v) => {
+            let v = if v.len() == sp + 2 {
+                v[2..].to_vec()
+            } else {
+                v
+            };
+            if v.len() != sp || v.iter().any(|&d| !(0..=MAX_ELEMENTS as i64).contains(&d)) {
+                return Err(format!(
+                    "output_shape {v:?} is not {sp} sizes (one per spatial axis)"
+                ));
+            }
+            Some(two(&v, 1))
+        }
+    };
+    Ok(Box::new(ConvTranspose {
+        out_pad: two(&out_pad, 0),
+        geo,
+        c,
+        mg,
+        group,
+        w: packed,
+        bias,
+        act: None,
+        output_shape,
+    }))
+}
+
+impl ConvTranspose {
+    /// Output size and begin pad of one spatial axis.
+    fn axis(&self, ax: usize, input: usize) -> OpResult<(usize, i64)> {
+        let geo = &self.geo;
+        let (s, d) = (geo.strides[ax], geo.dil[ax]);
+        let ek = (geo.kernel[ax] as i64 - 1) * d + 1;
+        let natural = s * (input as i64 - 1) + self.out_pad[ax] + ek;
+        let same = matches!(geo.auto_pad, AutoPad::SameUpper | AutoPad::SameLower);
+        let target = match self.output_shape {
+            Some(o) => Some(o[ax]),
+            None if same => Some(input as i64 * s),
+            None => None,
+        };
+        let (out, pb) = match target {
+            Some(out) => {
+                let total = natural - out;
+                let half = total.div_euclid(2);
+                let pb = if geo.auto_pad == AutoPad::SameUpper {
+                    half
+                } else {
+                    total - half
+                };
+                (out, pb)
+            }
+            None if geo.auto_pad == AutoPad::Valid => (natural, 0),
+            None => (natural - geo.pads[ax] - geo.pads[ax + 2], geo.pads[ax]),
+        };
+        if out < 0 || out > MAX_ELEMENTS as i64 {
+            return Err(format!(
+                "the output size {out} along spatial axis {ax} is invalid"
+            ));
+        }
+        Ok((out as usize, pb))
+    }
+}
+
+impl Op for ConvTranspose {
+    fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
+        let xt = input(inputs, 0, "X")?;
+        let x = f32s(xt, "X")?;
+        let geo = &self.geo;
+        let (n, c, hw) = conv_input(xt, geo.spatial)?;
+        if c != self.c {
+            return Err(format!(
+                "input X has {c} channels, the weights expect {}",
+                self.c
+            ));
+        }
+        if hw.contains(&0) {
+            return Err(format!("input X of shape {:?} is empty", xt.shape));
+        }
+        let (oh, pt) = self.axis(0, hw[0])?;
+        let (ow, pl) = self.axis(1, hw[1])?;
+        let m = self.mg * self.group;
+        let shape = out_shape(n, m, [oh, ow], geo.spatial);
+        let mut out = vec![0f32; volume(&shape)?];
+        let [kh, kw] = geo.kernel;
+        let rows = self.mg * kh * kw;
+        let (isz, osz) = (hw[0] * hw[1], oh * ow);
+        let cg = c / self.group;
+        let mut col = vec![0f32; volume(&[rows, isz])?];
+        for b in 0..n {
+            for g in 0..self.group {
+                let xg = x
+                    .get((b * c + g * cg) * isz..(b * c + (g + 1) * cg) * isz)
+                    .ok_or("input X is smaller than its shape")?;
+                let pb = pack_b(xg, 0, cg, isz, isz, 1)?;
+                let wp = self.w.get(g).ok_or("internal: missing packed weights")?;
+                gemm(wp, &pb, rows, isz, cg, &mut col, isz, false, &NO_EPI)?;
+                let o0 = (b * m + g * self.mg) * osz;
+                let og = &mut out[o0..o0 + self.mg * osz];
+                for (r, crow) in col.chunks_exact(isz).enumerate() {
+                    let (mo, ky, kx) = (r / (kh * kw), (r / kw) % kh, r % kw);
+                    let plane = &mut og[mo * osz..(mo + 1) * osz];
+                    for (iy, src) in crow.chunks_exact(hw[1]).enumerate() {
+                        let oy = iy as i64 * geo.strides[0] + ky as i64 * geo.dil[0] - pt;
+                        if oy < 0 || oy >= oh as i64 {
+                            continue;
+                        }
+                        let orow = &mut plane[oy as usize * ow..(oy as usize + 1) * ow];
+                        let mut ox = kx as i64 * geo.dil[1] - pl;
+                        for &v in src {
+                            if ox >= 0 {
+                                if let Some(d) = orow.get_mut(ox as usize) {
+                                    *d += v;
+                                }
+                            }
+                            ox += geo.strides[1];
+                        }
+                    }
+                }
+            }
+        }
+        if !self.bias.is_empty() || self.act.is_some() {
+            for (i, plane) in out.chunks_exact_mut(osz.max(1)).enumerate() {
+                let bv = self.bias.get(i % m.max(1)).copied().unwrap_or(0.0);
+                plane.iter_mut().for_each(|v| *v += bv);
+                apply_act(self.act, plane);
+            }
+        }
+        Ok(vec![Tensor::f32(shape, out)])
+    }
+
+    fn fuse(&mut self, next: &NodeCtx) -> bool {
+        if self.act.is_some() {
+            return false;
+        }
+        if let Some(act) = activation(next) {
+            self.act = Some(act);
+            return true;
+        }
+        let rank = self.geo.spatial + 2;
+        let m = self.mg * self.group;
+        let Some(v) = add_vector(next, rank - 2, Some(rank)) else {
+            return false;
+        };
+        match merge_bias(&self.bias, &v).map(|b| expand_bias(&b, m, "bias")) {
+            Some(Ok(b)) => {
+                self.bias = b;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gemm
+
+/// B packed at load, with its k and n.
+struct PackedB {
+    data: Vec<f32>,
+    k: usize,
+    n: usize,
+}
+
+struct Gemm {
+    ta: bool,
+    tb: bool,
+    alpha: f32,
+    beta: f32,
+    b: Option<PackedB>,
+    /// Per column, from a constant C (times beta) and fused Adds: empty, one value or n.
+    col_bias: Vec<f32>,
+    /// C was folded into `col_bias`.
+    c_folded: bool,
+    act: Option<Act>,
+}
+
+/// The (k, n) of a 2-D B, transposed or not.
+fn b_dims(b: &Tensor, tb: bool) -> OpResult<(usize, usize)> {
+    match b.shape[..] {
+        [r, c] => Ok(if tb { (c, r) } else { (r, c) }),
+        _ => Err(format!(
+            "input B has shape {:?}, expected a matrix",
+            b.shape
+        )),
+    }
+}
+
+fn pack_b_mat(b: &[f32], off: usize, k: usize, n: usize, tb: bool) -> OpResult<Vec<f32>> {
+    if tb {
+        pack_b(b, off, k, n, 1, k)
+    } else {
+        pack_b(b, off, k, n, n, 1)
+    }
+}
+
+fn build_gemm(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
+    let ta = ctx.int("transA", 0) != 0;
+    let tb = ctx.int("transB", 0) != 0;
+    let alpha = ctx.float("alpha", 1.0);
+    let beta = ctx.float("beta", 1.0);
+    let b = match ctx.consts.get(1).copied().flatten() {
+        Some(bt) => {
+            let (k, n) = b_dims(bt, tb)?;
+            let data = pack_b_mat(f32s(bt, "B")?, 0, k, n, tb)?;
+            Some(PackedB { data, k, n })
+        }
+        None => None,
+    };
+    let mut col_bias = vec![];
+    let mut c_folded = false;
+    if let Some(c) = ctx.consts.get(2).copied().flatten() {
+        let cv = f32s(c, "C")?;
+        let row = c.rank() <= 1 || (c.rank() == 2 && c.shape[0] == 1);
+        if row {
+            col_bias = cv.iter().map(|&v| v * beta).collect();
+            c_folded = true;
+        }
+    }
+    Ok(Box::new(Gemm {
+        ta,
+        tb,
+        alpha,
+        beta,
+        b,
+        col_bias,
+        c_folded,
+        act: None,
+    }))
+}
+
+impl Op for Gemm {
+    fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
+        let at = input(inputs, 0, "A")?;
+        let a = f32s(at, "A")?;
+        let (m, ka) = match at.shape[..] {
+            [r, c] => {
+                if self.ta {
+                    (c, r)
+                } else {
+                    (r, c)
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "input A has shape {:?}, expected a matrix",
+                    at.shape
+                ))
+            }
+        };
+        let run_b;
+        let (pb, k, n) = match &self.b {
+            Some(p) => (&p.data, p.k, p.n),
+            None => {
+                let bt = input(inputs, 1, "B")?;
+                let (k, n) = b_dims(bt, self.tb)?;
+                run_b = pack_b_mat(f32s(bt, "B")?, 0, k, n, self.tb)?;
+                (&run_b, k, n)
+            }
+        };
+        if k != ka {
+            return Err(format!(
+                "A has shape {:?} and B {k}x{n} (after transposition): inner sizes {ka} and {k} differ",
+                at.shape
+            ));
+        }
+        let shape = vec![m, n];
+        let mut out = vec![0f32; volume(&shape)?];
+        let mut accumulate = false;
+        if !self.c_folded {
+            if let Some(ct) = inputs.get(2).copied().flatten() {
+                let cv = f32s(ct, "C")?;
+                let cs = &ct.shape;
+                let ok = cs.len() <= 2 && broadcast(cs, &shape).is_ok_and(|s| s == shape);
+                if !ok {
+                    return Err(format!(
+                        "input C has shape {cs:?}, which does not broadcast to [{m}, {n}]"
+                    ));
+                }
+                let (cr, cc) = match cs[..] {
+                    [] => (1, 1),
+                    [c] => (1, c),
+                    [r, c] => (r, c),
+                    _ => (1, 1),
+                };
+                for (i, row) in out.chunks_exact_mut(n.max(1)).enumerate() {
+                    let base = if cr == 1 { 0 } else { i * cc };
+                    for (j, v) in row.iter_mut().enumerate() {
+                        let idx = base + if cc == 1 { 0 } else { j };
+                        *v = self.beta * cv.get(idx).copied().unwrap_or(0.0);
+                    }
+                }
+                accumulate = true;
+            }
+        }
+        let col_bias = expand_bias(&self.col_bias, n, "bias C")?;
+        let pa = if self.ta {
+            pack(a, 0, m, k, 1, m, MR, self.alpha)?
+        } else {
+            pack(a, 0, m, k, k, 1, MR, self.alpha)?
+        };
+        let epi = Epi {
+            row_bias: &[],
+            col_bias: &col_bias,
+            act: self.act,
+        };
+        if m > 0 && n > 0 {
+            gemm(&pa, pb, m, n, k, &mut out, n, accumulate, &epi)?;
+        }
+        Ok(vec![Tensor::f32(shape, out)])
+    }
+
+    fn fuse(&mut self, next: &NodeCtx) -> bool {
+        fuse_cols(&mut self.act, &mut self.col_bias, next, Some(2))
+    }
+}
+
+/// Fuses an activation, or (before one) an Add of a per-column bias, into a product.
+fn fuse_cols(
+    act: &mut Option<Act>,
+    bias: &mut Vec<f32>,
+    next: &NodeCtx,
+    rank: Option<usize>,
+) -> bool {
+    if act.is_some() {
+        return false;
+    }
+    if let Some(a) = activation(next) {
+        *act = Some(a);
+        return true;
+    }
+    let Some(v) = add_vector(next, 0, rank) else {
+        return false;
+    };
+    match merge_bias(bias, &v) {
+        Some(b) => {
+            *bias = b;
+            true
+        }
+        None => false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MatMul
+
+struct MatMul {
+    /// A constant B: its shape and each of its matrices packed.
+    b: Option<(Vec<usize>, Vec<Vec<f32>>)>,
+    col_bias: Vec<f32>,
+    act: Option<Act>,
+    /// The rank of a fused Add's addend: the result is given at least this rank.
+    min_rank: usize,
+}
+
+fn pack_b_batches(b: &[f32], shape: &[usize]) -> OpResult<Vec<Vec<f32>>> {
+    let (k, n) = match shape {
+        [k] => (*k, 1),
+        [.., k, n] => (*k, *n),
+        [] => return Err("input B is a scalar, expected at least one dimension".into()),
+    };
+    let batches = volume(&shape[..shape.len().saturating_sub(2)])?;
+    (0..batches)
+        .map(|i| pack_b(b, i * k * n, k, n, n, 1))
+        .collect()
+}
+
+fn build_matmul(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
+    let b = match ctx.consts.get(1).copied().flatten() {
+        Some(bt) => Some((bt.shape.clone(), pack_b_batches(f32s(bt, "B")?, &bt.shape)?)),
+        None => None,
+    };
+    Ok(Box::new(MatMul {
+        b,
+        col_bias: vec![],
+        act: None,
+        min_rank: 0,
+    }))
+}
+
+impl Op for MatMul {
+    fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
+        let at = input(inputs, 0, "A")?;
+        let a = f32s(at, "A")?;
+        let run_b;
+        let (bshape, bpacked) = match &self.b {
+            Some((s, p)) => (s, p),
+            None => {
+                let bt = input(inputs, 1, "B")?;
+                run_b = (bt.shape.clone(), pack_b_batches(f32s(bt, "B")?, &bt.shape)?);
+                (&run_b.0, &run_b.1)
+            }
+        };
+        if at.rank() == 0 {
+            return Err("input A is a scalar, expected at least one dimension".into());
+        }
+        let (m, ka) = match at.shape[..] {
+            [k] => (1, k),
+            [.., m, k] => (m, k),
+            [] => (1, 1),
+        };
+        let (k, n) = match bshape[..] {
+            [k] => (k, 1),
+            [.., k, n] => (k, n),
+            [] => (1, 1),
+        };
+        if ka != k {
+            return Err(format!(
+                "A of shape {:?} and B of shape {bshape:?}: inner sizes {ka} and {k} differ",
+                at.shape
+            ));
+        }
+        let abatch = &at.shape[..at.rank().saturating_sub(2)];
+        let bbatch = &bshape[..bshape.len().saturating_sub(2)];
+        let batch = broadcast(abatch, bbatch).map_err(|_| {
+            format!(
+                "A of shape {:?} and B of shape {bshape:?} do not broadcast",
+                at.shape
+            )
+        })?;
+        let mut shape = batch.clone();
+        if at.rank() >= 2 {
+            shape.push(m);
+        }
+        if bshape.len() >= 2 {
+            shape.push(n);
+        }
+        let mut out = vec![0f32; volume(&shape)?];
+        let col_bias = expand_bias(&self.col_bias, n, "added bias")?;
+        let epi = Epi {
+            row_bias: &[],
+            col_bias: &col_bias,
+            act: self.act,
+        };
+        if m > 0 && n > 0 {
+            if bbatch.is_empty() {
+                // One product: A's batches are rows.
+                let rows = volume(abatch)? * m;
+                let pa = pack_a(a, 0, rows, k, k, 1)?;
+                let pb = bpacked.first().ok_or("internal: missing packed B")?;
+                gemm(&pa, pb, rows, n, k, &mut out, n, false, &epi)?;
+            } else {
+                let total = volume(&batch)?;
+                let r = batch.len();
+                let pad = |s: &[usize]| {
+                    let mut v = vec![1; r - s.len()];
+                    v.extend_from_slice(s);
+                    v
+                };
+                let (ab, bb) = (pad(abatch), pad(bbatch));
+                for (i, o) in out.chunks_exact_mut(m * n).enumerate().take(total) {
+                    let (mut ai, mut bi, mut rest) = (0, 0, i);
+                    let (mut astr, mut bstr) = (1, 1);
+                    for d in (0..r).rev() {
+                        let idx = rest % batch[d];
+                        rest /= batch[d];
+                        if ab[d] != 1 {
+                            ai += idx * astr;
+                        }
+                        if bb[d] != 1 {
+                            bi += idx * bstr;
+                        }
+                        astr *= ab[d];
+                        bstr *= bb[d];
+                    }
+                    let pa = pack_a(a, ai * m * k, m, k, k, 1)?;
+                    let pb = bpacked.get(bi).ok_or("internal: missing packed B")?;
+                    gemm(&pa, pb, m, n, k, o, n, false, &epi)?;
+                }
+            }
+        }
+        while shape.len() < self.min_rank {
+            shape.insert(0, 1);
+        }
+        Ok(vec![Tensor::f32(shape, out)])
+    }
+
+    fn fuse(&mut self, next: &NodeCtx) -> bool {
+        if next.op_type != "Add" {
+            return fuse_cols(&mut self.act, &mut self.col_bias, next, None);
+        }
+        // A bias needs B's columns: only with a constant B of rank >= 2.
+        let n = match &self.b {
+            Some((s, _)) if s.len() >= 2 => s[s.len() - 1],
+            _ => return false,
+        };
+        let before = self.col_bias.clone();
+        if !fuse_cols(&mut self.act, &mut self.col_bias, next, None) {
+            return false;
+        }
+        if self.col_bias.len() > 1 && self.col_bias.len() != n {
+            self.col_bias = before;
+            return false;
+        }
+        let r = next
+            .consts
+            .get(1)
+            .copied()
+            .flatten()
+            .map_or(0, |t| t.rank());
+        self.min_rank = self.min_rank.max(r);
+        true
+    }
+}

@@ -1,0 +1,162 @@
+//! The lite engine's operators. Each is built once per node at load, from the node's attributes
+//! and whichever of its inputs are constants (weights are packed then), and run on every call.
+
+mod conv;
+mod elementwise;
+mod nn;
+mod rnn;
+mod shape;
+
+use super::pb;
+use super::tensor::{Data, OpResult, Tensor};
+
+/// A node's computation, built at load.
+pub trait Op {
+    /// Computes the node's outputs. `inputs` has one entry per input of the node, `None` for an
+    /// omitted optional input (an empty name in the model).
+    fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>>;
+
+    /// Offers the node that alone consumes this node's only output. An operator that can apply
+    /// it to its result (Conv followed by Relu, Clip or BatchNormalization, for example) does so
+    /// from now on and returns true: the engine then drops the other node. `next.consts` holds
+    /// its constant inputs; its first input is this node's output.
+    fn fuse(&mut self, next: &NodeCtx) -> bool {
+        let _ = next;
+        false
+    }
+}
+
+/// What an operator's builder knows about its node at load.
+pub struct NodeCtx<'a> {
+    pub op_type: &'a str,
+    /// The ONNX node, for its attributes.
+    pub node: &'a pb::NodeProto,
+    /// One entry per input: the value when it is a constant (an initializer, a Constant node's
+    /// output, or computed from constants at load), `None` otherwise or when omitted.
+    pub consts: Vec<Option<&'a Tensor>>,
+    /// Whether each input is given (not omitted with an empty name).
+    pub present: Vec<bool>,
+    /// The opset version of the node's domain.
+    pub opset: i64,
+}
+
+/// Builds an operator for a node.
+pub type Builder = fn(&NodeCtx) -> OpResult<Box<dyn Op>>;
+
+/// Every operator of the lite engine, by ONNX name (default domain).
+pub fn registry() -> Vec<(&'static str, Builder)> {
+    let mut ops = vec![];
+    ops.extend_from_slice(conv::OPS);
+    ops.extend_from_slice(elementwise::OPS);
+    ops.extend_from_slice(nn::OPS);
+    ops.extend_from_slice(rnn::OPS);
+    ops.extend_from_slice(shape::OPS);
+    ops
+}
+
+impl NodeCtx<'_> {
+    fn attr(&self, name: &str) -> Option<&pb::AttributeProto> {
+        self.node.attribute.iter().find(|a| a.name == name)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.attr(name).is_some()
+    }
+
+    pub fn int(&self, name: &str, default: i64) -> i64 {
+        self.attr(name).map(|a| a.i).unwrap_or(default)
+    }
+
+    pub fn float(&self, name: &str, default: f32) -> f32 {
+        self.attr(name).map(|a| a.f).unwrap_or(default)
+    }
+
+    pub fn ints(&self, name: &str) -> Option<Vec<i64>> {
+        self.attr(name).map(|a| a.ints.clone())
+    }
+
+    pub fn floats(&self, name: &str) -> Option<Vec<f32>> {
+        self.attr(name).map(|a| a.floats.clone())
+    }
+
+    pub fn string(&self, name: &str) -> Option<String> {
+        self.attr(name)
+            .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+    }
+
+    pub fn tensor(&self, name: &str) -> OpResult<Option<Tensor>> {
+        match self.attr(name).and_then(|a| a.t.as_ref()) {
+            Some(t) => from_proto(t).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Input `i`'s constant value, or an error saying the lite engine needs it constant.
+    pub fn const_input(&self, i: usize, what: &str) -> OpResult<&Tensor> {
+        self.consts.get(i).copied().flatten().ok_or_else(|| {
+            format!("the lite build needs input {i} ({what}) to be a constant of the model")
+        })
+    }
+
+    /// Whether input `i` is given.
+    pub fn given(&self, i: usize) -> bool {
+        self.present.get(i).copied().unwrap_or(false)
+    }
+}
+
+/// Input `i` of a node at run time, or an error naming it when it is missing.
+pub fn input<'a>(inputs: &[Option<&'a Tensor>], i: usize, name: &str) -> OpResult<&'a Tensor> {
+    inputs
+        .get(i)
+        .copied()
+        .flatten()
+        .ok_or_else(|| format!("input {i} ({name}) is missing"))
+}
+
+/// A float32 tensor's elements, or an error naming the input.
+pub fn f32s<'a>(t: &'a Tensor, name: &str) -> OpResult<&'a [f32]> {
+    t.as_f32().map_err(|e| format!("input {name}: {e}"))
+}
+
+/// Decodes a `TensorProto` (initializer or attribute) whose data is inside the model.
+pub fn from_proto(t: &pb::TensorProto) -> OpResult<Tensor> {
+    let shape = t
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| format!("tensor '{}' has dimension {d}", t.name)))
+        .collect::<OpResult<Vec<usize>>>()?;
+    if !t.external_data.is_empty() || t.data_location == Some(1) {
+        return Err(format!(
+            "tensor '{}' keeps its data in an external file, which onnxlet cannot read",
+            t.name
+        ));
+    }
+    let raw = &t.raw_data;
+    fn le<const N: usize, T>(raw: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
+        raw.chunks_exact(N)
+            .map(|c| f(c.try_into().expect("chunks_exact")))
+            .collect()
+    }
+    let data = match t.data_type {
+        1 if !raw.is_empty() => Data::F32(le(raw, f32::from_le_bytes)),
+        1 => Data::F32(t.float_data.clone()),
+        7 if !raw.is_empty() => Data::I64(le(raw, i64::from_le_bytes)),
+        7 => Data::I64(t.int64_data.clone()),
+        6 if !raw.is_empty() => Data::I32(le(raw, i32::from_le_bytes)),
+        6 => Data::I32(t.int32_data.clone()),
+        9 if !raw.is_empty() => Data::Bool(raw.iter().map(|&b| b != 0).collect()),
+        9 => Data::Bool(t.int32_data.iter().map(|&b| b != 0).collect()),
+        2 if !raw.is_empty() => Data::U8(raw.clone()),
+        2 => Data::U8(t.int32_data.iter().map(|&b| b as u8).collect()),
+        3 if !raw.is_empty() => Data::I8(raw.iter().map(|&b| b as i8).collect()),
+        3 => Data::I8(t.int32_data.iter().map(|&b| b as i8).collect()),
+        other => {
+            return Err(format!(
+                "tensor '{}' has ONNX element type {other}, which the lite build does not \
+                 compute with (it has float32, int64, int32, bool, uint8 and int8)",
+                t.name
+            ))
+        }
+    };
+    Tensor::new(shape, data).map_err(|e| format!("tensor '{}' has {e}", t.name))
+}

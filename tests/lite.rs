@@ -1,0 +1,127 @@
+//! Native tests of the lite build (`cargo test --no-default-features --features lite --test
+//! lite`): onnxlet's own engine (src/lite/) on the pinned real models against their reference
+//! outputs, and its errors.
+
+use onnxlet::{DType, ErrorCode, HostTensor, LoadOptions, Session};
+
+#[path = "support/helpers.rs"]
+mod helpers;
+#[path = "support/real_models.rs"]
+mod real_models;
+
+use helpers::{expect_error, f32_tensor, f32_values, test_model};
+
+/// Every pinned model runs on the lite engine and matches its reference outputs.
+#[test]
+fn real_models_match_reference_outputs() {
+    let index = real_models::index();
+    for model in &index.models {
+        if let Err(e) = real_models::check(model) {
+            panic!("{}: {e}", model.name);
+        }
+    }
+}
+
+#[test]
+fn unsupported_operators_are_named_at_load_and_the_next_load_works() {
+    expect_error(
+        Session::load(&test_model("unsupported_op.onnx"), &LoadOptions::default()),
+        ErrorCode::UnsupportedOperator,
+        &[
+            "unsupported operator FrobnicateTensor (domain ai.onnx, opset 13) at node \
+             'weird_node' in the lite build",
+            "env.wasm.build = 'default'",
+        ],
+    );
+    let session = Session::load(&test_model("add_dynamic.onnx"), &LoadOptions::default()).unwrap();
+    let a = f32_tensor(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    let b = f32_tensor(&[2, 3], &[0.5; 6]);
+    let out = session
+        .run(vec![("a".into(), a), ("b".into(), b)], None)
+        .unwrap();
+    assert_eq!(out[0].1.dims(), &[2, 3]);
+    assert_eq!(f32_values(&out[0].1), [1.5, 2.5, 3.5, 4.5, 5.5, 6.5]);
+}
+
+#[test]
+fn garbage_and_truncated_models_are_invalid() {
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    expect_error(
+        Session::load(&garbage, &LoadOptions::default()),
+        ErrorCode::InvalidModel,
+        &["ONNX"],
+    );
+    let model = test_model("matmul_seq.onnx");
+    for cut in [1, model.len() / 3, model.len() / 2, model.len() - 1] {
+        let result = Session::load(&model[..cut], &LoadOptions::default());
+        assert!(result.is_err(), "a model cut at {cut} bytes loaded");
+    }
+    // The whole model still loads and runs: x [1, 2, 4] times W = 0.1 * arange(8) as [4, 2].
+    let session = Session::load(&model, &LoadOptions::default()).unwrap();
+    let x = f32_tensor(&[1, 2, 4], &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+    let y = f32_values(&session.run(vec![("x".into(), x)], None).unwrap()[0].1);
+    let want = [0.0, 0.1, 0.6, 0.7];
+    assert!(
+        y.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+        "{y:?}"
+    );
+}
+
+#[test]
+fn bad_feeds_and_huge_shapes_are_errors_and_the_session_still_works() {
+    let session = Session::load(&test_model("add_dynamic.onnx"), &LoadOptions::default()).unwrap();
+    let a = || f32_tensor(&[2, 3], &[0.0; 6]);
+    let wrong_type = HostTensor::new(DType::Int32, vec![2, 3], vec![0; 24]).unwrap();
+    expect_error(
+        session.run(vec![("a".into(), wrong_type), ("b".into(), a())], None),
+        ErrorCode::InvalidInput,
+        &["input 'a'", "expected a float32 tensor, got int32"],
+    );
+    expect_error(
+        session.run(
+            vec![
+                ("a".into(), a()),
+                ("b".into(), f32_tensor(&[2, 2], &[0.0; 4])),
+            ],
+            None,
+        ),
+        ErrorCode::InvalidInput,
+        &["input 'b'", "dimension 1 must be 3", "got 2"],
+    );
+    assert!(session
+        .run(vec![("a".into(), a()), ("b".into(), a())], None)
+        .is_ok());
+
+    // A shape read from an input's value: ConstantOfShape checks the volume before allocating.
+    let session = Session::load(
+        &test_model("huge_intermediate.onnx"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let shape = |dims: &[i64]| {
+        let bytes = dims.iter().flat_map(|v| v.to_le_bytes()).collect();
+        HostTensor::new(DType::Int64, vec![dims.len()], bytes).unwrap()
+    };
+    expect_error(
+        session.run(vec![("shape".into(), shape(&[100000, 100000]))], None),
+        ErrorCode::RuntimeError,
+        &["ConstantOfShape node", "[100000, 100000]", "elements"],
+    );
+    let out = session
+        .run(vec![("shape".into(), shape(&[3, 4]))], None)
+        .unwrap();
+    assert_eq!(f32_values(&out[0].1), vec![12.0]);
+}
+
+#[test]
+fn fetches_select_and_order_outputs() {
+    let session = Session::load(&test_model("two_outputs.onnx"), &LoadOptions::default()).unwrap();
+    let x = || f32_tensor(&[2, 2], &[1.0, -2.0, 3.0, 0.5]);
+    let fetch = ["negated".to_string(), "doubled".to_string()];
+    let out = session.run(vec![("x".into(), x())], Some(&fetch)).unwrap();
+    assert_eq!(out[0].0, "negated");
+    assert_eq!(f32_values(&out[0].1), [-1.0, 2.0, -3.0, -0.5]);
+    assert_eq!(f32_values(&out[1].1), [2.0, -4.0, 6.0, 1.0]);
+}
