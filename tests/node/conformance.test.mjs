@@ -2,7 +2,9 @@
 // .cache/conformance/results-wasm.json, fails when a case of tests/conformance/expected-pass.txt
 // no longer passes, prints new passes, and checks that native and wasm runs agree.
 // It runs the full build (every operator); with ONNXLET_BUILD=default (conformance-default.test.mjs)
-// the default build, where an expected case must pass or be rejected as needing the full build.
+// the default build, where an expected case must pass or be rejected as needing the full build;
+// with ONNXLET_BUILD=lite (conformance-lite.test.mjs) the lite engine, against its own list
+// (expected-pass-lite.txt) and its native run.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -20,6 +22,12 @@ const FLOATS = new Set(['float32', 'float64', 'float16']);
 const build = process.env.ONNXLET_BUILD ?? 'full';
 onnxlet.env.wasm.build = build;
 const full = build === 'full';
+const lite = build === 'lite';
+/** This build's list of cases that must pass, and the native run it must agree with. */
+const { list, native: nativeResults, wasm: wasmResults } = lite
+  ? { list: 'expected-pass-lite.txt', native: 'results-lite.json', wasm: 'results-wasm-lite.json' }
+  : { list: 'expected-pass.txt', native: 'results-native.json', wasm: 'results-wasm.json' };
+const checked = full || lite;
 
 function halfToNumber(bits) {
   const sign = bits & 0x8000 ? -1 : 1;
@@ -95,7 +103,7 @@ test(`ONNX backend node tests through wasm (${build} build)`, async () => {
   const results = { run: 'wasm', onnxlet: onnxlet.env.versions.onnxlet, cases: {} };
   for (const c of manifest.cases) results.cases[c.name] = await runCase(c);
   mkdirSync(resultsDir, { recursive: true });
-  if (full) writeFileSync(join(resultsDir, 'results-wasm.json'), `${JSON.stringify(results, null, 2)}\n`);
+  if (checked) writeFileSync(join(resultsDir, wasmResults), `${JSON.stringify(results, null, 2)}\n`);
 
   const passed = Object.keys(results.cases).filter((n) => results.cases[n].status === 'pass');
   const plain = (n) => !n.includes('_expanded');
@@ -104,7 +112,7 @@ test(`ONNX backend node tests through wasm (${build} build)`, async () => {
       `(${passed.filter(plain).length} / ${manifest.cases.map((c) => c.name).filter(plain).length} without the _expanded variants)`,
   );
 
-  const expected = readList('expected-pass.txt');
+  const expected = readList(list);
   const platformDependent = readList('platform-dependent.txt');
   const fresh = passed.filter((n) => !expected.includes(n) && !platformDependent.includes(n));
   if (fresh.length) console.log(`${fresh.length} cases pass but are not in the expected-pass list:\n  ${fresh.join('\n  ')}`);
@@ -115,8 +123,8 @@ test(`ONNX backend node tests through wasm (${build} build)`, async () => {
     .map((n) => `${n}: ${results.cases[n]?.status ?? 'no such case'} ${results.cases[n]?.message ?? ''}`);
   assert.deepEqual(regressions, [], 'expected passes regressed in wasm');
 
-  const nativePath = join(resultsDir, 'results-native.json');
-  if (full && existsSync(nativePath)) {
+  const nativePath = join(resultsDir, nativeResults);
+  if (checked && existsSync(nativePath)) {
     const native = JSON.parse(readFileSync(nativePath, 'utf8'));
     const disagree = Object.keys(results.cases).filter(
       (n) =>
