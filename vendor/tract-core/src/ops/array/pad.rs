@@ -50,6 +50,19 @@ impl Pad {
         let slice_info = SliceInfo::<_, IxDyn, IxDyn>::try_from(slice_spec).unwrap();
         output.slice_mut(slice_info.as_ref()).assign(&input);
         if self.mode == PadMode::Reflect || self.mode == PadMode::Edge {
+            // onnxlet: a reflected or repeated border needs enough input along the axis; an
+            // assertion of ndarray's slicing fired otherwise (a short audio chunk, for one).
+            for (ax, &(bef, aft)) in self.pads.iter().enumerate() {
+                let len = input.shape()[ax];
+                let need = if self.mode == PadMode::Reflect { bef.max(aft) + 1 } else { 1 };
+                if (bef > 0 || aft > 0) && len < need {
+                    bail!(
+                        "{:?} padding of {bef}+{aft} needs at least {need} values along axis {ax}, \
+                         the input has {len}",
+                        self.mode
+                    );
+                }
+            }
             for (ax, &(bef, aft)) in self.pads.iter().enumerate() {
                 let axis = Axis(ax);
                 let dim = output.shape()[ax];
