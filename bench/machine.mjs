@@ -71,11 +71,13 @@ export function customSections(bytes) {
 }
 
 /** The versions of both runtimes, with the onnxlet commit and the hash of the wasm measured (the snapshot). */
-export function versions() {
-  const wasm = readFileSync(join(benchDist, 'onnxlet_bg.wasm'));
+/** Versions of the runtimes; `build` is the onnxlet module measured (`env.wasm.build`). */
+export function versions(build = 'default') {
+  const wasm = readFileSync(join(benchDist, build === 'default' ? 'onnxlet_bg.wasm' : `onnxlet_${build}_bg.wasm`));
   const dirty = git(['status', '--porcelain', '--', 'src', 'js', 'Cargo.toml', 'Cargo.lock']);
   return {
     onnxlet: readJson(join(root, 'package.json')).version,
+    onnxletBuild: build,
     onnxletCommit: git(['rev-parse', '--short', 'HEAD']),
     onnxletSourceDirty: dirty === undefined ? undefined : dirty.length > 0,
     onnxletWasmSha256: createHash('sha256').update(wasm).digest('hex').slice(0, 16),

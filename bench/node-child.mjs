@@ -19,7 +19,9 @@ async function loadRuntime(name) {
     ort.env.logLevel = 'error';
     return ort;
   }
-  return import(pathToFileURL(join(benchDist, 'onnxlet.mjs')).href);
+  const onnxlet = await import(pathToFileURL(join(benchDist, 'onnxlet.mjs')).href);
+  if (job.build && job.build !== 'default') onnxlet.env.wasm.build = job.build;
+  return onnxlet;
 }
 
 function checkpoint() {

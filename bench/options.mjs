@@ -16,10 +16,13 @@ export const USAGE = `usage: npm run bench -- [options]
   --node-only        only the Node benchmark
   --browser-only     only the Chromium benchmark
   --single-thread    skip the cross-origin isolated (all cores) Chromium variant
+  --build NAME       which onnxlet module to measure: default (tract), lite (onnxlet's own
+                     engine) or full; lite and full have no multi-threaded module, so they imply
+                     --single-thread
   --note TEXT        a remark printed in the report (e.g. "shared machine")
   --help             this text
 
-A full run (no --quick, --models, --node-only, --browser-only or --single-thread) writes
+A full run (no --quick, --models, --node-only, --browser-only, --single-thread or --build) writes
 bench/results/latest.json and docs/benchmarks.md; any other run writes bench/results/partial.json
 and bench/results/partial.md (git-ignored).`;
 
@@ -36,6 +39,7 @@ export function parseOptions(argv) {
     browser: true,
     threads: true,
     note: undefined,
+    build: 'default',
     help: false,
   };
   const value = (i, flag) => {
@@ -63,15 +67,21 @@ export function parseOptions(argv) {
       case '--browser-only': options.node = false; break;
       case '--single-thread': options.threads = false; break;
       case '--note': options.note = take(); break;
+      case '--build': options.build = take(); break;
       case '--help': case '-h': options.help = true; break;
       default: throw new Error(`unknown option ${arg}\n\n${USAGE}`);
     }
   }
   if (!options.node && !options.browser) throw new Error('--node-only and --browser-only exclude each other');
+  if (!['default', 'lite', 'full'].includes(options.build)) {
+    throw new Error(`--build must be default, lite or full, not ${options.build}`);
+  }
+  if (options.build !== 'default') options.threads = false;
   options.warmup ??= options.quick ? 2 : 5;
   options.runs ??= options.quick ? 5 : 100 - options.warmup;
   options.budget ??= 30;
   options.starts ??= options.quick ? 1 : 3;
-  options.partial = options.quick || options.models !== undefined || !options.node || !options.browser || !options.threads;
+  options.partial =
+    options.quick || options.models !== undefined || !options.node || !options.browser || !options.threads || options.build !== 'default';
   return options;
 }

@@ -164,6 +164,7 @@ export function renderReport(results) {
     '|---|---|',
     `| date | ${results.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} |`,
     `| onnxlet | ${v.onnxlet} (commit ${v.onnxletCommit ?? '?'}${v.onnxletSourceDirty ? ', uncommitted changes in src/ or js/' : ''}; wasm sha256 ${v.onnxletWasmSha256}…${v.onnxletWasmNameSection ? '; **the wasm has a name section: built without wasm-opt**' : ''}) |`,
+    ...(v.onnxletBuild && v.onnxletBuild !== 'default' ? [`| onnxlet module | ${v.onnxletBuild} (\`env.wasm.build = '${v.onnxletBuild}'\`) |`] : []),
     `| onnxruntime-web | ${v.onnxruntimeWeb} (wasm backend, SIMD) |`,
     `| machine | ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os} |`,
     `| load average at start | ${m.loadAverage.join(', ')} |`,

@@ -81,10 +81,11 @@ async function main() {
       minRuns: MIN_RUNS,
       budgetSeconds: options.budget,
       starts: options.starts,
+      build: options.build,
       models: models.map((m) => m.name),
     },
     machine: machine(),
-    versions: versions(),
+    versions: versions(options.build),
     environments: Object.fromEntries(envNames.map((n) => [n, { ...ENVIRONMENTS[n], models: {} }])),
     sizes: {},
   };
@@ -139,6 +140,7 @@ async function main() {
             minRuns: MIN_RUNS,
             budgetMs: options.budget * 1000,
             sessionOptions: runtime === 'ort' ? ORT_SESSION_OPTIONS : {},
+            build: options.build,
             ...overrides,
           };
           return env.kind === 'node'

@@ -19,7 +19,7 @@ function loadScript(src) {
  * onnxruntime-web's wasm-only ESM build (its emscripten glue and wasm are fetched from /ort/ on
  * the first create), or onnxlet's minified script-tag build (its wasm beside it in /dist/).
  */
-async function loadRuntime(name, threads) {
+async function loadRuntime(name, threads, build) {
   if (name === 'ort') {
     const ort = await import('/ort/ort.wasm.min.mjs');
     ort.env.wasm.wasmPaths = '/ort/';
@@ -30,6 +30,7 @@ async function loadRuntime(name, threads) {
   }
   await loadScript('/dist/onnxlet.min.js');
   globalThis.onnxlet.env.wasm.numThreads = threads;
+  if (build && build !== 'default') globalThis.onnxlet.env.wasm.build = build;
   return globalThis.onnxlet;
 }
 
@@ -47,7 +48,7 @@ async function checkpoint(label) {
 try {
   const threads = job.threads === 'all' ? navigator.hardwareConcurrency : job.threads;
   const [runtime, model, ...inputs] = await Promise.all([
-    loadRuntime(job.runtime, threads),
+    loadRuntime(job.runtime, threads, job.build),
     fetchBytes(`/models/${job.file}`),
     ...job.inputs.map((input) => fetchBytes(`/models/${input.file}`)),
   ]);

@@ -61,6 +61,10 @@ test('options: defaults give 100 runs; subsets are partial; unknown flags are re
   assert.throws(() => parseOptions(['--runs', 'x']), /integer/);
   assert.throws(() => parseOptions(['--fast']), /unknown option --fast/);
   assert.throws(() => parseOptions(['--node-only', '--browser-only']), /exclude/);
+  assert.equal(full.build, 'default');
+  const lite = parseOptions(['--build', 'lite']);
+  assert.deepEqual([lite.build, lite.threads, lite.partial], ['lite', false, true]);
+  assert.throws(() => parseOptions(['--build', 'tiny']), /--build must be default, lite or full, not tiny/);
 });
 
 test('the report shows every model with its ratio, and failed jobs', () => {
