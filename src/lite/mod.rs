@@ -284,7 +284,16 @@ impl Graph {
                     present: slots.iter().map(Option::is_some).collect(),
                     opset,
                 };
-                build(&ctx).map_err(|e| load_error(at(e)))?
+                match build(&ctx) {
+                    Ok(op) => op,
+                    // Weights computed at run time: the operator is built at each run.
+                    Err(e) if e.contains(ops::NOT_CONSTANT) => Box::new(Rebuild {
+                        build: *build,
+                        node: node.clone(),
+                        opset,
+                    }),
+                    Err(e) => return Err(load_error(at(e))),
+                }
             };
             let constant = slots.iter().all(|s| !matches!(s, Some(Slot::Value(_))));
             if constant {
@@ -374,7 +383,10 @@ impl Graph {
                     ));
                 }
                 step.op.run(&args).map_err(|e| {
-                    Error::runtime(format!("{} node '{}': {e}", step.op_type, step.name))
+                    op_error(
+                        format!("{} node '{}': {e}", step.op_type, step.name),
+                        Error::runtime,
+                    )
                 })?
             };
             for (out, t) in step.outputs.iter().zip(results) {
@@ -403,6 +415,27 @@ impl Graph {
                 }
             })
             .collect()
+    }
+}
+
+/// A node whose operator needs as constants inputs the model computes (a Conv's weights, say):
+/// built again at each run from that run's values, which the builder then sees as constants.
+struct Rebuild {
+    build: ops::Builder,
+    node: pb::NodeProto,
+    opset: i64,
+}
+
+impl Op for Rebuild {
+    fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
+        let ctx = NodeCtx {
+            op_type: &self.node.op_type,
+            node: &self.node,
+            consts: inputs.to_vec(),
+            present: inputs.iter().map(Option::is_some).collect(),
+            opset: self.opset,
+        };
+        (self.build)(&ctx)?.run(inputs)
     }
 }
 
@@ -558,18 +591,25 @@ pub(crate) fn operator_names() -> Vec<String> {
     names
 }
 
-/// An operator's error at load. Operators name "the lite build" in what only this engine lacks
-/// (a dtype, a run-time weight): that is `UNSUPPORTED_OPERATOR`, with the way to the default
-/// build; anything else is a defect of the model.
-fn load_error(message: String) -> Error {
-    if message.contains("the lite build") {
+/// An operator's error. Operators name "the lite build" in what only this engine lacks (a
+/// dtype, a 3-D convolution): that is `UNSUPPORTED_OPERATOR`, with the way to the default build;
+/// anything else is `otherwise` (a defect of the model at load, a failure while running).
+fn op_error(message: String, otherwise: fn(String) -> Error) -> Error {
+    if message.contains(DEFAULT_BUILD_HINT) {
+        // Already classified, inside an `If` branch.
+        Error::new(ErrorCode::UnsupportedOperator, message)
+    } else if message.contains("the lite build") {
         Error::new(
             ErrorCode::UnsupportedOperator,
             format!("{message}{DEFAULT_BUILD_HINT}"),
         )
     } else {
-        Error::invalid_model(message)
+        otherwise(message)
     }
+}
+
+fn load_error(message: String) -> Error {
+    op_error(message, Error::invalid_model)
 }
 
 /// The operator set version of the default domain.

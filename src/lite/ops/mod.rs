@@ -40,6 +40,10 @@ pub struct NodeCtx<'a> {
     pub opset: i64,
 }
 
+/// What [`NodeCtx::const_input`] says of an input computed at run time: the engine then builds
+/// that node's operator again at each run, from the values of the run.
+pub const NOT_CONSTANT: &str = "to be a constant of the model";
+
 /// Builds an operator for a node.
 pub type Builder = fn(&NodeCtx) -> OpResult<Box<dyn Op>>;
 
@@ -93,9 +97,11 @@ impl NodeCtx<'_> {
 
     /// Input `i`'s constant value, or an error saying the lite engine needs it constant.
     pub fn const_input(&self, i: usize, what: &str) -> OpResult<&Tensor> {
-        self.consts.get(i).copied().flatten().ok_or_else(|| {
-            format!("the lite build needs input {i} ({what}) to be a constant of the model")
-        })
+        self.consts
+            .get(i)
+            .copied()
+            .flatten()
+            .ok_or_else(|| format!("the lite build needs input {i} ({what}) {NOT_CONSTANT}"))
     }
 
     /// Whether input `i` is given.
