@@ -1,11 +1,29 @@
 //! The lite engine's operators. Each is built once per node at load, from the node's attributes
 //! and whichever of its inputs are constants (weights are packed then), and run on every call.
 
+mod binary;
+mod cast;
+mod common;
 mod conv;
+mod data;
+mod dims;
 mod elementwise;
-mod nn;
+mod gather;
+mod generate;
+mod norm;
+mod pool;
+mod reduce;
+mod reshape;
+mod resize;
 mod rnn;
-mod shape;
+mod scan;
+mod simd;
+mod slice;
+mod softmax;
+#[cfg(test)]
+mod testing;
+mod transpose;
+mod unary;
 
 use super::pb;
 use super::tensor::{Data, OpResult, Tensor};
@@ -51,10 +69,21 @@ pub type Builder = fn(&NodeCtx) -> OpResult<Box<dyn Op>>;
 pub fn registry() -> Vec<(&'static str, Builder)> {
     let mut ops = vec![];
     ops.extend_from_slice(conv::OPS);
-    ops.extend_from_slice(elementwise::OPS);
-    ops.extend_from_slice(nn::OPS);
+    ops.extend_from_slice(unary::OPS);
+    ops.extend_from_slice(binary::OPS);
+    ops.extend_from_slice(cast::OPS);
+    ops.extend_from_slice(pool::OPS);
+    ops.extend_from_slice(norm::OPS);
+    ops.extend_from_slice(softmax::OPS);
+    ops.extend_from_slice(reduce::OPS);
+    ops.extend_from_slice(resize::OPS);
     ops.extend_from_slice(rnn::OPS);
-    ops.extend_from_slice(shape::OPS);
+    ops.extend_from_slice(reshape::OPS);
+    ops.extend_from_slice(transpose::OPS);
+    ops.extend_from_slice(slice::OPS);
+    ops.extend_from_slice(gather::OPS);
+    ops.extend_from_slice(generate::OPS);
+    ops.extend_from_slice(scan::OPS);
     ops
 }
 

@@ -1226,43 +1226,8 @@ impl Op for Recurrent {
 #[cfg(test)]
 mod tests {
     use super::super::pb;
+    use super::super::testing::{err, float, int, string, strings};
     use super::*;
-
-    fn int(name: &str, v: i64) -> pb::AttributeProto {
-        pb::AttributeProto {
-            name: name.into(),
-            i: v,
-            r#type: 2,
-            ..Default::default()
-        }
-    }
-
-    fn float(name: &str, v: f32) -> pb::AttributeProto {
-        pb::AttributeProto {
-            name: name.into(),
-            f: v,
-            r#type: 1,
-            ..Default::default()
-        }
-    }
-
-    fn string(name: &str, v: &str) -> pb::AttributeProto {
-        pb::AttributeProto {
-            name: name.into(),
-            s: v.into(),
-            r#type: 3,
-            ..Default::default()
-        }
-    }
-
-    fn strings(name: &str, v: &[&str]) -> pb::AttributeProto {
-        pb::AttributeProto {
-            name: name.into(),
-            strings: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
-            r#type: 8,
-            ..Default::default()
-        }
-    }
 
     /// Builds `op` with these attributes and constant inputs (None: a run-time input).
     fn build_op(
@@ -1294,13 +1259,6 @@ mod tests {
 
     fn ones(shape: &[usize]) -> Tensor {
         Tensor::f32(shape.to_vec(), vec![0.5; shape.iter().product()])
-    }
-
-    fn err<T>(r: OpResult<T>) -> String {
-        match r {
-            Ok(_) => panic!("expected an error"),
-            Err(e) => e,
-        }
     }
 
     #[test]

@@ -1,0 +1,130 @@
+//! Cast and CastLike between the element types of the lite engine.
+
+use super::super::tensor::{Data, OpResult, Tensor};
+use super::elementwise::*;
+use super::{input, Builder, NodeCtx, Op};
+use crate::onnx_types::dtype_from_onnx;
+use crate::tensor::DType;
+
+pub(super) const OPS: &[(&str, Builder)] = &[("Cast", build_cast), ("CastLike", build_cast_like)];
+
+// ---------------------------------------------------------------------------------------------
+// Cast
+
+/// The elements of `$d` converted with `as` to the number type `$t` (bool as 0 or 1).
+macro_rules! convert {
+    ($d:expr, $t:ty) => {
+        match $d {
+            Data::F32(v) => map(v, |x| x as $t),
+            Data::I64(v) => map(v, |x| x as $t),
+            Data::I32(v) => map(v, |x| x as $t),
+            Data::U8(v) => map(v, |x| x as $t),
+            Data::I8(v) => map(v, |x| x as $t),
+            Data::Bool(v) => map(v, |x| u8::from(x) as $t),
+        }
+    };
+}
+
+/// `t` converted to `to`, one of the lite engine's types: floats truncate toward zero and
+/// saturate into integers (NaN becomes 0), integers wrap, non-zero is true.
+#[allow(clippy::unnecessary_cast)]
+fn cast(t: &Tensor, to: DType) -> OpResult<Tensor> {
+    if t.dtype() == to {
+        return Ok(t.clone());
+    }
+    let d = &t.data;
+    let data = match to {
+        DType::Float32 => Data::F32(convert!(d, f32)),
+        DType::Int64 => Data::I64(convert!(d, i64)),
+        DType::Int32 => Data::I32(convert!(d, i32)),
+        DType::Uint8 => Data::U8(convert!(d, u8)),
+        DType::Int8 => Data::I8(convert!(d, i8)),
+        DType::Bool => Data::Bool(match d {
+            Data::F32(v) => map(v, |x| x != 0.0),
+            Data::I64(v) => map(v, |x| x != 0),
+            Data::I32(v) => map(v, |x| x != 0),
+            Data::U8(v) => map(v, |x| x != 0),
+            Data::I8(v) => map(v, |x| x != 0),
+            Data::Bool(v) => v.clone(),
+        }),
+        other => return Err(format!("cannot cast to {other} in the lite build")),
+    };
+    Ok(Tensor {
+        shape: t.shape.clone(),
+        data,
+    })
+}
+
+/// Cast to the type of attribute `to`.
+struct Cast {
+    to: DType,
+}
+
+fn build_cast(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
+    if !ctx.has("to") {
+        return Err("the attribute 'to' is missing".into());
+    }
+    let to = match ctx.int("to", 0) {
+        1 => DType::Float32,
+        2 => DType::Uint8,
+        3 => DType::Int8,
+        6 => DType::Int32,
+        7 => DType::Int64,
+        9 => DType::Bool,
+        code => {
+            return Err(match i32::try_from(code).ok().and_then(dtype_from_onnx) {
+                Some(d) => format!(
+                    "Cast to {d} is not in the lite build (it has float32, int64, int32, bool, \
+                     uint8 and int8)"
+                ),
+                None => format!(
+                    "to is {code}, an ONNX element type the lite build does not compute with \
+                     (it has float32, int64, int32, bool, uint8 and int8)"
+                ),
+            })
+        }
+    };
+    Ok(Box::new(Cast { to }))
+}
+
+impl Op for Cast {
+    fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
+        Ok(vec![cast(input(inputs, 0, "input")?, self.to)?])
+    }
+}
+
+/// CastLike: Cast to the type of input 1.
+struct CastLike;
+
+fn build_cast_like(_ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
+    Ok(Box::new(CastLike))
+}
+
+impl Op for CastLike {
+    fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
+        let t = input(inputs, 0, "input")?;
+        let like = input(inputs, 1, "target_type")?;
+        Ok(vec![cast(t, like.dtype())?])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn casts_saturate_and_wrap() {
+        let x = f(&[5], &[f32::NAN, 1e20, -1e20, -2.7, 0.0]);
+        let to = |code| vec![int("to", code)];
+        let out = eval("Cast", to(7), &[&x]).unwrap();
+        assert_eq!(out, i(&[5], &[0, i64::MAX, i64::MIN, -2, 0]));
+        let out = eval("Cast", to(9), &[&x]).unwrap();
+        assert_eq!(out.data, Data::Bool(vec![true, true, true, true, false]));
+        let out = eval("Cast", to(3), &[&i(&[2], &[300, -129])]).unwrap();
+        assert_eq!(out.data, Data::I8(vec![44, 127]));
+        let b = Tensor::bool(vec![2], vec![true, false]);
+        let out = eval("CastLike", vec![], &[&b, &f(&[], &[0.0])]).unwrap();
+        assert_eq!(out, f(&[2], &[1.0, 0.0]));
+    }
+}
