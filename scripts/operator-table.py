@@ -8,7 +8,9 @@ src/verified_opsets.rs, the opset range at which each operator passes its node
 tests in every run, which `supported_operators()` reports.
 
 Usage: python3 scripts/operator-table.py [RESULTS.json ...] [--manifest PATH] [--out PATH] [--check]
-Without results files, .cache/conformance/results-*.json are used. --check
+Without results files, the tract engine's .cache/conformance/results-*.json are used (not the
+lite engine's results-lite.json and results-wasm-lite.json: its passes are listed in
+tests/conformance/expected-pass-lite.txt, and its operators report no opsets). --check
 exits 1 if either file would change (the date line is ignored).
 """
 
@@ -381,7 +383,9 @@ def without_date(text):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", nargs="*", help="results files (default: .cache/conformance/results-*.json)")
+    parser.add_argument(
+        "results", nargs="*", help="results files (default: the tract runs' .cache/conformance/results-*.json)"
+    )
     parser.add_argument("--manifest", help="node test index.json (default: .cache/onnx-node-tests/index.json)")
     parser.add_argument("--out", help="output file (default: docs/operators.md)")
     parser.add_argument("--check", action="store_true", help="exit 1 if the document would change")
@@ -391,7 +395,9 @@ def main():
     manifest = load_json(manifest_path, "manifest")
     if "cases" not in manifest:
         raise TableError(f"{manifest_path}: not a node test manifest; run python3 scripts/make-node-tests.py")
-    results = [Path(p) for p in args.results] or sorted(RESULTS_DIR.glob("results-*.json"))
+    results = [Path(p) for p in args.results] or sorted(
+        p for p in RESULTS_DIR.glob("results-*.json") if "lite" not in p.stem
+    )
     if not results:
         raise TableError(f"no results files given and none in {shown_path(RESULTS_DIR)}; run the conformance tests")
     runs = load_results(results, {c["name"] for c in manifest["cases"]})

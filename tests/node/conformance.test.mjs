@@ -100,7 +100,7 @@ test(`ONNX backend node tests through wasm (${build} build)`, async () => {
   const manifestPath = join(casesDir, 'index.json');
   assert.ok(existsSync(manifestPath), `${manifestPath} is missing: run python3 scripts/make-node-tests.py`);
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-  const results = { run: 'wasm', onnxlet: onnxlet.env.versions.onnxlet, cases: {} };
+  const results = { run: lite ? 'wasm-lite' : 'wasm', onnxlet: onnxlet.env.versions.onnxlet, cases: {} };
   for (const c of manifest.cases) results.cases[c.name] = await runCase(c);
   mkdirSync(resultsDir, { recursive: true });
   if (checked) writeFileSync(join(resultsDir, wasmResults), `${JSON.stringify(results, null, 2)}\n`);
