@@ -89,6 +89,8 @@ export async function measure(runtime, job, data, hooks) {
   await again.release();
 
   return {
+    // onnxlet's engine for this model (`session.engine`); onnxruntime-web has none.
+    engine: session.engine,
     createMs,
     createWarmMs,
     firstRunMs: first.ms,

@@ -70,10 +70,14 @@ export function customSections(bytes) {
   return names;
 }
 
-/** The versions of both runtimes, with the onnxlet commit and the hash of the wasm measured (the snapshot). */
-/** Versions of the runtimes; `build` is the onnxlet module measured (`env.wasm.build`). */
-export function versions(build = 'default') {
-  const wasm = readFileSync(join(benchDist, build === 'default' ? 'onnxlet_bg.wasm' : `onnxlet_${build}_bg.wasm`));
+/**
+ * The versions of both runtimes, with the onnxlet commit and the hash of the wasm measured (the
+ * snapshot): for `build` (`env.wasm.build`) 'auto' the lite module, which the models run on
+ * unless they need tract (the engine column of each model says).
+ */
+export function versions(build = 'auto') {
+  const file = { auto: 'onnxlet_lite_bg.wasm', tract: 'onnxlet_bg.wasm' }[build] ?? `onnxlet_${build}_bg.wasm`;
+  const wasm = readFileSync(join(benchDist, file));
   const dirty = git(['status', '--porcelain', '--', 'src', 'js', 'Cargo.toml', 'Cargo.lock']);
   return {
     onnxlet: readJson(join(root, 'package.json')).version,

@@ -20,7 +20,7 @@ async function loadRuntime(name) {
     return ort;
   }
   const onnxlet = await import(pathToFileURL(join(benchDist, 'onnxlet.mjs')).href);
-  if (job.build && job.build !== 'default') onnxlet.env.wasm.build = job.build;
+  if (job.build && job.build !== 'auto') onnxlet.env.wasm.build = job.build;
   return onnxlet;
 }
 

@@ -39,7 +39,7 @@ export function parseOptions(argv) {
     browser: true,
     threads: true,
     note: undefined,
-    build: 'default',
+    build: 'auto',
     help: false,
   };
   const value = (i, flag) => {
@@ -73,15 +73,16 @@ export function parseOptions(argv) {
     }
   }
   if (!options.node && !options.browser) throw new Error('--node-only and --browser-only exclude each other');
-  if (!['default', 'lite', 'full'].includes(options.build)) {
-    throw new Error(`--build must be default, lite or full, not ${options.build}`);
+  if (!['auto', 'lite', 'tract', 'full'].includes(options.build)) {
+    throw new Error(`--build must be auto, lite, tract or full, not ${options.build}`);
   }
-  if (options.build !== 'default') options.threads = false;
+  // The multi-threaded module is tract's: threads are measured with the default choice, or tract.
+  if (!['auto', 'tract'].includes(options.build)) options.threads = false;
   options.warmup ??= options.quick ? 2 : 5;
   options.runs ??= options.quick ? 5 : 100 - options.warmup;
   options.budget ??= 30;
   options.starts ??= options.quick ? 1 : 3;
   options.partial =
-    options.quick || options.models !== undefined || !options.node || !options.browser || !options.threads || options.build !== 'default';
+    options.quick || options.models !== undefined || !options.node || !options.browser || !options.threads || options.build !== 'auto';
   return options;
 }

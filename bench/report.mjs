@@ -52,17 +52,17 @@ function environmentSection(env) {
       '',
     );
   }
-  lines.push(`| model | ${TIME_COLUMNS.map(([t]) => t).join(' | ')} | timed runs | max \\|Δ\\| | vs reference |`);
-  lines.push(`|---|${TIME_COLUMNS.map(() => '---:').join('|')}|---:|---:|---:|`);
+  lines.push(`| model | onnxlet engine | ${TIME_COLUMNS.map(([t]) => t).join(' | ')} | timed runs | max \\|Δ\\| | vs reference |`);
+  lines.push(`|---|---|${TIME_COLUMNS.map(() => '---:').join('|')}|---:|---:|---:|`);
   for (const name of names) {
     const e = env.models[name];
     const cols = TIME_COLUMNS.map(([, k]) => cell(e, k, ms));
     const a = e.agreement ?? {};
     const reference = `${diff(a.ortVsReference?.maxAbs)} / ${diff(a.onnxletVsReference?.maxAbs)}`;
-    lines.push(`| ${name} | ${cols.join(' | ')} | ${count(e, 'runs')} | ${diff(a.onnxletVsOrt?.maxAbs)} | ${reference} |`);
+    lines.push(`| ${name} | ${e.onnxlet?.engine ?? '—'} | ${cols.join(' | ')} | ${count(e, 'runs')} | ${diff(a.onnxletVsOrt?.maxAbs)} | ${reference} |`);
   }
   const g = (k) => ratio(geomean(names.map((n) => env.models[n].ratios?.[k])));
-  lines.push(`| **geometric mean of ratios** | ${TIME_COLUMNS.map(([, k]) => `**${g(k)}**`).join(' | ')} | | | |`);
+  lines.push(`| **geometric mean of ratios** | | ${TIME_COLUMNS.map(([, k]) => `**${g(k)}**`).join(' | ')} | | | |`);
   lines.push('');
   lines.push(
     "Memory in MiB, as onnxruntime-web / onnxlet (ratio): the runtime's WebAssembly memory and the JS heap " +
@@ -164,7 +164,7 @@ export function renderReport(results) {
     '|---|---|',
     `| date | ${results.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} |`,
     `| onnxlet | ${v.onnxlet} (commit ${v.onnxletCommit ?? '?'}${v.onnxletSourceDirty ? ', uncommitted changes in src/ or js/' : ''}; wasm sha256 ${v.onnxletWasmSha256}…${v.onnxletWasmNameSection ? '; **the wasm has a name section: built without wasm-opt**' : ''}) |`,
-    ...(v.onnxletBuild && v.onnxletBuild !== 'default' ? [`| onnxlet module | ${v.onnxletBuild} (\`env.wasm.build = '${v.onnxletBuild}'\`) |`] : []),
+    ...(v.onnxletBuild && !['auto', 'default'].includes(v.onnxletBuild) ? [`| onnxlet module | ${v.onnxletBuild} (\`env.wasm.build = '${v.onnxletBuild}'\`) |`] : []),
     `| onnxruntime-web | ${v.onnxruntimeWeb} (wasm backend, SIMD) |`,
     `| machine | ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os} |`,
     `| load average at start | ${m.loadAverage.join(', ')} |`,

@@ -164,12 +164,13 @@ async function main() {
             entry[runtime] = { error: outcome.error, consoleErrors: outcome.consoleErrors };
             continue;
           }
-          const { outputs: out, latencies, instances, memory, threads, crossOriginIsolated, workers } = outcome.result;
+          const { outputs: out, latencies, instances, memory, threads, crossOriginIsolated, workers, engine } = outcome.result;
           outputs[runtime] = out;
           const summary = summarise(outcome.result);
           starts[runtime].push(startOf(outcome.result));
           entry[runtime] = {
             summary,
+            engine,
             threads,
             crossOriginIsolated,
             workers,

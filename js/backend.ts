@@ -3,7 +3,9 @@ import { OnnxletError } from './errors.js';
 import type { CreateOptions } from './create-options.js';
 import { type Integrity, type ModelSource, type ReadOptions, abortError, integrityMismatch, parseIntegrity, readModel } from './source.js';
 import type { TensorType } from './tensor.js';
-import { type ModelBuffer, WasmSession, callWasm, initialize, moduleGeneration } from './wasm.js';
+import type { EngineName } from './env.js';
+import type { ModelBuffer, WasmModule, WasmSession } from './module.js';
+import { sessionModules } from './wasm.js';
 
 /** A tensor as it crosses into and out of the module (or a worker): little-endian bytes. */
 export interface WireValue {
@@ -22,6 +24,8 @@ export interface WireMetadata {
 
 /** Where a session runs: in this thread's module, or in a worker's. */
 export interface Backend {
+  /** The engine the model runs on. */
+  readonly engine: EngineName;
   readonly inputs: readonly WireMetadata[];
   readonly outputs: readonly WireMetadata[];
   run(feeds: WireValue[], fetches: string[] | undefined): Promise<WireValue[]>;
@@ -56,42 +60,112 @@ async function loadModel(
   return [buffer, false];
 }
 
-/** Loads a model into this thread's module. */
+/**
+ * Hands a model that `from` cannot run (`why`) to `to`: a copy of its bytes in `to`'s memory,
+ * which instantiates `to` first. The caller still frees `held`.
+ */
+async function handOver(held: HeldBuffer, from: WasmModule, to: WasmModule, why: OnnxletError): Promise<ModelBuffer> {
+  try {
+    await to.initialize();
+  } catch (error) {
+    const { code, message } = error instanceof OnnxletError ? error : new OnnxletError('WASM_LOAD_FAILED', String(error));
+    throw new OnnxletError(code, `${why.message}; and the tract module, which could run it, failed to load: ${message}`, {
+      cause: error,
+    });
+  }
+  // The lite engine frees the bytes once its checks pass: what only building finds unsupported
+  // cannot be handed over (its message says how to choose the tract engine).
+  if (from.generation !== held.generation || held.bytes.length === 0) throw why;
+  const { bytes } = held;
+  const copy = to.call('receiving the model', () => new to.glue.ModelBuffer(bytes.length, []));
+  try {
+    // A view of `from`'s memory, copied straight into `to`'s: no copy in the JS heap.
+    to.call('receiving the model', () => copy.append(bytes.view()));
+  } catch (error) {
+    if (to.generation === held.generation) copy.free();
+    throw error;
+  }
+  return copy;
+}
+
+/** The model in `held` loaded on `module`, or the error why not. */
+function tryLoad(module: WasmModule, held: HeldBuffer, overrides: [string, number][]): WasmSession | OnnxletError {
+  try {
+    return module.call('loading the model', () => module.glue.WasmSession.fromBuffer(held.bytes, { freeDimensionOverrides: overrides }));
+  } catch (error) {
+    if (error instanceof OnnxletError) return error;
+    throw error;
+  }
+}
+
+/** A model's bytes in one module's memory, and the module generation they belong to. */
+interface HeldBuffer {
+  bytes: ModelBuffer;
+  generation: number;
+}
+
+/**
+ * Loads a model into this thread's modules: the first of {@link sessionModules} that can run it
+ * (the lite module, else the tract module, fetched then).
+ */
 export async function localBackend(source: ModelSource, options: CreateOptions): Promise<Backend> {
   const { onProgress, signal, integrity, headers, cache, freeDimensionOverrides } = options;
+  const modules = sessionModules();
+  let module = modules[0];
   const key = cache ? cacheKey(source) : undefined;
   const expected = integrity === undefined ? undefined : parseIntegrity(integrity);
   const algorithms = expected?.digests.map((d) => d.algorithm);
-  const [buffer, fromCache] = await loadModel(source, key, expected, { onProgress, signal, headers, algorithms });
-  const done = { loaded: buffer.length, total: buffer.length, progress: 1 } as const;
-  const generation = moduleGeneration();
-  let consumed = false;
+  const [first, fromCache] = await loadModel(source, key, expected, { module, onProgress, signal, headers, algorithms });
+  let buffer: HeldBuffer | undefined = { bytes: first, generation: module.generation };
+  const done = { loaded: first.length, total: first.length, progress: 1 } as const;
+  const free = (held: HeldBuffer | undefined, owner: WasmModule) => {
+    if (held !== undefined && held.generation === owner.generation) held.bytes.free();
+  };
   let stored: Promise<void> | undefined;
   let session: WasmSession | undefined;
   try {
-    if (key !== undefined && !fromCache) ({ stored } = await cacheModel(key, buffer));
+    if (key !== undefined && !fromCache) ({ stored } = await cacheModel(key, first));
     if (signal?.aborted) throw abortError(signal);
     onProgress?.({ status: 'compile', ...done });
     const overrides = Object.entries(freeDimensionOverrides ?? {});
-    consumed = true;
-    session = callWasm('loading the model', () => WasmSession.fromBuffer(buffer, { freeDimensionOverrides: overrides }));
+    for (const to of modules.slice(1)) {
+      const held: HeldBuffer = buffer;
+      const loaded = tryLoad(module, held, overrides);
+      if (loaded instanceof module.glue.WasmSession) {
+        session = loaded;
+        break;
+      }
+      if (loaded.code !== 'UNSUPPORTED_OPERATOR') throw loaded;
+      // A model this engine cannot run, handed to the next.
+      const copy = await handOver(held, module, to, loaded);
+      free(held, module);
+      buffer = { bytes: copy, generation: to.generation };
+      module = to;
+      if (signal?.aborted) throw abortError(signal);
+    }
+    if (session === undefined) {
+      const loaded = tryLoad(module, buffer, overrides);
+      if (!(loaded instanceof module.glue.WasmSession)) throw loaded;
+      session = loaded;
+    }
     if (signal?.aborted) throw abortError(signal);
   } catch (error) {
-    if (generation === moduleGeneration()) {
-      if (!consumed) buffer.free();
-      session?.free();
-    }
+    if (session !== undefined && buffer?.generation === module.generation) session.free();
+    free(buffer, module);
     // Nothing is cached for a model that does not load.
     if (stored !== undefined && key !== undefined) {
       await stored.then(() => uncacheModel(key)).catch(() => {});
     }
     throw error;
   }
+  const generation = buffer.generation;
+  free(buffer, module);
+  buffer = undefined;
   // A failure to store (e.g. over quota) is not one to load: the model is just not cached.
   await stored?.catch((error: unknown) => console.warn(`onnxlet: could not cache ${key}: ${String(error)}`));
   const live = (): WasmSession => {
     if (session === undefined) throw new OnnxletError('RELEASED', 'this session has been released');
-    if (generation !== moduleGeneration()) {
+    if (generation !== module.generation) {
       session = undefined;
       throw new OnnxletError(
         'RELEASED',
@@ -101,19 +175,20 @@ export async function localBackend(source: ModelSource, options: CreateOptions):
     return session;
   };
   const describeValues = (what: string, f: (s: WasmSession) => unknown) =>
-    callWasm(`describing the ${what}`, () => f(live())) as WireMetadata[];
+    module.call(`describing the ${what}`, () => f(live())) as WireMetadata[];
   const backend: Backend = {
+    engine: module.engine,
     inputs: describeValues('inputs', (s) => s.inputs()),
     outputs: describeValues('outputs', (s) => s.outputs()),
     async run(feeds, fetches) {
-      await initialize();
+      await module.initialize();
       const s = live();
-      return callWasm('running the model', () => s.run(feeds, fetches)) as WireValue[];
+      return module.call('running the model', () => s.run(feeds, fetches)) as WireValue[];
     },
     async release() {
       const s = session;
       session = undefined;
-      if (s && generation === moduleGeneration()) s.free();
+      if (s && generation === module.generation) s.free();
     },
   };
   onProgress?.({ status: 'ready', ...done });

@@ -1,7 +1,7 @@
 import { env } from './env.js';
 import { OnnxletError } from './errors.js';
 import { type ReadOptions, absoluteUrl, readFileModel, readResponse } from './source.js';
-import type { ModelBuffer } from './wasm.js';
+import type { ModelBuffer } from './module.js';
 
 /** A directory cache is written this many bytes at a time. */
 const WRITE_CHUNK = 1 << 20;

@@ -1,43 +1,54 @@
 declare const __ONNXLET_VERSION__: string;
 
+/** The engines a session may run on: onnxlet's own interpreter (`lite`), or tract. */
+export type EngineName = 'lite' | 'tract';
+
 /** Global settings, read when the WebAssembly module is first needed. */
 export interface Env {
   wasm: {
     /**
-     * Where `onnxlet_bg.wasm` lives: a directory URL ending in `/`, or the URL of the file itself.
-     * Defaults to the file beside the onnxlet script (`new URL('./onnxlet_bg.wasm', import.meta.url)`,
-     * or the `<script>` tag's `src` for the script-tag build). Never a CDN.
+     * Where the modules (`onnxlet_lite_bg.wasm`, `onnxlet_bg.wasm`, …) live: a directory URL ending
+     * in `/`, or the URL of one module file. Defaults to the files beside the onnxlet script
+     * (`new URL('./onnxlet_lite_bg.wasm', import.meta.url)`, or the `<script>` tag's `src` for the
+     * script-tag build). Never a CDN.
      */
     wasmPaths?: string | URL;
     /**
-     * Which module `wasmPaths` (or the default location) names: `'default'` (`onnxlet_bg.wasm`,
-     * the common operators), `'full'` (`onnxlet_full_bg.wasm`, every operator tract implements:
-     * also the DFT/STFT/window, ai.onnx.ml and attention operators) or `'lite'`
-     * (`onnxlet_lite_bg.wasm`, a fraction of the default's size: onnxlet's own interpreter for
-     * common float32 models instead of tract, one thread; a model with an operator it lacks fails
-     * to load with `UNSUPPORTED_OPERATOR`, see docs/size.md). Ignored when `wasmPaths` is the URL
-     * of a `.wasm` file or `wasmBinary` is set.
+     * Which engine and module sessions use:
+     * - `'auto'` (the default): the lite engine (`onnxlet_lite_bg.wasm`, onnxlet's own
+     *   interpreter: small, quick to start, no compilation per input shape); a model it cannot
+     *   run (an operator or dtype it lacks, `UNSUPPORTED_OPERATOR` at load) loads on the tract
+     *   engine instead, whose module (`onnxlet_bg.wasm`, or its relaxed-SIMD twin) is fetched
+     *   then. `session.engine` says which one a session got.
+     * - `'lite'`: the lite engine only; a model it cannot run is refused with `UNSUPPORTED_OPERATOR`.
+     * - `'tract'`: the tract engine with the common operators (`onnxlet_bg.wasm`). `'default'` is
+     *   its former name.
+     * - `'full'`: the tract engine with every operator tract implements (`onnxlet_full_bg.wasm`:
+     *   also the DFT/STFT/window, ai.onnx.ml and attention operators).
+     *
+     * Sessions on more than one thread (`numThreads`) use the multi-threaded tract module. One
+     * module, and no fallback, when `wasmBinary` or a `wasmPaths` naming a `.wasm` file gives it.
      */
-    build?: 'default' | 'full' | 'lite';
+    build?: 'auto' | 'lite' | 'tract' | 'full' | 'default';
     /**
-     * Whether the default build loads its relaxed-SIMD module, `onnxlet_relaxed_bg.wasm`, instead
+     * Whether the tract engine loads its relaxed-SIMD module, `onnxlet_relaxed_bg.wasm`, instead
      * of `onnxlet_bg.wasm`: the same operators, with a matrix kernel that multiplies and adds in
      * one fused instruction (about 15% faster on matrix products; results may differ from the
      * other module's in the last bits). Unset (the default), it is used where
      * `WebAssembly.validate` accepts relaxed SIMD (Chromium 114+, Node 22+); `false` never uses
      * it, `true` always does. The multi-threaded module has its relaxed-SIMD twin too
-     * (`onnxlet_threads_relaxed_bg.wasm`); the full build has none.
+     * (`onnxlet_threads_relaxed_bg.wasm`); the full and the lite module have none.
      */
     relaxedSimd?: boolean;
     /**
      * How many threads a session computes on, like onnxruntime-web's `env.wasm.numThreads`. Above
-     * 1, sessions run in a dedicated worker on the multi-threaded module
+     * 1, sessions run in a dedicated worker on the multi-threaded tract module
      * (`onnxlet_threads_bg.wasm`, or its relaxed-SIMD twin, beside the script), whose threads
      * are Web Workers sharing its memory; that needs `SharedArrayBuffer`, which browsers give only to cross-origin-isolated
      * pages (served with `Cross-Origin-Opener-Policy: same-origin` and
      * `Cross-Origin-Embedder-Policy: require-corp`). Unset or 0 (the default): `min(4,
      * ceil(navigator.hardwareConcurrency / 2))` in a cross-origin-isolated page, else 1. Where
-     * threads are not available (a page that is not isolated, Node, the full and lite builds, `wasmBinary`),
+     * threads are not available (a page that is not isolated, Node, `build` `'full'` or `'lite'`, `wasmBinary`),
      * sessions run on one thread and a larger value is reported once on the console.
      */
     numThreads?: number;

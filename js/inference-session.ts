@@ -1,5 +1,6 @@
 import { type Backend, type WireValue, localBackend } from './backend.js';
 import type { CreateOptions } from './create-options.js';
+import type { EngineName } from './env.js';
 import { OnnxletError } from './errors.js';
 import type { ModelSource } from './source.js';
 import { Tensor, type TensorType, describe, isTensorType, tensorBytes } from './tensor.js';
@@ -149,10 +150,17 @@ export class InferenceSession {
   readonly inputMetadata: readonly InferenceSession.ValueMetadata[];
   /** The model's outputs: name, element type and shape. */
   readonly outputMetadata: readonly InferenceSession.ValueMetadata[];
+  /**
+   * The engine the model runs on (not in onnxruntime-web): `'lite'`, onnxlet's own interpreter
+   * (the default), or `'tract'`, for a model with an operator or dtype the lite engine lacks,
+   * or when `env.wasm.build` asks for it.
+   */
+  readonly engine: EngineName;
   readonly #backend: Backend;
 
   private constructor(backend: Backend) {
     this.#backend = backend;
+    this.engine = backend.engine;
     const metadata = (list: readonly Omit<InferenceSession.ValueMetadata, 'isTensor'>[]) =>
       Object.freeze(
         list.map((m) =>

@@ -1,7 +1,7 @@
 import { OnnxletError } from './errors.js';
 import { describe } from './tensor.js';
 import { nodeFs } from './local-file.js';
-import { ModelBuffer, callWasm, initialize, isInstantiated, moduleGeneration } from './wasm.js';
+import type { ModelBuffer, WasmModule } from './module.js';
 
 /** Anything a model can be loaded from. */
 export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView | Response | Blob | ReadableStream<Uint8Array>;
@@ -18,6 +18,8 @@ export type ProgressEvent =
 
 /** How {@link readModel} reads a source. @internal */
 export interface ReadOptions {
+  /** The module whose memory receives the bytes. */
+  module: WasmModule;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
   headers?: HeadersInit;
@@ -90,19 +92,24 @@ class ModelWriter {
 
   /** Creates the buffer once the module is there, and moves waiting chunks into it. */
   private open(): void {
-    if (this.buffer !== undefined || !isInstantiated()) return;
+    const { module } = this.options;
+    if (this.buffer !== undefined || !module.instantiated) return;
     const capacity = this.total ?? 0;
     const algorithms = [...(this.options.algorithms ?? [])];
-    this.generation = moduleGeneration();
-    this.buffer = callWasm(`allocating ${capacity} bytes for model ${this.label}`, () => new ModelBuffer(capacity, algorithms));
+    this.generation = module.generation;
+    this.buffer = module.call(
+      `allocating ${capacity} bytes for model ${this.label}`,
+      () => new module.glue.ModelBuffer(capacity, algorithms),
+    );
     for (const chunk of this.pending) this.append(chunk);
     this.pending = [];
   }
 
   private append(chunk: Uint8Array): void {
-    if (this.generation !== moduleGeneration()) throw this.resetError();
+    const { module } = this.options;
+    if (this.generation !== module.generation) throw this.resetError();
     const buffer = this.buffer as ModelBuffer;
-    callWasm(`receiving model ${this.label}`, () => buffer.append(chunk));
+    module.call(`receiving model ${this.label}`, () => buffer.append(chunk));
   }
 
   private finish(): ModelBuffer {
@@ -134,7 +141,7 @@ class ModelWriter {
   }
 
   private free(): void {
-    if (this.buffer !== undefined && this.generation === moduleGeneration()) this.buffer.free();
+    if (this.buffer !== undefined && this.generation === this.options.module.generation) this.buffer.free();
     this.buffer = undefined;
     this.pending = [];
   }
@@ -151,7 +158,7 @@ class ModelWriter {
   ): Promise<ModelBuffer> {
     if (options.signal?.aborted) throw abortError(options.signal);
     const writer = new ModelWriter(total, label, options);
-    const ready = initialize().catch((error: unknown) => {
+    const ready = options.module.initialize().catch((error: unknown) => {
       writer.initError = error;
     });
     try {
@@ -215,7 +222,7 @@ export async function readResponse(response: Response, label: string, options: R
 async function fetchModel(url: string | URL, options: ReadOptions): Promise<ModelBuffer> {
   let response: Response;
   // The module instantiates while the request is under way.
-  void initialize().catch(() => {});
+  void options.module.initialize().catch(() => {});
   try {
     response = await fetch(url, { signal: options.signal, headers: options.headers });
   } catch (error) {
@@ -262,7 +269,7 @@ function readBytes(bytes: Uint8Array, options: ReadOptions): Promise<ModelBuffer
  * responses, blobs and streams are read chunk by chunk, with progress and cancellation; the
  * caller owns (and must free or consume) the buffer.
  @internal */
-export async function readModel(source: ModelSource, options: ReadOptions = {}): Promise<ModelBuffer> {
+export async function readModel(source: ModelSource, options: ReadOptions): Promise<ModelBuffer> {
   if (options.signal?.aborted) throw abortError(options.signal);
   if (typeof source === 'string') {
     if (/^file:/i.test(source)) return readFileModel(new URL(source), options);

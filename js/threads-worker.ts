@@ -8,7 +8,7 @@
 import init, { startThreadPool, threadPoolWorker } from '../pkg/threads/onnxlet.js';
 import { env } from './env.js';
 import { OnnxletError } from './errors.js';
-import { threadPool } from './wasm.js';
+import { threadPool } from './module.js';
 import type { WorkerRequest } from './worker-protocol.js';
 import { onSessionMessage } from './worker.js';
 

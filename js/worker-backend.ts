@@ -4,7 +4,7 @@ import { env } from './env.js';
 import { OnnxletError } from './errors.js';
 import { fileUrl } from './local-file.js';
 import { type ModelSource, abortError, absoluteUrl, isLocalPath } from './source.js';
-import { scriptSrc, wasmUrl } from './wasm.js';
+import { configuredPaths, scriptSrc } from './wasm.js';
 import { type WorkerReply, type WorkerRequest, type WorkerSource, buffersOf, fromWireError } from './worker-protocol.js';
 
 declare const __ONNXLET_IIFE__: boolean;
@@ -117,28 +117,20 @@ export async function workerBackend(source: ModelSource, options: CreateOptions,
     return { id, reply };
   };
 
-  // Resolved here, as this thread resolves it, so the worker loads the same file.
-  const { wasmPaths: paths, build, relaxedSimd } = env.wasm;
-  // The multi-threaded worker has one module: it needs only the directory, if one is set.
-  const wasmPaths =
-    threads > 1
-      ? paths === undefined
-        ? undefined
-        : new URL('.', wasmUrl()).href
-      : paths === undefined && build === undefined && relaxedSimd === undefined
-        ? undefined
-        : wasmUrl().href;
+  // Resolved here, against this script, so the worker loads the same files.
+  const { build, relaxedSimd } = env.wasm;
+  const wasm = { wasmPaths: configuredPaths()?.href, build, relaxedSimd };
   let create: ReturnType<typeof call>;
   try {
     const transfer = payload instanceof ArrayBuffer ? [payload] : typeof payload === 'object' && 'body' in payload ? [payload.body] : [];
-    const threadOptions = crashChannel === undefined ? undefined : { count: threads, crashChannel, relaxedSimd };
-    create = call({ type: 'create', source: payload, options: rest, wasmPaths, threads: threadOptions }, transfer);
+    const threadOptions = crashChannel === undefined ? undefined : { count: threads, crashChannel };
+    create = call({ type: 'create', source: payload, options: rest, wasm, threads: threadOptions }, transfer);
   } catch (error) {
     if (!(typeof payload === 'object' && 'body' in payload)) throw error;
     // No transferable streams here: the browser buffers the body as a Blob (not in the JS heap).
     const blob = await new Response(payload.body).blob();
-    const threadOptions = crashChannel === undefined ? undefined : { count: threads, crashChannel, relaxedSimd };
-    create = call({ type: 'create', source: blob, options: rest, wasmPaths, threads: threadOptions });
+    const threadOptions = crashChannel === undefined ? undefined : { count: threads, crashChannel };
+    create = call({ type: 'create', source: blob, options: rest, wasm, threads: threadOptions });
   }
   const onAbort = () => {
     worker.postMessage({ id: create.id, type: 'abort' } satisfies WorkerRequest);
@@ -160,6 +152,7 @@ export async function workerBackend(source: ModelSource, options: CreateOptions,
   if (created.type !== 'created') throw new OnnxletError('RUNTIME_ERROR', `unexpected worker reply ${created.type}`);
 
   return {
+    engine: created.engine,
     inputs: created.inputs,
     outputs: created.outputs,
     async run(feeds: WireValue[], fetches: string[] | undefined) {

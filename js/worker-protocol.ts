@@ -1,5 +1,6 @@
 import type { WireMetadata, WireValue } from './backend.js';
 import type { CreateOptions } from './create-options.js';
+import type { EngineName, Env } from './env.js';
 import { OnnxletError } from './errors.js';
 import type { ProgressEvent } from './source.js';
 
@@ -17,9 +18,10 @@ export type WorkerRequest =
       type: 'create';
       source: WorkerSource;
       options: Omit<CreateOptions, 'onProgress' | 'signal'>;
-      wasmPaths: string | undefined;
-      /** For the multi-threaded worker: its number of threads, where pool crashes are told, and the page's `relaxedSimd`. */
-      threads?: { count: number; crashChannel: string; relaxedSimd: boolean | undefined };
+      /** The page's module settings, with `wasmPaths` made absolute. */
+      wasm: { wasmPaths: string | undefined; build: Env['wasm']['build']; relaxedSimd: boolean | undefined };
+      /** For the multi-threaded worker: its number of threads, and where pool crashes are told. */
+      threads?: { count: number; crashChannel: string };
     }
   | { id: number; type: 'abort' }
   | { id: number; type: 'run'; feeds: WireValue[]; fetches: string[] | undefined }
@@ -35,7 +37,7 @@ export interface WireError {
 /** What the onnxlet worker answers, by request id. */
 export type WorkerReply =
   | { id: number; type: 'progress'; event: ProgressEvent }
-  | { id: number; type: 'created'; inputs: WireMetadata[]; outputs: WireMetadata[] }
+  | { id: number; type: 'created'; engine: EngineName; inputs: WireMetadata[]; outputs: WireMetadata[] }
   | { id: number; type: 'ran'; outputs: WireValue[] }
   | { id: number; type: 'released' }
   | { id: number; type: 'error'; error: WireError; fatal?: boolean };

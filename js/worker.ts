@@ -3,7 +3,8 @@
 import { type Backend, localBackend } from './backend.js';
 import { env } from './env.js';
 import { OnnxletError } from './errors.js';
-import { isDead, threadPool } from './wasm.js';
+import { threadPool } from './module.js';
+import { tract } from './wasm.js';
 import { type WorkerReply, type WorkerRequest, buffersOf, toWireError } from './worker-protocol.js';
 
 interface WorkerScope {
@@ -19,11 +20,10 @@ async function handle(request: WorkerRequest): Promise<void> {
   const { id } = request;
   switch (request.type) {
     case 'create': {
-      if (request.wasmPaths !== undefined) env.wasm.wasmPaths = request.wasmPaths;
+      Object.assign(env.wasm, request.wasm);
       if (request.threads !== undefined) {
         env.wasm.numThreads = request.threads.count;
         threadPool.crashChannel = request.threads.crashChannel;
-        env.wasm.relaxedSimd = request.threads.relaxedSimd;
       }
       const controller = new AbortController();
       aborts.set(id, controller);
@@ -33,7 +33,8 @@ async function handle(request: WorkerRequest): Promise<void> {
         const { source } = request;
         const model = typeof source === 'object' && 'body' in source ? new Response(source.body, { headers: source.headers }) : source;
         backend = await localBackend(model, { ...request.options, onProgress, signal: controller.signal });
-        scope.postMessage({ id, type: 'created', inputs: [...backend.inputs], outputs: [...backend.outputs] });
+        const { engine, inputs, outputs } = backend;
+        scope.postMessage({ id, type: 'created', engine, inputs: [...inputs], outputs: [...outputs] });
       } finally {
         aborts.delete(id);
       }
@@ -61,7 +62,7 @@ async function handle(request: WorkerRequest): Promise<void> {
 export function onSessionMessage({ data }: MessageEvent<WorkerRequest>): void {
   handle(data).catch((error: unknown) =>
     // `fatal`: the multi-threaded module crashed, and the page stops this worker.
-    scope.postMessage({ id: data.id, type: 'error', error: toWireError(error), fatal: isDead() }),
+    scope.postMessage({ id: data.id, type: 'error', error: toWireError(error), fatal: tract.dead }),
   );
 }
 

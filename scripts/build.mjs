@@ -245,7 +245,7 @@ async function buildJs() {
   });
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json']);
   // Internal modules: no public declaration refers to them.
-  for (const internal of ['wasm', 'backend', 'local-file', 'threads', 'threads-worker', 'worker', 'worker-backend', 'worker-protocol']) {
+  for (const internal of ['wasm', 'module', 'backend', 'local-file', 'threads', 'threads-worker', 'worker', 'worker-backend', 'worker-protocol']) {
     rmSync(join(dist, `${internal}.d.ts`));
   }
 }

@@ -24,6 +24,9 @@ mod verified_opsets;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
+/// The engine this build runs models on: `"tract"`, or `"lite"` (feature `lite`).
+pub const ENGINE: &str = engine::NAME;
+
 pub use error::{Error, ErrorCode, Result};
 pub use memory::{heap_usage, reset_peak, HeapUsage};
 pub use model_buffer::ModelBuffer;

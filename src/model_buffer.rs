@@ -112,8 +112,13 @@ impl ModelBuffer {
     }
 
     /// The bytes, without spare capacity.
-    pub fn into_bytes(self) -> Vec<u8> {
-        let mut bytes = self.bytes;
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        self.take_bytes()
+    }
+
+    /// Takes the bytes out, without spare capacity, leaving the buffer empty.
+    pub fn take_bytes(&mut self) -> Vec<u8> {
+        let mut bytes = std::mem::take(&mut self.bytes);
         bytes.shrink_to_fit();
         bytes
     }

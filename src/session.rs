@@ -36,9 +36,15 @@ impl Session {
         })
     }
 
-    /// Loads an ONNX model received into a [`ModelBuffer`].
-    pub fn from_buffer(buffer: ModelBuffer, options: &LoadOptions) -> Result<Session> {
-        Session::from_bytes(buffer.into_bytes(), options)
+    /// Loads an ONNX model received into a [`ModelBuffer`]. The tract engine takes the bytes
+    /// out (and frees them as soon as they are decoded); the lite engine reads them in place and
+    /// takes them only once its checks pass, so that a model it cannot run can still be handed
+    /// to the tract module.
+    pub fn from_buffer(buffer: &mut ModelBuffer, options: &LoadOptions) -> Result<Session> {
+        guarded("loading the model", || {
+            Engine::load_buffer(buffer, &options.free_dimension_overrides)
+                .map(|engine| Session { engine })
+        })
     }
 
     /// The model's inputs, in declaration order.

@@ -128,6 +128,12 @@ pub fn supported_operators() -> Result<JsValue, JsValue> {
     to_js(&js)
 }
 
+/// The engine this module runs models on: `lite` (src/lite/) or `tract`.
+#[wasm_bindgen(js_name = engineName)]
+pub fn engine_name() -> String {
+    crate::ENGINE.to_string()
+}
+
 /// A model's bytes as they arrive, in module memory. Not public API.
 #[wasm_bindgen(js_name = ModelBuffer)]
 pub struct WasmModelBuffer {
@@ -261,10 +267,14 @@ pub struct WasmSession {
 
 #[wasm_bindgen(js_class = WasmSession)]
 impl WasmSession {
-    /// Loads the model received into `buffer` (which is consumed). `options` is
+    /// Loads the model received into `buffer`, which the caller then frees (the lite engine
+    /// leaves the bytes there, for the tract module to load a model it cannot run). `options` is
     /// `{ freeDimensionOverrides?: [name, value][] }`.
     #[wasm_bindgen(js_name = fromBuffer)]
-    pub fn from_buffer(buffer: WasmModelBuffer, options: JsValue) -> Result<WasmSession, JsValue> {
+    pub fn from_buffer(
+        buffer: &mut WasmModelBuffer,
+        options: JsValue,
+    ) -> Result<WasmSession, JsValue> {
         let options: JsLoadOptions = if options.is_undefined() || options.is_null() {
             JsLoadOptions::default()
         } else {
@@ -273,7 +283,7 @@ impl WasmSession {
         let options = LoadOptions {
             free_dimension_overrides: options.free_dimension_overrides,
         };
-        Session::from_buffer(buffer.inner, &options)
+        Session::from_buffer(&mut buffer.inner, &options)
             .map(|session| WasmSession { session })
             .map_err(into_error)
     }

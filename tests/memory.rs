@@ -27,7 +27,7 @@ fn loading_minilm_peaks_below_twice_its_size() {
     drop(file);
     let before_load = heap_usage().allocated;
     reset_peak();
-    let session = Session::from_buffer(buffer, &LoadOptions::default()).unwrap();
+    let session = Session::from_buffer(&mut buffer, &LoadOptions::default()).unwrap();
     let usage = heap_usage();
     let peak = usage.peak - baseline.min(before_load - size);
     println!(

@@ -30,7 +30,7 @@ async function loadRuntime(name, threads, build) {
   }
   await loadScript('/dist/onnxlet.min.js');
   globalThis.onnxlet.env.wasm.numThreads = threads;
-  if (build && build !== 'default') globalThis.onnxlet.env.wasm.build = build;
+  if (build && build !== 'auto') globalThis.onnxlet.env.wasm.build = build;
   return globalThis.onnxlet;
 }
 

@@ -1,5 +1,5 @@
-// `import ... from 'onnxlet'` is all a Vite app needs: `vite build` emits onnxlet_bg.wasm as an
-// asset and rewrites the URL onnxlet loads it from; `vite` (dev) serves it. No configuration.
+// `import ... from 'onnxlet'` is all a Vite app needs: `vite build` emits onnxlet's .wasm files as
+// assets and rewrites the URLs onnxlet loads them from; `vite` (dev) serves them. No configuration.
 import { InferenceSession, Tensor } from 'onnxlet';
 
 const $ = (id) => document.getElementById(id);

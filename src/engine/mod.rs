@@ -18,9 +18,13 @@ use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::model_buffer::ModelBuffer;
 use crate::onnx_types::{dtype_from_onnx, pin_declared, unknown_symbol};
 use crate::tensor::{DType, Dim, HostTensor, ValueInfo};
 use per_shape::PerShape;
+
+/// The engine's name, as `engineName()` tells JS.
+pub const NAME: &str = "tract";
 
 /// A loaded model, optimised and ready to run.
 pub(crate) struct Engine {
@@ -45,6 +49,11 @@ impl Engine {
     /// held about once, plus the largest one twice, until optimisation repacks some of them.
     pub fn load(bytes: Vec<u8>, overrides: &[(String, usize)]) -> Result<Engine> {
         with_uniform_memo(|| Engine::load_now(bytes, overrides))
+    }
+
+    /// Loads the model in `buffer`, taking its bytes out (see [`Engine::load`]).
+    pub fn load_buffer(buffer: &mut ModelBuffer, overrides: &[(String, usize)]) -> Result<Engine> {
+        Engine::load(buffer.take_bytes(), overrides)
     }
 
     fn load_now(bytes: Vec<u8>, overrides: &[(String, usize)]) -> Result<Engine> {

@@ -20,10 +20,14 @@ use std::sync::Arc;
 use prost::Message;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::model_buffer::ModelBuffer;
 use crate::onnx_types::{dtype_from_onnx, pin_declared};
 use crate::tensor::{DType, Dim, HostTensor, ValueInfo};
 use ops::{NodeCtx, Op};
 use tensor::{Data, OpResult, Tensor};
+
+/// The engine's name, as `engineName()` tells JS.
+pub const NAME: &str = "lite";
 
 /// A loaded model: the declared inputs and outputs, and its main graph.
 pub(crate) struct Engine {
@@ -70,15 +74,60 @@ struct Step {
 }
 
 impl Engine {
+    /// Loads a model from its bytes, freed once decoded.
     pub fn load(bytes: Vec<u8>, overrides: &[(String, usize)]) -> Result<Engine> {
-        let proto = pb::ModelProto::decode(bytes.as_slice())
-            .map_err(|e| Error::invalid_model(format!("not a valid ONNX model: {e}")))?;
+        let proto = decode(&bytes)?;
         drop(bytes);
+        Engine::from_proto(proto, overrides)
+    }
+
+    /// Loads the model in `buffer`. Its bytes stay there until the checks of what this engine
+    /// supports have passed, so that a model it cannot run can be handed to the tract module;
+    /// then they are freed, before the graph is built, so that the peak stays about twice the
+    /// model's size. (What only building finds unsupported, e.g. a 3-D convolution, is refused
+    /// without the bytes.)
+    pub fn load_buffer(buffer: &mut ModelBuffer, overrides: &[(String, usize)]) -> Result<Engine> {
+        let checked = Checked::new(decode(buffer.bytes())?, overrides)?;
+        drop(buffer.take_bytes());
+        checked.build()
+    }
+
+    fn from_proto(proto: pb::ModelProto, overrides: &[(String, usize)]) -> Result<Engine> {
+        Checked::new(proto, overrides)?.build()
+    }
+
+    pub fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>> {
+        let inputs = inputs
+            .into_iter()
+            .map(from_host)
+            .collect::<Result<Vec<Tensor>>>()?;
+        let results = self.graph.run(inputs, |i| {
+            format!(
+                "output '{}' is an output the lite build does not compute{TRACT_HINT}",
+                self.outputs.get(i).map(|o| o.name.as_str()).unwrap_or("")
+            )
+        })?;
+        results.into_iter().map(to_host).collect()
+    }
+}
+
+/// A decoded model whose operators, declared inputs and element types the lite engine has.
+struct Checked {
+    graph: pb::GraphProto,
+    opset: i64,
+    input_names: Vec<String>,
+    inputs: Vec<ValueInfo>,
+    outputs: Vec<ValueInfo>,
+}
+
+impl Checked {
+    fn new(proto: pb::ModelProto, overrides: &[(String, usize)]) -> Result<Checked> {
         let opset = default_opset(&proto);
         let graph = proto.graph.ok_or_else(|| {
             Error::invalid_model("not a valid ONNX model: the model has no graph")
         })?;
         check_operators(&graph, &proto.opset_import)?;
+        check_element_types(&graph)?;
         let opset = opset?;
         let initialized: HashSet<&str> =
             graph.initializer.iter().map(|t| t.name.as_str()).collect();
@@ -93,46 +142,92 @@ impl Engine {
         let outputs = declared_infos(&graph, &output_names, false)?;
         pin_declared(&mut inputs, overrides)?;
         for info in &inputs {
-            if !matches!(
-                info.dtype,
-                DType::Float32
-                    | DType::Int64
-                    | DType::Int32
-                    | DType::Bool
-                    | DType::Uint8
-                    | DType::Int8
-            ) {
+            if !LITE_DTYPES.contains(&info.dtype) {
                 return Err(Error::new(
                     ErrorCode::UnsupportedOperator,
                     format!(
                         "input '{}' is {}, which the lite build does not compute with (it has \
                          float32, int64, int32, bool, uint8 and int8){}",
-                        info.name, info.dtype, DEFAULT_BUILD_HINT
+                        info.name, info.dtype, TRACT_HINT
                     ),
                 ));
             }
         }
-        let graph = Graph::build(graph, opset, &input_names, vec![])?;
-        Ok(Engine {
+        Ok(Checked {
+            graph,
+            opset,
+            input_names,
             inputs,
             outputs,
-            graph,
         })
     }
 
-    pub fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>> {
-        let inputs = inputs
-            .into_iter()
-            .map(from_host)
-            .collect::<Result<Vec<Tensor>>>()?;
-        let results = self.graph.run(inputs, |i| {
-            format!(
-                "output '{}' is an output the lite build does not compute{DEFAULT_BUILD_HINT}",
-                self.outputs.get(i).map(|o| o.name.as_str()).unwrap_or("")
-            )
-        })?;
-        results.into_iter().map(to_host).collect()
+    fn build(self) -> Result<Engine> {
+        let graph = Graph::build(self.graph, self.opset, &self.input_names, vec![])?;
+        Ok(Engine {
+            inputs: self.inputs,
+            outputs: self.outputs,
+            graph,
+        })
     }
+}
+
+/// The element types the lite engine computes with.
+const LITE_DTYPES: [DType; 6] = [
+    DType::Float32,
+    DType::Int64,
+    DType::Int32,
+    DType::Bool,
+    DType::Uint8,
+    DType::Int8,
+];
+
+/// Refuses, before anything is built, a graph (subgraphs included) with an initializer, a
+/// constant or a cast of an element type the lite engine does not compute with: a float16 or a
+/// float64 model goes to the tract engine whole.
+fn check_element_types(graph: &pb::GraphProto) -> Result<()> {
+    let lite = |code: i32| dtype_from_onnx(code).is_some_and(|d| LITE_DTYPES.contains(&d));
+    let refuse = |what: String, code: i32| {
+        let dtype = dtype_from_onnx(code)
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| format!("ONNX element type {code}"));
+        Err(Error::new(
+            ErrorCode::UnsupportedOperator,
+            format!(
+                "{what} is {dtype}, which the lite build does not compute with (it has float32, \
+                 int64, int32, bool, uint8 and int8){TRACT_HINT}"
+            ),
+        ))
+    };
+    for t in &graph.initializer {
+        if !lite(t.data_type) {
+            return refuse(format!("initializer '{}'", t.name), t.data_type);
+        }
+    }
+    for node in &graph.node {
+        for a in &node.attribute {
+            let typed = match (node.op_type.as_str(), a.name.as_str()) {
+                ("Constant" | "ConstantOfShape", "value") => a.t.as_ref().map(|t| t.data_type),
+                ("Cast", "to") => i32::try_from(a.i).ok(),
+                _ => None,
+            };
+            if let Some(code) = typed.filter(|&c| !lite(c)) {
+                let name = if node.name.is_empty() {
+                    node.output.first().map(String::as_str).unwrap_or("")
+                } else {
+                    &node.name
+                };
+                return refuse(
+                    format!("{} node '{name}': its {}", node.op_type, a.name),
+                    code,
+                );
+            }
+            for g in a.g.iter().chain(&a.graphs) {
+                check_element_types(g)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Graph {
@@ -377,7 +472,7 @@ impl Graph {
                         ErrorCode::UnsupportedOperator,
                         format!(
                             "{} node '{}': its input {i} is an output the lite build does not \
-                             compute{DEFAULT_BUILD_HINT}",
+                             compute{TRACT_HINT}",
                             step.op_type, step.name
                         ),
                     ));
@@ -581,8 +676,8 @@ fn free_names(graph: &pb::GraphProto) -> Vec<String> {
 }
 
 /// Appended to errors about what the lite build lacks.
-const DEFAULT_BUILD_HINT: &str =
-    ". The default build runs it (env.wasm.build = 'default'; see the README)";
+const TRACT_HINT: &str =
+    ". The tract engine runs it (env.wasm.build = 'auto', the default, or 'tract'; see the README)";
 
 /// The names of the operators the lite build implements.
 pub(crate) fn operator_names() -> Vec<String> {
@@ -592,16 +687,16 @@ pub(crate) fn operator_names() -> Vec<String> {
 }
 
 /// An operator's error. Operators name "the lite build" in what only this engine lacks (a
-/// dtype, a 3-D convolution): that is `UNSUPPORTED_OPERATOR`, with the way to the default build;
+/// dtype, a 3-D convolution): that is `UNSUPPORTED_OPERATOR`, with the way to the tract engine;
 /// anything else is `otherwise` (a defect of the model at load, a failure while running).
 fn op_error(message: String, otherwise: fn(String) -> Error) -> Error {
-    if message.contains(DEFAULT_BUILD_HINT) {
+    if message.contains(TRACT_HINT) {
         // Already classified, inside an `If` branch.
         Error::new(ErrorCode::UnsupportedOperator, message)
     } else if message.contains("the lite build") {
         Error::new(
             ErrorCode::UnsupportedOperator,
-            format!("{message}{DEFAULT_BUILD_HINT}"),
+            format!("{message}{TRACT_HINT}"),
         )
     } else {
         otherwise(message)
@@ -610,6 +705,11 @@ fn op_error(message: String, otherwise: fn(String) -> Error) -> Error {
 
 fn load_error(message: String) -> Error {
     op_error(message, Error::invalid_model)
+}
+
+fn decode(bytes: &[u8]) -> Result<pb::ModelProto> {
+    pb::ModelProto::decode(bytes)
+        .map_err(|e| Error::invalid_model(format!("not a valid ONNX model: {e}")))
 }
 
 /// The operator set version of the default domain.
@@ -676,7 +776,7 @@ fn check_operators(graph: &pb::GraphProto, imports: &[pb::OperatorSetIdProto]) -
     };
     Err(Error::new(
         ErrorCode::UnsupportedOperator,
-        format!("{what}{DEFAULT_BUILD_HINT}"),
+        format!("{what}{TRACT_HINT}"),
     ))
 }
 

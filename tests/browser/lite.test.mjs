@@ -1,7 +1,7 @@
-// The lite module in Chromium: `env.wasm.build = 'lite'` makes the script-tag build fetch
-// onnxlet_lite_bg.wasm (and only it) and run every real model against its reference; a model
-// the lite engine cannot run is refused naming the default build; a `worker: true` session runs
-// on the lite module while the page's own module is the default one.
+// The engines in Chromium: by default the script-tag build fetches onnxlet_lite_bg.wasm (and only
+// it) and runs every real model against its reference on the lite engine; a model the lite engine
+// cannot run loads on tract, whose module is fetched then; env.wasm.build = 'lite' refuses it
+// instead; `worker: true` sessions route the same way in their worker.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
@@ -34,47 +34,90 @@ const runModel = (model, options) =>
     return results.map((r) => ({ case: r.case, failures: r.failures }));
   })();
 
-test("script-tag build with env.wasm.build = 'lite': only onnxlet_lite_bg.wasm, every real model right", async () => {
+test('by default the script-tag build fetches only onnxlet_lite_bg.wasm and runs every real model right on it', async () => {
   const before = wasmRequests().length;
   const { page, problems } = await openPage(browser, `${site.url}/pages/script.html`);
   await page.waitForFunction(() => document.getElementById('status').textContent !== 'loading');
   await page.evaluate(`window.runModel = ${runModel}`);
-  await page.evaluate(() => {
-    window.onnxlet.env.wasm.build = 'lite';
-  });
   for (const model of index.models) {
     const results = await page.evaluate((model) => window.runModel(model), model);
     for (const r of results) assert.deepEqual(r.failures, [], `${model.name} case ${r.case}`);
+    assert.deepEqual(await createIn(page, `/models/${model.file}`), { engine: 'lite' }, model.name);
   }
-  const refused = await page.evaluate(() =>
-    window.onnxlet.InferenceSession.create('/test-models/dft.onnx').then(
-      () => null,
-      (error) => ({ code: error.code, message: error.message }),
-    ),
-  );
-  assert.equal(refused?.code, 'UNSUPPORTED_OPERATOR');
-  assert.match(refused.message, /DFT \(domain ai\.onnx, opset \d+\) at node .* in the lite build/);
-  assert.match(refused.message, /env\.wasm\.build = 'default'/);
   assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_bg.wasm']);
   assert.deepEqual(problems, []);
   await page.close();
 });
 
-test("a worker session with env.wasm.build = 'lite' runs squeezenet beside the page's default module", async () => {
+/** Creates a session on `path` in the page (`options` for create): its engine, or the error. */
+const createIn = (page, path, options) =>
+  page.evaluate(
+    ({ path, options }) =>
+      window.onnxlet.InferenceSession.create(path, options).then(
+        async (session) => {
+          const { engine } = session;
+          await session.release();
+          return { engine };
+        },
+        (error) => ({ code: error.code, message: error.message }),
+      ),
+    { path, options },
+  );
+
+test('a model the lite engine cannot run loads on tract, whose module is fetched only then', async () => {
+  const { page, problems } = await openPage(browser, `${site.url}/pages/script.html`);
+  await page.waitForFunction(() => document.getElementById('status').textContent !== 'loading');
+  const before = wasmRequests().length;
+  assert.deepEqual(await createIn(page, '/test-models/two_outputs.onnx'), { engine: 'lite' });
+  assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_bg.wasm']);
+  // float16, float64 and string inputs: the lite engine has none of them.
+  assert.deepEqual(await createIn(page, '/test-models/all_dtypes.onnx'), { engine: 'tract' });
+  assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_bg.wasm', '/dist/onnxlet_relaxed_bg.wasm']);
+  // Each module loads once; the next model the lite engine runs stays on it.
+  assert.deepEqual(await createIn(page, '/test-models/all_dtypes.onnx'), { engine: 'tract' });
+  assert.deepEqual(await createIn(page, '/test-models/two_outputs.onnx'), { engine: 'lite' });
+  assert.equal(wasmRequests().length - before, 2);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("env.wasm.build = 'lite' refuses what only tract runs, naming the way to it, and fetches nothing more", async () => {
+  const { page, problems } = await openPage(browser, `${site.url}/pages/script.html`);
+  await page.waitForFunction(() => document.getElementById('status').textContent !== 'loading');
+  const before = wasmRequests().length;
+  await page.evaluate(() => {
+    window.onnxlet.env.wasm.build = 'lite';
+  });
+  const refused = await createIn(page, '/test-models/dft.onnx');
+  assert.equal(refused.code, 'UNSUPPORTED_OPERATOR');
+  assert.match(refused.message, /DFT \(domain ai\.onnx, opset \d+\) at node .* in the lite build/);
+  assert.match(refused.message, /The tract engine runs it/);
+  assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_bg.wasm']);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('worker sessions route as the page does, and report their engine', async () => {
   const squeezenet = index.models.find((m) => m.name === 'squeezenet');
   const { page, problems } = await openPage(browser, `${site.url}/pages/esm.html`);
   await page.waitForFunction(() => document.getElementById('status').textContent === 'ready');
   await page.evaluate(`window.runModel = ${runModel}`);
   const before = wasmRequests().length;
-  const onMainThread = await page.evaluate((model) => window.runModel(model), squeezenet);
-  const inWorker = await page.evaluate((model) => {
-    window.onnxlet.env.wasm.build = 'lite';
-    return window.runModel(model, { worker: true });
-  }, squeezenet);
-  for (const r of [...onMainThread, ...inWorker]) assert.deepEqual(r.failures, [], `case ${r.case}`);
+  const inWorker = await page.evaluate((model) => window.runModel(model, { worker: true }), squeezenet);
+  for (const r of inWorker) assert.deepEqual(r.failures, [], `case ${r.case}`);
+  assert.deepEqual(await createIn(page, '/test-models/two_outputs.onnx', { worker: true }), { engine: 'lite' });
+  assert.deepEqual(await createIn(page, '/test-models/all_dtypes.onnx', { worker: true }), { engine: 'tract' });
+  // env.wasm.build reaches the worker.
+  await page.evaluate(() => {
+    window.onnxlet.env.wasm.build = 'tract';
+  });
+  assert.deepEqual(await createIn(page, '/test-models/two_outputs.onnx', { worker: true }), { engine: 'tract' });
   const fetched = wasmRequests().slice(before);
   assert.ok(fetched.includes('/dist/onnxlet_lite_bg.wasm'), fetched.join(', '));
-  assert.ok(fetched.some((p) => /onnxlet(_relaxed)?_bg\.wasm$/.test(p)), fetched.join(', '));
+  assert.ok(fetched.includes('/dist/onnxlet_relaxed_bg.wasm'), fetched.join(', '));
+  // The page itself loaded no module: each session's worker did.
+  const inPage = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.endsWith('.wasm')));
+  assert.deepEqual(inPage, []);
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -138,7 +138,7 @@ test('a model file the user picks loads from the File, with progress against its
   await page.close();
 });
 
-test('the largest real model: heap peak within twice its size; timings with and without the cache', async () => {
+test('the largest real model: heap peak about twice its size; timings with and without the cache', async () => {
   const { page, problems } = await loadingPage();
   const size = statSync(minilm).size;
   const result = await page.evaluate(async (url) => {
@@ -169,8 +169,10 @@ test('the largest real model: heap peak within twice its size; timings with and 
       `${result.first.ms.toFixed(0)} ms storing in the cache, ${result.cached.ms.toFixed(0)} ms from the cache ` +
       '(the server sends 64 KiB every 2 ms)',
   );
-  assert.ok(peak <= 2 * size, `the heap peaked ${mb(peak)} above its baseline, over twice the model's ${mb(size)}`);
-  assert.ok(grown <= 2 * size, `wasm memory grew ${mb(grown)}, over twice the model's ${mb(size)}`);
+  // On the lite engine, which decodes the model while its bytes are still there (so that a model
+  // it refuses can go to tract): 2.05 times in Node (tests/node/memory.test.mjs).
+  assert.ok(peak <= 2.15 * size, `the heap peaked ${mb(peak)} above its baseline, over 2.15 times the model's ${mb(size)}`);
+  assert.ok(grown <= 2.15 * size, `wasm memory grew ${mb(grown)}, over 2.15 times the model's ${mb(size)}`);
   // Lazily created state (tract's per-thread scratch space for its first large product) stays.
   const left = result.after.heapBytes - result.before.heapBytes;
   assert.ok(left < 64 * 1024, `released sessions left ${left} bytes behind`);

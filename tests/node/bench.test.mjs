@@ -61,10 +61,11 @@ test('options: defaults give 100 runs; subsets are partial; unknown flags are re
   assert.throws(() => parseOptions(['--runs', 'x']), /integer/);
   assert.throws(() => parseOptions(['--fast']), /unknown option --fast/);
   assert.throws(() => parseOptions(['--node-only', '--browser-only']), /exclude/);
-  assert.equal(full.build, 'default');
+  assert.equal(full.build, 'auto');
   const lite = parseOptions(['--build', 'lite']);
   assert.deepEqual([lite.build, lite.threads, lite.partial], ['lite', false, true]);
-  assert.throws(() => parseOptions(['--build', 'tiny']), /--build must be default, lite or full, not tiny/);
+  assert.deepEqual(parseOptions(['--build', 'tract']).threads, true);
+  assert.throws(() => parseOptions(['--build', 'tiny']), /--build must be auto, lite, tract or full, not tiny/);
 });
 
 test('the report shows every model with its ratio, and failed jobs', () => {
@@ -83,7 +84,7 @@ test('the report shows every model with its ratio, and failed jobs', () => {
       node: {
         label: 'Node, 1 thread', kind: 'node',
         models: {
-          a: { ort: { summary: ort }, onnxlet: { summary: onnxlet }, ratios: ratios(ort, onnxlet), agreement: { onnxletVsOrt: { maxAbs: 0 } } },
+          a: { ort: { summary: ort }, onnxlet: { summary: onnxlet, engine: 'lite' }, ratios: ratios(ort, onnxlet), agreement: { onnxletVsOrt: { maxAbs: 0 } } },
           b: { ort: { summary: ort }, onnxlet: { error: 'it broke\nstack' }, ratios: {}, agreement: {} },
         },
       },
@@ -91,7 +92,8 @@ test('the report shows every model with its ratio, and failed jobs', () => {
     sizes: {},
   };
   const md = renderReport(results);
-  assert.match(md, /\| a \| 10\.0 \/ 10\.0 \(1\.00\) .* 4\.00 \/ 2\.00 \(0\.50\)/);
+  assert.match(md, /\| a \| lite \| 10\.0 \/ 10\.0 \(1\.00\) .* 4\.00 \/ 2\.00 \(0\.50\)/);
+  assert.match(md, /\| b \| — \| 10\.0 \/ — /);
   assert.match(md, /\| Node, 1 thread \| \*\*0\.50\*\* \| 0\.50 \| a \(0\.50\) \|/);
   assert.match(md, /- b, onnxlet: it broke$/m);
   assert.match(md, /\| starts \| session create, warm create and cold start are the median of 3 fresh pages/);

@@ -1,6 +1,7 @@
-// The default build's relaxed-SIMD module (dist/onnxlet_relaxed_bg.wasm): chosen by
+// The tract engine's relaxed-SIMD module (dist/onnxlet_relaxed_bg.wasm): chosen by
 // WebAssembly.validate unless env.wasm.relaxedSimd says otherwise, and as accurate as the plain
-// module on real models. Node 20 has relaxed SIMD only behind --experimental-wasm-relaxed-simd, so
+// module on real models. The children set env.wasm.build = 'tract', so that every model runs on
+// the tract module (by default, these models run on the lite one). Node 20 has relaxed SIMD only behind --experimental-wasm-relaxed-simd, so
 // each case runs in a child Node with or without that flag, pointed (env.wasm.wasmPaths) at a
 // directory holding only one of the two modules: the child succeeds only if it chose that one.
 import assert from 'node:assert/strict';
@@ -43,6 +44,7 @@ function runModels({ flags, wasmPaths, setup = '', names }) {
     import { checkModel } from ${support('compare.mjs')};
     import { loadIndex, modelsDir, readModelFile } from ${support('models.mjs')};
     onnxlet.env.wasm.wasmPaths = ${JSON.stringify(wasmPaths)};
+    onnxlet.env.wasm.build = 'tract';
     ${setup}
     const index = loadIndex();
     try {

@@ -405,17 +405,23 @@ mod tests {
         let w = pad(&[0, 0, 1, 0, 0, -2], "wrap").unwrap();
         assert_eq!(w.shape, [2, 3, 3]);
         assert_eq!(w.as_f32().unwrap()[..3], [3., 0., 1.]);
-        // Reflection further than the axis is long folds back again.
+        // Reflection further than the axis is long is refused, as onnxruntime does.
         let r = run1(
             "Pad",
             &[string("mode", "reflect")],
-            &[&iota(&[3]), &i64s_of(&[5, 5])],
+            &[&iota(&[3]), &i64s_of(&[2, 3])],
+        );
+        assert_eq!(
+            r.unwrap_err(),
+            "Reflect padding of 2+3 needs at least 4 values along axis 0, the input has 3"
+        );
+        let r = run1(
+            "Pad",
+            &[string("mode", "reflect")],
+            &[&iota(&[3]), &i64s_of(&[2, 2])],
         )
         .unwrap();
-        assert_eq!(
-            r.as_f32().unwrap(),
-            [1., 0., 1., 2., 1., 0., 1., 2., 1., 0., 1., 2., 1.]
-        );
+        assert_eq!(r.as_f32().unwrap(), [2., 1., 0., 1., 2., 1., 0.]);
     }
 
     /// The last element of each row of `x` (a `[.., n]` float tensor), for the slice test.

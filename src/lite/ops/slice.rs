@@ -515,6 +515,16 @@ impl Op for Pad {
         let mut shape = x.shape.clone();
         for (i, &a) in axes.iter().enumerate() {
             let (b, e) = (pads[i], pads[n + i]);
+            let most = b.max(e);
+            if self.mode == PadMode::Reflect && most > 0 && most as u64 >= x.shape[a] as u64 {
+                // As onnxruntime: a reflection reads no further than the axis is long.
+                return Err(format!(
+                    "Reflect padding of {b}+{e} needs at least {} values along axis {a}, the \
+                     input has {}",
+                    most as i128 + 1,
+                    x.shape[a]
+                ));
+            }
             begins[a] = b;
             let d = x.shape[a] as i128 + b as i128 + e as i128;
             shape[a] = usize::try_from(d).map_err(|_| {
