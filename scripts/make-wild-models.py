@@ -10,6 +10,7 @@ cache) passed through the converter people use:
                       float16 weights and activations, GlobalAveragePool over 80x120 values
   minilm_qdq          onnxruntime.quantization.quantize_static (QDQ, uint8 activations) with
                       calibration data: DequantizeLinear -> Softmax -> QuantizeLinear in attention
+  f16_means           float16 GlobalAveragePool, ReduceMean, AveragePool over 80x120 values
   dq_softmax_q        that chain alone (uint8 in, uint8 out)
 
 The models, their inputs and onnxruntime's outputs go to .cache/wild-models (env
@@ -258,6 +259,37 @@ def make_dq_softmax_q(libs_):
     return model.SerializeToString(), feeds
 
 
+def make_f16_means(libs_):
+    """GlobalAveragePool, ReduceMean and a whole-plane AveragePool of float16 values near 10 over
+    80x120: their float16 sums (96,000) pass float16's largest value, 65,504."""
+    np, onnx, _, _, _ = libs_
+    from onnx import TensorProto, helper
+
+    f16 = TensorProto.FLOAT16
+    nodes = [
+        helper.make_node("Cast", ["x"], ["h"], to=f16),
+        helper.make_node("GlobalAveragePool", ["h"], ["g16"]),
+        helper.make_node("Cast", ["g16"], ["gap"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceMean", ["h"], ["m16"], axes=[2, 3], keepdims=1),
+        helper.make_node("Cast", ["m16"], ["mean"], to=TensorProto.FLOAT),
+        helper.make_node("AveragePool", ["h"], ["a16"], kernel_shape=[80, 120]),
+        helper.make_node("Cast", ["a16"], ["avgpool"], to=TensorProto.FLOAT),
+    ]
+    out = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4, 1, 1])  # noqa: E731
+    graph = helper.make_graph(
+        nodes,
+        "f16_means",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 80, 120])],
+        [out("gap"), out("mean"), out("avgpool")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    rng = np.random.default_rng(5)
+    feeds = [{"x": rng.uniform(8, 12, size=(1, 4, 80, 120)).astype(np.float32)}]
+    return model.SerializeToString(), feeds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", help="output directory (default: $ONNXLET_WILD_MODELS_DIR or .cache/wild-models)")
@@ -320,6 +352,8 @@ def main():
     # (DQ -> Softmax -> Q folded into a table) was 137%.
     add("minilm_qdq", data, feeds, {"rtol": 0.25, "atol": 1e-5},
         "minilm through onnxruntime.quantization.quantize_static (QDQ, QUInt8 activations, QInt8 weights)")
+    data, feeds = make_f16_means(libs_)
+    add("f16_means", data, feeds, FLOAT_TOLERANCE, "float16 GlobalAveragePool, ReduceMean, AveragePool over 80x120")
     data, feeds = make_dq_softmax_q(libs_)
     add("dq_softmax_q", data, feeds, {"rtol": 0, "atol": 1}, "DequantizeLinear(uint8) -> Softmax -> QuantizeLinear(uint8)")
 

@@ -59,8 +59,13 @@ fn wild_shape_inferred_value_info_is_a_hint() {
 
 #[test]
 #[ignore = "issue 30: tract's float16 convolutions drift from onnxruntime's (max error 1.0 after the final Sigmoid); slow in a debug build"]
-fn wild_float16_pooling_accumulates_in_f32() {
+fn wild_float16_cnn() {
     check_wild("ppocr_det_fp16");
+}
+
+#[test]
+fn wild_float16_means_accumulate_in_f32() {
+    check_wild("f16_means");
 }
 
 #[test]
