@@ -6,8 +6,8 @@ originals were right. Each model here is a pinned real model (from scripts/fetch
 cache) passed through the converter people use:
 
   ppocr_det_inferred  onnx.shape_inference.infer_shapes: value_info with symbolic dimensions
-  ppocr_det_fp16      onnxconverter_common.float16.convert_float_to_float16 (keep_io_types):
-                      float16 weights and activations, GlobalAveragePool over 80x120 values
+  ppocr_cls_fp16      onnxconverter_common.float16.convert_float_to_float16 (keep_io_types) of
+                      PP-OCR's classifier: float16 weights and activations
   minilm_qdq          onnxruntime.quantization.quantize_static (QDQ, uint8 activations) with
                       calibration data: DequantizeLinear -> Softmax -> QuantizeLinear in attention
   f16_means           float16 GlobalAveragePool, ReduceMean, AveragePool over 80x120 values
@@ -163,10 +163,17 @@ def make_inferred(libs_, fm, src):
     return model.SerializeToString(), ppocr_feeds(np, fm)
 
 
-def make_fp16(libs_, fm, src):
+def make_fp16(libs_, src):
+    """PP-OCR's text-direction classifier (MobileNetV3: GlobalAveragePool in every
+    squeeze-excitation block) in float16. Not the detector: converted, it is wrong in
+    onnxruntime too (67,000 of 153,600 pixels over PP-OCR's 0.3 threshold where float32 has 42)."""
     np, onnx, ort, float16, _ = libs_
     model = float16.convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
-    return model.SerializeToString(), ppocr_feeds(np, fm)
+    feeds = [
+        {"x": (np.random.default_rng(seed).standard_normal((1, 3, 48, 192)) * 0.5).astype(np.float32)}
+        for seed in (0, 1, 2)
+    ]
+    return model.SerializeToString(), feeds
 
 
 def minilm_feeds(np, fm_models_dir, entry):
@@ -298,6 +305,7 @@ def main():
     out_dir = cache_dir("wild-models", "ONNXLET_WILD_MODELS_DIR", args.dir).resolve()
     models_dir = cache_dir("models", "ONNXLET_MODELS_DIR").resolve()
     det, _ = source_model(models_dir, "ppocr_det")
+    cls, _ = source_model(models_dir, "ppocr_cls")
     minilm, minilm_entry = source_model(models_dir, "minilm")
 
     libs_ = libs()
@@ -307,7 +315,11 @@ def main():
     stamp = {
         "generator": GENERATOR_VERSION,
         "script": sha256_file(Path(__file__)),
-        "sources": {"ppocr_det": sha256_file(det), "minilm": sha256_file(minilm)},
+        "sources": {
+            "ppocr_det": sha256_file(det),
+            "ppocr_cls": sha256_file(cls),
+            "minilm": sha256_file(minilm),
+        },
         "versions": {
             "onnx": onnx.__version__,
             "onnxruntime": ort.__version__,
@@ -341,9 +353,10 @@ def main():
 
     data, feeds = make_inferred(libs_, fm, det)
     add("ppocr_det_inferred", data, feeds, FLOAT_TOLERANCE, "ppocr_det through onnx.shape_inference.infer_shapes")
-    data, feeds = make_fp16(libs_, fm, det)
-    add("ppocr_det_fp16", data, feeds[:1], FLOAT_TOLERANCE,
-        "ppocr_det through onnxconverter_common.float16.convert_float_to_float16(keep_io_types=True)")
+    data, feeds = make_fp16(libs_, cls)
+    # A float16 output holds 11 significant bits: 2e-3 is two units in its last place.
+    add("ppocr_cls_fp16", data, feeds, {"rtol": 2e-3, "atol": 1e-5},
+        "ppocr_cls through onnxconverter_common.float16.convert_float_to_float16(keep_io_types=True)")
     feeds = minilm_feeds(np, models_dir, minilm_entry)
     data = make_qdq(libs_, out_dir, minilm, feeds)
     # Engines round an int8 code differently now and then (tract's exp in the Softmax puts one

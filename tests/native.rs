@@ -58,9 +58,9 @@ fn wild_shape_inferred_value_info_is_a_hint() {
 }
 
 #[test]
-#[ignore = "issue 30: tract's float16 convolutions drift from onnxruntime's (max error 1.0 after the final Sigmoid); slow in a debug build"]
+#[ignore = "issue 30: tract's float16 convolutions drift from onnxruntime (3.9e-3 where 2e-3 is allowed)"]
 fn wild_float16_cnn() {
-    check_wild("ppocr_det_fp16");
+    check_wild("ppocr_cls_fp16");
 }
 
 #[test]

@@ -32,16 +32,15 @@ try {
 const read = async (file) => new Uint8Array(await readFile(join(dir, file)));
 
 test(`${build}: the wild models are the five of scripts/make-wild-models.py`, () => {
-  assert.deepEqual(index.models.map((m) => m.name).sort(), ['dq_softmax_q', 'f16_means', 'minilm_qdq', 'ppocr_det_fp16', 'ppocr_det_inferred']);
+  assert.deepEqual(index.models.map((m) => m.name).sort(), ['dq_softmax_q', 'f16_means', 'minilm_qdq', 'ppocr_cls_fp16', 'ppocr_det_inferred']);
 });
 
 const accepted = [];
 
-// Issue 30, class 5, still open on the default build: the float16 PP-OCR's GlobalAveragePool
-// no longer overflows (its sums are f32 now), but tract's float16 convolutions drift from
-// onnxruntime's (1% after the first one, 1.1% of the last layer's range), which the final
-// Sigmoid turns into a max error of 1.0. Run, reported, not failing the suite.
-const TODO = { ppocr_det_fp16: build === 'default' && 'float16 convolutions drift from onnxruntime (issue 30)' };
+// Issue 30, class 5, still open on the default build: tract's float16 convolutions drift from
+// onnxruntime's (PP-OCR's classifier ends up to 7 float16 units off, 3.9e-3 where 2e-3 is
+// allowed; before the f32 sums of its pooling, 6). Run and reported, not failing the suite.
+const TODO = { ppocr_cls_fp16: build === 'default' && 'float16 convolutions drift from onnxruntime (issue 30)' };
 
 for (const model of index.models) {
   test(`${build}: ${model.name} agrees with onnxruntime`, { todo: TODO[model.name] || undefined }, async (t) => {
