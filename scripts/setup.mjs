@@ -58,16 +58,20 @@ export function ensureRustToolchain() {
 
 /** Python packages used to fetch the models and compute reference outputs. */
 export function ensurePythonDeps() {
-  const modules = 'import onnx, onnxruntime, numpy, magika, tokenizers';
+  const modules = 'import onnx, onnxruntime, numpy, magika, tokenizers, onnxconverter_common';
   const ok = spawnSync('python3', ['-c', modules], { cwd: root, stdio: 'ignore' });
   if (ok.status === 0) return;
   run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', 'scripts/requirements.txt']);
 }
 
-/** The pinned real models and their reference outputs, in the git-ignored cache. */
+/**
+ * The pinned real models and their reference outputs, in the git-ignored cache; with every
+ * model, also the converters' versions of some (scripts/make-wild-models.py, a few seconds).
+ */
 export function fetchModels(only) {
   ensurePythonDeps();
   run('python3', ['scripts/fetch-models.py', ...(only ? ['--only', only] : [])]);
+  if (!only) run('python3', ['scripts/make-wild-models.py']);
 }
 
 /** The ONNX backend node test cases, generated from the pinned onnx package. */

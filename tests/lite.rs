@@ -22,6 +22,29 @@ fn real_models_match_reference_outputs() {
     }
 }
 
+#[path = "support/wild_models.rs"]
+mod wild_models;
+
+/// Models as converters write them (issue 30): each one the lite engine accepts agrees with
+/// onnxruntime; refusing one (float16, quantized operators) is `UNSUPPORTED_OPERATOR`, which
+/// sends it to the default build.
+#[test]
+fn wild_models_match_onnxruntime_or_are_unsupported() {
+    let index = wild_models::index();
+    let mut accepted = vec![];
+    for model in &index.models {
+        match wild_models::check(model) {
+            Ok(()) => accepted.push(model.name.as_str()),
+            Err(e) if e.code == ErrorCode::UnsupportedOperator => {}
+            Err(e) => panic!("{}: {e}", model.name),
+        }
+    }
+    assert!(
+        accepted.contains(&"ppocr_det_inferred"),
+        "the lite engine refused a float model: {accepted:?}"
+    );
+}
+
 #[test]
 fn unsupported_operators_are_named_at_load_and_the_next_load_works() {
     expect_error(

@@ -201,6 +201,13 @@ impl ParsingContext<'_> {
                 if let Some(TypeProto { value: Some(Value::TensorType(t)), .. }) = &info.r#type
                     && let Some(outlet) = outlets_by_name.get(&info.name)
                 {
+                    // onnxlet: an intermediate value's shape is a hint (ONNX Runtime checks it
+                    // against its own inference and goes on), and the ones converters write
+                    // (`onnx.shape_inference.infer_shapes`, float16 conversion) name symbols of
+                    // their own (`unk__3`, `DynamicDimension.0` where the input is fed 1): taken
+                    // as facts, they made the model fail to type, symbolically and for every
+                    // input shape. Only the element type is kept; tract infers the shapes.
+                    let t = &pb::type_proto::Tensor { elem_type: t.elem_type, shape: None };
                     let mut pbfact = translate_inference_fact(&ctx, t, false)?;
                     // be conservative, these are likely to be TDim
                     if pbfact.datum_type() == Some(i64::datum_type()) {

@@ -11,13 +11,24 @@ use tract_linalg::mmm::RoundingPolicy;
 use super::binary::TypedBinOp;
 use super::math::round_ties_to_even;
 
+// onnxlet: the zero point is added saturating. `as i32` saturates a value out of range (an
+// attention mask's -3.4e38, infinity) to i32::MIN or MAX, and adding a zero point to that
+// overflowed: a panic natively, in wasm a wrap to the other end of the range. ONNX saturates.
+// A NaN (0 / 0: a LayerNorm whose quantized variance is 0, in a `quantize_static` transformer)
+// is 0, as ONNX Runtime makes it on x86 and ARM, where it was the zero point.
 pub fn quantize_linear_f32_u8(x: f32, scale: f32, zero_point: i32) -> u8 {
-    ((round_ties_to_even(x * scale) as i32) + zero_point).clamp(u8::MIN as i32, u8::MAX as i32)
+    if x.is_nan() {
+        return 0;
+    }
+    ((round_ties_to_even(x * scale) as i32).saturating_add(zero_point)).clamp(u8::MIN as i32, u8::MAX as i32)
         as u8
 }
 
 pub fn quantize_linear_f32_i8(x: f32, scale: f32, zero_point: i32) -> i8 {
-    ((round_ties_to_even(x * scale) as i32) + zero_point).clamp(i8::MIN as i32, i8::MAX as i32)
+    if x.is_nan() {
+        return 0;
+    }
+    ((round_ties_to_even(x * scale) as i32).saturating_add(zero_point)).clamp(i8::MIN as i32, i8::MAX as i32)
         as i8
 }
 
@@ -242,7 +253,13 @@ impl TypedOp for DequantizeLinearF32 {
                 .op
                 .axes_mapping(&input_facts, &output_facts)
                 .with_context(|| format!("Querying invariants for {quant}"))?;
-            if invariants.is_element_wise_unary() {
+            // onnxlet: only through element-wise operators, which the lookup table above
+            // stands for. Softmax's axes mapping is natural too, but each output depends on its
+            // whole row: DequantizeLinear -> Softmax -> QuantizeLinear (the attention of
+            // statically quantized transformers) became a table of a softmax over the 256
+            // input values at once, 255 (uint8) everywhere in place of 0..50.
+            let pointwise = quant.op_is::<ElementWiseOp>() || quant.op_is::<super::cast::Cast>();
+            if pointwise && invariants.is_element_wise_unary() {
                 current = quant;
             } else {
                 break;

@@ -128,7 +128,9 @@ impl EvalOp for OptSumPool {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
         let geo = self.geometry.to_concrete(input.shape())?;
-        let values = if input.datum_type().is_float() {
+        // onnxlet: f16 is summed in f32 (the other path), as f16 overflows past 65504: a
+        // float16 model's average pool over a large window was infinite.
+        let values = if input.datum_type().is_float() && input.datum_type() != DatumType::F16 {
             let mut values =
                 unsafe { Tensor::uninitialized_dt(input.datum_type(), &geo.output_shape.shape)? };
             dispatch_floatlike!(Self::eval_t(input.datum_type())(

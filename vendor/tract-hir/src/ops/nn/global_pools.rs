@@ -26,6 +26,21 @@ impl Expansion for GlobalAvgPool {
         target: &mut TypedModel,
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
+        // onnxlet: summed in f32 for an f16 input (`wire_accumulating_in_f32`).
+        let wire = super::reduce::wire_accumulating_in_f32(name, target, inputs[0], |t, w| {
+            Ok(self.wire_as_is(name, t, &[w])?[0])
+        })?;
+        Ok(tvec!(wire))
+    }
+}
+
+impl GlobalAvgPool {
+    fn wire_as_is(
+        &self,
+        name: &str,
+        target: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
         let input = inputs[0];
         let input_fact = target.outlet_fact(input)?.clone();
         let axes = (2..input_fact.rank()).collect();
@@ -68,6 +83,21 @@ impl Expansion for GlobalLpPool {
     }
 
     fn wire(
+        &self,
+        name: &str,
+        target: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        // onnxlet: summed in f32 for an f16 input (`wire_accumulating_in_f32`).
+        let wire = super::reduce::wire_accumulating_in_f32(name, target, inputs[0], |t, w| {
+            Ok(self.wire_as_is(name, t, &[w])?[0])
+        })?;
+        Ok(tvec!(wire))
+    }
+}
+
+impl GlobalLpPool {
+    fn wire_as_is(
         &self,
         name: &str,
         target: &mut TypedModel,

