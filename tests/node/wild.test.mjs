@@ -5,9 +5,10 @@
 // onnxruntime within the index's tolerance (max |error| <= atol + rtol * max |reference|: 1e-3
 // relative for floats, ±1 for quantized integers).
 //
-// The default (tract) module here; with ONNXLET_BUILD=lite (wild-lite.test.mjs) the lite module,
-// which may refuse a model with UNSUPPORTED_OPERATOR (float16, quantized operators: the default
-// build takes those) but must agree with onnxruntime on every model it accepts.
+// The tract module here; with ONNXLET_BUILD=lite (wild-lite.test.mjs) the lite module, which may
+// refuse a model with UNSUPPORTED_OPERATOR (float16, quantized operators: tract takes those) but
+// must agree with onnxruntime on every model it accepts; with ONNXLET_BUILD=auto
+// (wild-auto.test.mjs) the default routing, each model on the engine it lands on.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -19,7 +20,7 @@ import * as onnxlet from 'onnxlet';
 import { maxAbsError, typedArray } from '../support/compare.mjs';
 import { root } from '../support/models.mjs';
 
-const build = process.env.ONNXLET_BUILD ?? 'default';
+const build = process.env.ONNXLET_BUILD ?? 'tract';
 onnxlet.env.wasm.build = build;
 
 const dir = process.env.ONNXLET_WILD_MODELS_DIR ?? join(root, '.cache', 'wild-models');
@@ -36,11 +37,13 @@ test(`${build}: the wild models are the five of scripts/make-wild-models.py`, ()
 });
 
 const accepted = [];
+/** The engine each model ran on. */
+const engines = {};
 
 // Issue 30, class 5, still open on the default build: tract's float16 convolutions drift from
 // onnxruntime's (PP-OCR's classifier ends up to 7 float16 units off, 3.9e-3 where 2e-3 is
 // allowed; before the f32 sums of its pooling, 6). Run and reported, not failing the suite.
-const TODO = { ppocr_cls_fp16: build === 'default' && 'float16 convolutions drift from onnxruntime (issue 30)' };
+const TODO = { ppocr_cls_fp16: build !== 'lite' && 'float16 convolutions drift from onnxruntime (issue 30)' };
 
 for (const model of index.models) {
   test(`${build}: ${model.name} agrees with onnxruntime`, { todo: TODO[model.name] || undefined }, async (t) => {
@@ -55,6 +58,7 @@ for (const model of index.models) {
       throw error;
     }
     accepted.push(model.name);
+    engines[model.name] = session.engine;
     for (const [k, c] of model.cases.entries()) {
       const feeds = {};
       for (const input of c.inputs) {
@@ -77,6 +81,18 @@ for (const model of index.models) {
       }
     }
     await session.release();
+  });
+}
+
+if (build === 'auto') {
+  test('auto: the float32 model runs on the lite engine, the float16 and quantized ones on tract', () => {
+    assert.deepEqual(engines, {
+      dq_softmax_q: 'tract',
+      f16_means: 'tract',
+      minilm_qdq: 'tract',
+      ppocr_cls_fp16: 'tract',
+      ppocr_det_inferred: 'lite',
+    });
   });
 }
 
