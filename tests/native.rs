@@ -526,11 +526,11 @@ fn hostile_tiny_models_are_errors_naming_the_node() {
     let out = load("add_dynamic.onnx")
         .run(
             vec![
-                ("a".into(), f32_tensor(&[1, 1], &[1.0])),
-                ("b".into(), f32_tensor(&[1, 1], &[2.0])),
+                ("a".into(), f32_tensor(&[1, 3], &[1.0; 3])),
+                ("b".into(), f32_tensor(&[1, 3], &[2.0; 3])),
             ],
             None,
         )
         .unwrap();
-    assert_eq!(f32_values(&out[0].1), [3.0]);
+    assert_eq!(f32_values(&out[0].1), [3.0; 3]);
 }
