@@ -148,3 +148,13 @@ fn fetches_select_and_order_outputs() {
     assert_eq!(f32_values(&out[0].1), [-1.0, 2.0, -3.0, -0.5]);
     assert_eq!(f32_values(&out[1].1), [2.0, -4.0, 6.0, 1.0]);
 }
+
+#[path = "support/hostile.rs"]
+mod hostile;
+
+#[test]
+fn hostile_tiny_models_are_errors_naming_the_node() {
+    // The lite engine checks sizes against `MAX_ELEMENTS`, so every case runs natively too.
+    let failures: Vec<String> = hostile::cases().iter().filter_map(hostile::check).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -552,3 +552,29 @@ fn an_index_out_of_bounds_is_an_error_not_a_panic() {
     );
     assert_eq!(tiled(&[2, 1]).unwrap()[0].1.dims(), [6, 4]);
 }
+
+#[path = "support/hostile.rs"]
+mod hostile;
+
+#[test]
+fn hostile_tiny_models_are_errors_naming_the_node() {
+    // Cases whose 64-bit values only wrap on wasm32 would allocate gigabytes natively: the Node
+    // tests (tests/node/hostile.test.mjs) run those.
+    let failures: Vec<String> = hostile::cases()
+        .iter()
+        .filter(|c| !c.allocates_natively)
+        .filter_map(hostile::check)
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The next model still works.
+    let out = load("add_dynamic.onnx")
+        .run(
+            vec![
+                ("a".into(), f32_tensor(&[1, 3], &[1.0; 3])),
+                ("b".into(), f32_tensor(&[1, 3], &[2.0; 3])),
+            ],
+            None,
+        )
+        .unwrap();
+    assert_eq!(f32_values(&out[0].1), [3.0; 3]);
+}

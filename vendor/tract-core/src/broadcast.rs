@@ -16,6 +16,10 @@ where
         for shape in shapes {
             let len = shape.as_ref().len();
             let dim = if i < len { &shape.as_ref()[len - i - 1] } else { &one };
+            // onnxlet: a negative size (an Expand shape) reached `ShapeFact`'s assertion.
+            if let Some(d) = dim.as_i64().filter(|&d| d < 0) {
+                bail!("broadcast to a negative dimension ({d})");
+            }
             wanted_size = wanted_size.broadcast(dim.clone())?;
         }
         shape.push(wanted_size)

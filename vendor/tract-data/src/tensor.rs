@@ -1963,8 +1963,11 @@ impl Tensor {
                             DatumType::F32 => self.natural_cast::<$source, f32>(&mut result),
                             DatumType::F64 => self.natural_cast::<$source, f64>(&mut result),
                             DatumType::TDim => {
-                                let ints = self.cast_to::<i32>()?;
-                                let slice = ints.as_slice_unchecked::<i32>();
+                                // onnxlet: through i64, not i32, which cut a shape or index
+                                // value of 2^31 and more to its low 32 bits (a Reshape to
+                                // [2^32 + 2, 2] made [2, 2], a Slice from 2^32 + 1 started at 1).
+                                let ints = self.cast_to::<i64>()?;
+                                let slice = ints.as_slice_unchecked::<i64>();
                                 let result = result.as_slice_mut_unchecked::<TDim>();
                                 for i in 0..self.len() {
                                     result[i] = slice[i].into();

@@ -190,7 +190,10 @@ impl ParsingContext<'_> {
             if self.framework.ignore_output_types {
                 fact = fact.without_datum_type();
             }
-            let outlet = outlets_by_name[&*output.name];
+            // onnxlet: an output no node, input or initializer makes indexed the map (a panic).
+            let outlet = *outlets_by_name.get(&*output.name).ok_or_else(|| {
+                format_err!("graph output '{}' is not produced by any node", output.name)
+            })?;
             outputs.push(outlet);
             model.set_outlet_label(outlet, output.name.clone())?;
             model.set_outlet_fact(outlet, fact)?;

@@ -20,7 +20,9 @@ impl ShapeFact {
     fn compute_concrete(&mut self) {
         assert!(self.dims.iter().all(|d| d.as_i64().map(|d| d >= 0).unwrap_or(true)));
         self.concrete =
-            self.dims.iter().map(|d| d.as_i64().map(|d| d as usize)).collect::<Option<TVec<_>>>()
+            // onnxlet: checked, so a dim past a 32-bit usize is not concrete (it wrapped to its
+            // low bits); reading it as a usize (`eval_to_usize`) is then an error.
+            self.dims.iter().map(|d| d.as_usize()).collect::<Option<TVec<_>>>()
     }
 
     /// Shape of the tensor, unless it has symbolic dimensions.
@@ -79,7 +81,12 @@ impl ShapeFact {
         } else {
             Ok(Cow::Owned(
                 self.iter()
-                    .map(|d| d.eval_to_i64(values).map(|d| d as usize))
+                    // onnxlet: checked (a negative dim, or one past a 32-bit usize, wrapped).
+                    .map(|d| {
+                        let d = d.eval_to_i64(values)?;
+                        usize::try_from(d)
+                            .map_err(|_| format_err!("{d} is not a valid size (dimension)"))
+                    })
                     .collect::<TractResult<TVec<_>>>()?,
             ))
         }
@@ -94,7 +101,11 @@ impl ShapeFact {
         } else {
             Ok(Cow::Owned(
                 self.iter()
-                    .map(|d| d.eval_to_i64(values).map(|d| d as isize))
+                    .map(|d| {
+                        let d = d.eval_to_i64(values)?;
+                        isize::try_from(d)
+                            .map_err(|_| format_err!("{d} is not a valid size (dimension)"))
+                    })
                     .collect::<TractResult<TVec<_>>>()?,
             ))
         }

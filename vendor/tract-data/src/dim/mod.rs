@@ -70,20 +70,25 @@ pub trait DimLike:
     /// constant, `None` for a symbolic or undetermined dim.
     fn as_i64(&self) -> Option<i64>;
 
+    // onnxlet: the conversions below are checked. `d as usize` made a negative value a huge
+    // one, and on a 32-bit target (wasm32) cut a value of 2^32 or more to its low bits: a model
+    // asking for 2^32 + 3 elements got 3, one asking for 2^40 got an empty tensor.
     fn to_usize(&self) -> Result<usize, TooEarly> {
-        self.to_i64().map(|d| d as usize)
+        let d = self.to_i64()?;
+        usize::try_from(d).map_err(|_| TooEarly::Other(format!("{d} is not a valid size or index")))
     }
 
     fn as_usize(&self) -> Option<usize> {
-        self.as_i64().map(|d| d as usize)
+        self.as_i64().and_then(|d| usize::try_from(d).ok())
     }
 
     fn to_isize(&self) -> Result<isize, TooEarly> {
-        self.to_i64().map(|d| d as isize)
+        let d = self.to_i64()?;
+        isize::try_from(d).map_err(|_| TooEarly::Other(format!("{d} is out of range of isize")))
     }
 
     fn as_isize(&self) -> Option<isize> {
-        self.as_i64().map(|d| d as isize)
+        self.as_i64().and_then(|d| isize::try_from(d).ok())
     }
 
     fn to_i32(&self) -> Result<i32, TooEarly> {

@@ -7,6 +7,22 @@ pub fn einsum(
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let expr = node.get_attr::<String>("equation")?;
+    // onnxlet: ONNX labels are letters; anything else was taken as a label, or a second '->'
+    // made one more input operand.
+    let rest = expr.replacen("->", "", 1).replace("...", "");
+    node.expect_attr(
+        "equation",
+        rest.chars().all(|c| c.is_ascii_alphabetic() || c == ',' || c == ' '),
+        "letters, commas, '...' and one '->'",
+    )?;
+    // onnxlet: an output label that no input has made a dimension of 1.
+    if let Some((inputs, output)) = expr.split_once("->") {
+        node.expect_attr(
+            "equation",
+            output.chars().all(|c| !c.is_ascii_alphabetic() || inputs.contains(c)),
+            "output labels that an input has",
+        )?;
+    }
     let expr: AxesMapping = expr.replace("...", "*").parse()?;
     Ok((expand(EinSum { expr }), vec![]))
 }

@@ -75,6 +75,8 @@ impl Range {
                 let step = usize::try_from(step.unsigned_abs()).ok();
                 match (span, step) {
                     (Some(span), Some(step)) if step > 0 => span.divceil(step),
+                    // onnxlet: say which.
+                    (_, Some(0)) => bail!("Range delta (step) is 0"),
                     _ => bail!("Range span or step out of usize bounds"),
                 }
             };
@@ -96,7 +98,13 @@ impl Range {
         let start = start.try_as_plain_ram()?.to_scalar::<T>()?;
         let end = end.try_as_plain_ram()?.to_scalar::<T>()?;
         let step = step.try_as_plain_ram()?.to_scalar::<T>()?;
-        Ok(((end.as_() - start.as_()) / (step.as_())).ceil() as usize)
+        // onnxlet: a step of 0 made an infinite or NaN length, which `as usize` turned into
+        // usize::MAX or 0; a length past usize was cut to usize::MAX.
+        let step: f64 = step.as_();
+        ensure!(step != 0.0, "Range delta (step) is 0");
+        let len = ((end.as_() - start.as_()) / step).ceil().max(0.0);
+        ensure!(len < usize::MAX as f64, "Range of {len} elements is too long");
+        Ok(len as usize)
     }
 }
 
@@ -139,10 +147,14 @@ impl TypedOp for Range {
                 let start_tdim = start.try_as_plain_ram()?.to_scalar::<TDim>()?.clone();
                 let end_tdim = end.try_as_plain_ram()?.to_scalar::<TDim>()?;
                 let step = step.cast_to_scalar::<i64>()?;
+                // onnxlet: a step of 0 divided by zero (a panic).
+                ensure!(step != 0, "Range delta (step) is 0");
+                let abs_step = usize::try_from(step.unsigned_abs())
+                    .map_err(|_| format_err!("Range delta (step) {step} is out of range"))?;
                 let len = if step < 0 {
-                    (start_tdim.clone() - end_tdim).divceil(-step as usize)
+                    (start_tdim.clone() - end_tdim).divceil(abs_step)
                 } else {
-                    (end_tdim.clone() - start_tdim.clone()).divceil(step as usize)
+                    (end_tdim.clone() - start_tdim.clone()).divceil(abs_step)
                 };
                 let mut fact = DatumType::I64.fact([len]);
                 if let Some(scope) = start_tdim.find_scope().or_else(|| end_tdim.find_scope()) {

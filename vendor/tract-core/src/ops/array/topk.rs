@@ -30,7 +30,14 @@ impl EvalOp for Topk {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let (input, k) = args_2!(inputs);
         let mut output_shape: TVec<usize> = input.shape().into();
-        let k = k.cast_to_scalar::<i64>()? as usize;
+        // onnxlet: K past the axis (ONNX requires K <= its size) allocated that many, and
+        // `as usize` made a negative K huge, or cut 2^40 to 0 on wasm32.
+        let k = k.cast_to_scalar::<i64>()?;
+        let dim = output_shape[self.axis];
+        let k = usize::try_from(k)
+            .ok()
+            .filter(|&k| k <= dim)
+            .ok_or_else(|| format_err!("TopK K of {k} is out of range for an axis of size {dim}"))?;
         output_shape[self.axis] = k;
         let dt = input.datum_type();
         let mut output_values = Tensor::zero_dt(dt, &output_shape)?;

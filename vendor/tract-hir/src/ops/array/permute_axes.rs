@@ -6,6 +6,19 @@ pub struct PermuteAxes {
     pub axes: Option<TVec<usize>>,
 }
 
+/// onnxlet: a perm that repeats an axis or names one past the rank indexed out of bounds (a
+/// panic) or made a wrong shape.
+fn check_perm(axes: &[usize], rank: usize) -> TractResult<()> {
+    let mut seen = tvec![false; rank];
+    for &a in axes {
+        ensure!(
+            a < rank && !std::mem::replace(&mut seen[a], true),
+            "Transpose perm {axes:?} is not a permutation of the {rank} axes"
+        );
+    }
+    Ok(())
+}
+
 impl PermuteAxes {
     fn compute_shape<D: DimLike>(&self, input: &[D]) -> TractResult<TVec<D>> {
         if let Some(ref axes) = self.axes {
@@ -16,6 +29,7 @@ impl PermuteAxes {
                     input.len()
                 );
             }
+            check_perm(axes, input.len())?;
             let mut new_shape = tvec![D::zero(); input.len()];
             for (ix, &d) in axes.iter().enumerate() {
                 new_shape[ix] = input[d].clone();
@@ -72,6 +86,7 @@ impl Expansion for PermuteAxes {
                     fact.rank()
                 );
             }
+            check_perm(axes, fact.rank())?;
             axes.clone()
         } else {
             (0..fact.rank()).rev().collect()

@@ -40,9 +40,16 @@ impl Expansion for Range {
             let v0 = v0.cast_to::<TDim>()?;
             let v1 = v1.cast_to::<TDim>()?;
             let v2 = v2.cast_to::<i64>()?;
-            let out = (v1.try_as_plain_ram()?.to_scalar::<TDim>()?.clone()
-                - v0.try_as_plain_ram()?.to_scalar::<TDim>()?)
-            .divceil(*v2.try_as_plain_ram()?.to_scalar::<i64>()? as _);
+            let (start, end) = (
+                v0.try_as_plain_ram()?.to_scalar::<TDim>()?.clone(),
+                v1.try_as_plain_ram()?.to_scalar::<TDim>()?.clone(),
+            );
+            // onnxlet: a step of 0 divided by zero (a panic), a negative one was cast to a huge
+            // divisor.
+            let step = *v2.try_as_plain_ram()?.to_scalar::<i64>()?;
+            ensure!(step != 0, "Range delta (step) is 0");
+            let abs_step = usize::try_from(step.unsigned_abs())?;
+            let out = if step > 0 { end - start } else { start - end }.divceil(abs_step);
             s.equals(&outputs[0].shape[0], out)
         })?;
         Ok(())

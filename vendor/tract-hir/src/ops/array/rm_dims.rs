@@ -1,25 +1,37 @@
 use crate::infer::*;
 use crate::internal::*;
-use tract_itertools::Itertools;
 
 #[derive(Debug, Clone, new, Hash, PartialEq, Eq)]
 pub struct RmDims {
     pub axes: Vec<isize>,
 }
 
+/// onnxlet: `axes` (possibly negative) resolved against `rank`, sorted; an axis out of range or
+/// given twice is an error (it indexed out of bounds, a panic, or removed the wrong axis).
+pub fn resolve_squeezed_axes(axes: &[isize], rank: usize) -> TractResult<Vec<usize>> {
+    let mut resolved = vec![];
+    for &axis in axes {
+        let r = if axis < 0 { axis + rank as isize } else { axis };
+        ensure!(
+            (0..rank as isize).contains(&r),
+            "Squeeze axis {axis} is out of range for an input of rank {rank}"
+        );
+        ensure!(!resolved.contains(&(r as usize)), "Squeeze axis {axis} is given twice");
+        resolved.push(r as usize);
+    }
+    resolved.sort();
+    Ok(resolved)
+}
+
 impl RmDims {
-    fn compute_shape<D: DimLike>(&self, input: &[D]) -> TVec<D> {
-        let axes = self
-            .axes
-            .iter()
-            .map(|&a| if a < 0 { a + input.len() as isize } else { a } as usize)
-            .collect::<Vec<_>>();
-        input
+    fn compute_shape<D: DimLike>(&self, input: &[D]) -> TractResult<TVec<D>> {
+        let axes = resolve_squeezed_axes(&self.axes, input.len())?;
+        Ok(input
             .iter()
             .enumerate()
             .filter(|(ix, _d)| !axes.contains(ix))
             .map(|(_ix, d)| d.clone())
-            .collect()
+            .collect())
     }
 }
 
@@ -38,14 +50,13 @@ impl Expansion for RmDims {
         s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
         s.equals(&outputs[0].rank, (&inputs[0].rank).bex() - self.axes.len() as i64)?;
         s.given(&inputs[0].rank, move |s, rank| {
-            for axis in &self.axes {
-                let axis = if *axis < 0 { axis + rank as isize } else { *axis } as usize;
+            for axis in resolve_squeezed_axes(&self.axes, rank as usize)? {
                 s.equals(&inputs[0].shape[axis], 1.to_dim())?;
             }
             Ok(())
         })?;
         s.given(&inputs[0].shape, move |s, shape| {
-            let output_shape = self.compute_shape(&shape);
+            let output_shape = self.compute_shape(&shape)?;
             s.equals(&outputs[0].shape, output_shape)
         })
     }
@@ -58,13 +69,8 @@ impl Expansion for RmDims {
     ) -> TractResult<TVec<OutletId>> {
         let mut wire = inputs[0];
         let rank = target.outlet_fact(inputs[0])?.rank();
-        let axes = self
-            .axes
-            .iter()
-            .map(|&a| if a < 0 { a + rank as isize } else { a } as usize)
-            .sorted()
-            .rev();
-        for axis in axes {
+        let axes = resolve_squeezed_axes(&self.axes, rank)?;
+        for axis in axes.into_iter().rev() {
             wire = target.wire_node(format!("{prefix}.axis-{axis}"), AxisOp::Rm(axis), &[wire])?[0];
         }
         Ok(tvec!(wire))

@@ -11,10 +11,8 @@ pub struct Squeeze {
 impl Squeeze {
     pub fn output_shape<D: DimLike>(&self, input: &[D]) -> TractResult<TVec<D>> {
         if let Some(ref axes) = self.axes {
-            let axes = axes
-                .iter()
-                .map(|&a| if a < 0 { a + input.len() as isize } else { a } as usize)
-                .collect::<Vec<_>>();
+            // onnxlet: checked, and sorted so that removing from the end removes the right axes.
+            let axes = super::rm_dims::resolve_squeezed_axes(axes, input.len())?;
             let mut shape: TVec<D> = input.iter().cloned().collect();
             for &axis in axes.iter().rev() {
                 if shape.remove(axis) != D::one() {

@@ -172,11 +172,21 @@ fn pad(node: &NodeProto, pool_rules: bool) -> TractResult<cnn::PaddingSpec> {
 }
 
 fn dilations(node: &NodeProto) -> TractResult<Option<TVec<usize>>> {
-    node.get_attr_opt_tvec("dilations")
+    positive(node, "dilations")
 }
 
 fn strides(node: &NodeProto) -> TractResult<Option<TVec<usize>>> {
-    node.get_attr_opt_tvec("strides")
+    positive(node, "strides")
+}
+
+/// onnxlet: a stride or dilation of 0 divided by zero (a panic) when the output shape was
+/// computed.
+fn positive(node: &NodeProto, attr: &str) -> TractResult<Option<TVec<usize>>> {
+    let values: Option<TVec<usize>> = node.get_attr_opt_tvec(attr)?;
+    if let Some(v) = &values {
+        node.expect_attr(attr, v.iter().all(|&x| x > 0), "values of at least 1")?;
+    }
+    Ok(values)
 }
 
 pub fn batch_normalization(

@@ -1,0 +1,253 @@
+// Hostile tiny models (issue 31): each must give an OnnxletError naming the problem and the node,
+// or the exact answer, on every engine; never a panic (which crashes the wasm module and releases
+// every session) nor a wrong answer. Class 1 panicked; class 2 read 64-bit shape and index values
+// through a 32-bit usize on wasm32, so 2^32 + 2 became 2 and 2^40 became 0.
+//
+// Each case: `model` (bytes), `feeds` ({ name: [type, values, dims] }), the `node` the error must
+// name (bad_<operator> unless `node` says otherwise), `error` (a RegExp the message must match) or `exact` ({ output: [dims, values] }).
+import { graphModel } from './onnx-proto.mjs';
+
+const P32 = 2n ** 32n;
+const P40 = 2n ** 40n;
+const I64_MIN = -(2n ** 63n);
+
+const x3 = { x: ['float32', [1, 2, 3], [3]] };
+const xIn = (dims) => [['x', 'float32', dims]];
+
+/** One node `op` named `node` over graph input x (float32 `dims`) and constant int64 inputs. */
+function oneNode(op, { dims = [3], consts = [], attrs = {}, opset = 17, extraInputs = [], outType = 'float32' } = {}) {
+  return graphModel({
+    nodes: [{ op, name: `bad_${op.toLowerCase()}`, inputs: ['x', ...consts.map((_, i) => `c${i}`), ...extraInputs], outputs: ['y'], attrs }],
+    inputs: xIn(dims),
+    initializers: consts.map((values, i) => [`c${i}`, 'int64', Array.isArray(values) ? [values.length] : [], [values].flat()]),
+    outputs: [['y', outType]],
+    opset,
+  });
+}
+
+/** One node `op` over int64 graph inputs a and b (shape [1]). */
+const intBinary = (op) =>
+  graphModel({
+    nodes: [{ op, name: `bad_${op.toLowerCase()}`, inputs: ['a', 'b'], outputs: ['y'] }],
+    inputs: [
+      ['a', 'int64', [1]],
+      ['b', 'int64', [1]],
+    ],
+    outputs: [['y', 'int64']],
+  });
+
+// The lite build has no Einsum: UNSUPPORTED_OPERATOR there, naming the node.
+const einsum = (equation, inputs) =>
+  graphModel({
+    nodes: [{ op: 'Einsum', name: 'bad_einsum', inputs: Array(inputs).fill('x'), outputs: ['y'], attrs: { equation } }],
+    inputs: xIn([2, 2]),
+    outputs: [['y', 'float32']],
+  });
+
+const x22 = { x: ['float32', [1, 2, 3, 4], [2, 2]] };
+const image = { x: ['float32', Array.from({ length: 16 }, (_, i) => i), [1, 1, 4, 4]] };
+
+export const cases = [
+  // Class 1: panics.
+  {
+    name: 'Range with a constant step of 0',
+    model: graphModel({
+      nodes: [{ op: 'Range', name: 'bad_range', inputs: ['s', 'l', 'd'], outputs: ['y'] }],
+      initializers: [
+        ['s', 'int64', [], [0]],
+        ['l', 'int64', [], [5]],
+        ['d', 'int64', [], [0]],
+      ],
+      outputs: [['y', 'int64']],
+    }),
+    feeds: {},
+    error: /Range.*(delta|step)|(delta|step).*Range/i,
+  },
+  {
+    name: 'Range with a fed step of 0',
+    model: graphModel({
+      nodes: [{ op: 'Range', name: 'bad_range', inputs: ['s', 'l', 'd'], outputs: ['y'] }],
+      inputs: [['d', 'int64', []]],
+      initializers: [
+        ['s', 'int64', [], [0]],
+        ['l', 'int64', [], [5]],
+      ],
+      outputs: [['y', 'int64']],
+    }),
+    feeds: { d: ['int64', [0], []] },
+    error: /Range.*(delta|step)|(delta|step).*Range/i,
+  },
+  {
+    name: 'Mod of INT64_MIN by -1',
+    model: intBinary('Mod'),
+    feeds: { a: ['int64', [I64_MIN], [1]], b: ['int64', [-1], [1]] },
+    exact: { y: [[1], [0n]] },
+  },
+  {
+    name: 'Div of INT64_MIN by -1',
+    model: intBinary('Div'),
+    feeds: { a: ['int64', [I64_MIN], [1]], b: ['int64', [-1], [1]] },
+    // Integer overflow wraps, as in onnxruntime (and Mul, Neg, Abs): no panic.
+    exact: { y: [[1], [I64_MIN]] },
+  },
+  {
+    name: 'Transpose with a repeated perm',
+    model: oneNode('Transpose', { dims: [2, 2], attrs: { perm: [1, 1] } }),
+    feeds: x22,
+    error: /perm/i,
+  },
+  {
+    name: 'Transpose with a perm out of range',
+    model: oneNode('Transpose', { dims: [2, 2], attrs: { perm: [0, 2] } }),
+    feeds: x22,
+    error: /perm/i,
+  },
+  {
+    name: 'Squeeze with an axis out of range',
+    model: oneNode('Squeeze', { dims: [1, 3], consts: [[5]] }),
+    feeds: { x: ['float32', [1, 2, 3], [1, 3]] },
+    error: /axis 5|out of range/i,
+  },
+  {
+    name: 'MaxPool with a stride of 0',
+    model: oneNode('MaxPool', { dims: [1, 1, 4, 4], attrs: { kernel_shape: [2, 2], strides: [0, 0] } }),
+    feeds: image,
+    error: /stride/i,
+  },
+  {
+    name: 'Conv with a stride of 0',
+    model: graphModel({
+      nodes: [{ op: 'Conv', name: 'bad_conv', inputs: ['x', 'w'], outputs: ['y'], attrs: { strides: [0, 0] } }],
+      inputs: xIn([1, 1, 4, 4]),
+      initializers: [['w', 'float32', [1, 1, 2, 2], [1, 1, 1, 1]]],
+      outputs: [['y', 'float32']],
+    }),
+    feeds: image,
+    error: /stride/i,
+  },
+  {
+    name: 'Expand to a negative size',
+    model: oneNode('Expand', { dims: [1], consts: [[-2]] }),
+    feeds: { x: ['float32', [1], [1]] },
+    error: /-2|negative/i,
+  },
+  ...[
+    ['ij->k', 1, 'an output label no input has'],
+    ['i->i', 1, 'one label for a rank-2 input'],
+    ['ij,jk,kl->il', 2, 'three operands for two inputs'],
+    ['ij->ij->ij', 1, 'two arrows'],
+    ['ij->jj', 1, 'an output label twice'],
+    ['i%,j%', 2, 'not a letter'],
+    ['', 1, 'empty'],
+  ].map(([equation, inputs, what]) => ({
+    name: `Einsum equation '${equation}' (${what})`,
+    model: einsum(equation, inputs),
+    feeds: x22,
+    error: /einsum/i,
+    engines: { lite: 'unsupported' },
+  })),
+  {
+    name: 'a graph output no node produces',
+    model: graphModel({
+      nodes: [{ op: 'Relu', name: 'bad_relu', inputs: ['x'], outputs: ['y'] }],
+      inputs: xIn([3]),
+      outputs: [['z', 'float32']],
+    }),
+    feeds: x3,
+    node: 'z',
+    error: /output/i,
+  },
+  // Class 2: 64-bit shape and index values.
+  {
+    name: 'Gather at constant index 2^32 + 2',
+    model: oneNode('Gather', { consts: [P32 + 2n] }),
+    feeds: x3,
+    error: /4294967298/,
+  },
+  {
+    name: 'Expand to 2^32 + 3',
+    model: oneNode('Expand', { dims: [1], consts: [[P32 + 3n]] }),
+    feeds: { x: ['float32', [1], [1]] },
+    error: /4294967299/,
+  },
+  {
+    name: 'Pad by 2^32 + 1',
+    model: oneNode('Pad', { consts: [[0n, P32 + 1n]] }),
+    feeds: x3,
+    error: /4294967300|4294967297/,
+  },
+  {
+    name: 'Slice [2^32 + 1 : 2^32 + 3] of 3 elements',
+    model: oneNode('Slice', { consts: [[P32 + 1n], [P32 + 3n]] }),
+    feeds: x3,
+    exact: { y: [[0], []] },
+  },
+  {
+    name: 'Reshape to a fed shape [2^32 + 2, 2]',
+    model: graphModel({
+      nodes: [{ op: 'Reshape', name: 'bad_reshape', inputs: ['x', 's'], outputs: ['y'] }],
+      inputs: [...xIn([2, 2]), ['s', 'int64', [2]]],
+      outputs: [['y', 'float32']],
+    }),
+    feeds: { ...x22, s: ['int64', [P32 + 2n, 2n], [2]] },
+    error: /4294967298/,
+  },
+  {
+    name: 'Expand to 2^40',
+    model: oneNode('Expand', { dims: [1], consts: [[P40]] }),
+    feeds: { x: ['float32', [1], [1]] },
+    error: /1099511627776/,
+  },
+  {
+    name: 'Tile 2^40 times',
+    model: oneNode('Tile', { dims: [1], consts: [[P40]] }),
+    feeds: { x: ['float32', [1], [1]] },
+    error: /1099511627776/,
+  },
+  {
+    name: 'TopK of k = 2^40',
+    model: graphModel({
+      nodes: [{ op: 'TopK', name: 'bad_topk', inputs: ['x', 'k'], outputs: ['y', 'i'] }],
+      inputs: xIn([3]),
+      initializers: [['k', 'int64', [1], [P40]]],
+      outputs: [
+        ['y', 'float32'],
+        ['i', 'int64'],
+      ],
+    }),
+    feeds: x3,
+    error: /1099511627776/,
+  },
+  {
+    name: 'ConstantOfShape [2^40]',
+    model: graphModel({
+      nodes: [{ op: 'ConstantOfShape', name: 'bad_constantofshape', inputs: ['s'], outputs: ['y'] }],
+      initializers: [['s', 'int64', [1], [P40]]],
+      outputs: [['y', 'float32']],
+    }),
+    feeds: {},
+    error: /1099511627776/,
+  },
+  {
+    name: 'ConstantOfShape of a fed shape [2^40]',
+    model: graphModel({
+      nodes: [{ op: 'ConstantOfShape', name: 'bad_constantofshape', inputs: ['s'], outputs: ['y'] }],
+      inputs: [['s', 'int64', [1]]],
+      outputs: [['y', 'float32']],
+    }),
+    feeds: { s: ['int64', [P40], [1]] },
+    error: /1099511627776/,
+  },
+];
+
+// Every node is named bad_<operator> (the first word of the case's name); that name must be in the error.
+for (const c of cases) c.node ??= `bad_${c.name.split(' ')[0].toLowerCase()}`;
+
+/** The file name (without .onnx) of a case's model in tests/models/hostile/. */
+export const slug = (name) =>
+  name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '');
+
+export const hostileDir = new URL('../models/hostile/', import.meta.url).pathname;
