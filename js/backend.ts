@@ -181,7 +181,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions):
     inputs: describeValues('inputs', (s) => s.inputs()),
     outputs: describeValues('outputs', (s) => s.outputs()),
     async run(feeds, fetches) {
-      await module.initialize();
+      // A live session's module is instantiated: the run reads the feeds before the first await.
       const s = live();
       return module.call('running the model', () => s.run(feeds, fetches)) as WireValue[];
     },
@@ -191,6 +191,12 @@ export async function localBackend(source: ModelSource, options: CreateOptions):
       if (s && generation === module.generation) s.free();
     },
   };
-  onProgress?.({ status: 'ready', ...done });
+  try {
+    onProgress?.({ status: 'ready', ...done });
+  } catch (error) {
+    // The caller's callback failed: creation fails with its error, and the session is freed.
+    await backend.release();
+    throw error;
+  }
   return backend;
 }

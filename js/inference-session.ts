@@ -3,7 +3,7 @@ import type { CreateOptions } from './create-options.js';
 import type { EngineName } from './env.js';
 import { OnnxletError } from './errors.js';
 import type { ModelSource } from './source.js';
-import { Tensor, type TensorType, describe, isTensorType, tensorBytes } from './tensor.js';
+import { Tensor, type TensorType, describe, holdsType, isTensorType, tensorBytes } from './tensor.js';
 import { sessionThreads } from './threads.js';
 import { workerBackend } from './worker-backend.js';
 
@@ -79,58 +79,28 @@ function checkOptions(options: unknown): void {
 function isTensorLike(value: unknown): value is Tensor {
   if (value instanceof Tensor) return true;
   const v = value as Partial<Tensor> | null;
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    isTensorType(v.type) &&
-    Array.isArray(v.dims) &&
-    (v.type === 'string' ? Array.isArray(v.data) : ArrayBuffer.isView(v.data))
-  );
+  return typeof v === 'object' && v !== null && isTensorType(v.type) && Array.isArray(v.dims) && holdsType(v.type, v.data);
 }
 
-/** How metadata shows a dimension the model declares neither as a number nor a symbol. */
-const UNKNOWN_DIM = '?';
-
-function shapeText(dims: ReadonlyArray<number | string>): string {
-  return `[${dims.join(', ')}]`;
-}
-
-function checkFeed(meta: InferenceSession.ValueMetadata, tensor: Tensor, symbols: Map<string, [number, string]>) {
-  const { name } = meta;
-  if (tensor.type !== meta.type) {
-    throw new OnnxletError('INVALID_INPUT', `input '${name}': expected a ${meta.type} tensor, got ${tensor.type}`);
-  }
-  const dims = tensor.dims;
-  if (dims.length !== meta.shape.length) {
-    throw new OnnxletError(
-      'INVALID_INPUT',
-      `input '${name}': expected rank ${meta.shape.length} with shape ${shapeText(meta.shape)}, ` +
-        `got rank ${dims.length} with shape ${shapeText(dims)}`,
-    );
-  }
-  meta.shape.forEach((declared, axis) => {
-    const actual = dims[axis];
-    if (typeof declared === 'number') {
-      if (declared !== actual) {
-        throw new OnnxletError(
-          'INVALID_INPUT',
-          `input '${name}': dimension ${axis} must be ${declared} (declared shape ${shapeText(meta.shape)}), ` +
-            `got ${actual} (shape ${shapeText(dims)})`,
-        );
-      }
-      return;
+/**
+ * A feed's bytes, read now; a value that is not a readable tensor is an `INVALID_INPUT`. That
+ * its data fits its dims is the module's check.
+ */
+function wireValue(name: string, value: unknown): WireValue {
+  try {
+    if (!isTensorLike(value)) {
+      throw new OnnxletError('INVALID_INPUT', `input '${name}' must be a Tensor, got ${describe(value)}`);
     }
-    if (declared === UNKNOWN_DIM) return;
-    const bound = symbols.get(declared);
-    if (bound === undefined) {
-      symbols.set(declared, [actual, name]);
-    } else if (bound[0] !== actual) {
-      throw new OnnxletError(
-        'INVALID_INPUT',
-        `input '${name}': dimension ${axis} (${declared}) is ${actual}, but input '${bound[1]}' already set ${declared} = ${bound[0]}`,
-      );
-    }
-  });
+    const { type, dims, data } = value;
+    return { name, type, dims: [...dims], data: tensorBytes(type, data) };
+  } catch (error) {
+    if (error instanceof OnnxletError) throw error;
+    // A Proxy of a Tensor (which lacks the tensor's private fields), or data whose buffer was
+    // transferred (detached).
+    throw new OnnxletError('INVALID_INPUT', `input '${name}' cannot be read as a tensor: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
 }
 
 /**
@@ -197,9 +167,19 @@ export class InferenceSession {
   ): Promise<InferenceSession.ReturnType> {
     const wire = this.#checkFeeds(feeds);
     const names = this.#checkFetches(fetches);
+    // The backend reads the feeds before this call returns: changing a tensor's data afterwards
+    // does not change this run.
     const outputs = await this.#backend.run(wire, names);
     const result: InferenceSession.ReturnType = {};
-    for (const o of outputs) result[o.name] = Tensor.fromBytes(o.type, o.dims, o.data);
+    for (const o of outputs) {
+      // Defined, not assigned: an output named `__proto__` is an output like any other.
+      Object.defineProperty(result, o.name, {
+        value: Tensor.fromBytes(o.type, o.dims, o.data),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     return result;
   }
 
@@ -208,6 +188,11 @@ export class InferenceSession {
     await this.#backend.release();
   }
 
+  /**
+   * The feeds as they cross into the module. Only what is particular to JS is checked here (the
+   * feeds' own properties, each a readable tensor); the names, types and shapes are checked by
+   * the module against the model (src/session.rs), whichever backend runs it.
+   */
   #checkFeeds(feeds: unknown): WireValue[] {
     if (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds) || isTensorLike(feeds)) {
       throw new OnnxletError(
@@ -215,26 +200,11 @@ export class InferenceSession {
         `feeds must be an object mapping input names to tensors, got ${describe(feeds)}`,
       );
     }
-    const entries = Object.entries(feeds as Record<string, unknown>);
-    for (const [name, value] of entries) {
-      if (!this.inputNames.includes(name)) {
-        throw new OnnxletError('INVALID_INPUT', `unknown input '${name}' (model inputs: ${this.inputNames.join(', ') || 'none'})`);
-      }
-      if (!isTensorLike(value)) {
-        throw new OnnxletError('INVALID_INPUT', `input '${name}' must be a Tensor, got ${describe(value)}`);
-      }
-    }
-    const symbols = new Map<string, [number, string]>();
-    return this.inputMetadata.map((meta) => {
-      const tensor = (feeds as Record<string, Tensor | undefined>)[meta.name];
-      if (tensor === undefined) {
-        throw new OnnxletError('INVALID_INPUT', `missing input '${meta.name}' (${meta.type} ${shapeText(meta.shape)})`);
-      }
-      checkFeed(meta, tensor, symbols);
-      return { name: meta.name, type: tensor.type, dims: [...tensor.dims], data: tensorBytes(tensor.type, tensor.data) };
-    });
+    // Own properties only: a key inherited from `Object.prototype` is not a feed.
+    return Object.keys(feeds).map((name) => wireValue(name, (feeds as Record<string, unknown>)[name]));
   }
 
+  /** The output names asked for, as the module takes them; only their JS form is checked here. */
   #checkFetches(fetches: unknown): string[] | undefined {
     if (fetches === undefined) return undefined;
     let names: unknown[];
@@ -250,13 +220,10 @@ export class InferenceSession {
     } else {
       throw new OnnxletError('INVALID_ARGUMENT', `fetches must be an array of output names, got ${describe(fetches)}`);
     }
-    for (const name of names) {
-      if (typeof name !== 'string' || !this.outputNames.includes(name)) {
-        throw new OnnxletError(
-          'INVALID_ARGUMENT',
-          `unknown output ${typeof name === 'string' ? `'${name}'` : describe(name)} (model outputs: ${this.outputNames.join(', ')})`,
-        );
-      }
+    // Which names the model has is the module's check (src/session.rs).
+    const bad = names.find((name) => typeof name !== 'string');
+    if (bad !== undefined) {
+      throw new OnnxletError('INVALID_ARGUMENT', `fetches must name outputs with strings, got ${describe(bad)}`);
     }
     return names as string[];
   }

@@ -28,6 +28,8 @@ export interface ReadOptions {
 }
 
 /** Download progress is reported at least this often (ms), and at every percent. */
+/** The most bytes reserved for a model on its declared size alone (WebAssembly memory never shrinks). */
+const DECLARED_RESERVE_LIMIT = 256 * 1024 * 1024;
 const PROGRESS_INTERVAL_MS = 100;
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -94,7 +96,9 @@ class ModelWriter {
   private open(): void {
     const { module } = this.options;
     if (this.buffer !== undefined || !module.instantiated) return;
-    const capacity = this.total ?? 0;
+    // What a server declares is reserved up to a bound: past it, the buffer grows as bytes arrive
+    // (a response declaring 2 GB and sending 1 KB grew the module's memory by 2 GB for good).
+    const capacity = Math.min(this.total ?? 0, DECLARED_RESERVE_LIMIT);
     const algorithms = [...(this.options.algorithms ?? [])];
     this.generation = module.generation;
     this.buffer = module.call(
@@ -237,21 +241,34 @@ async function fetchModel(url: string | URL, options: ReadOptions): Promise<Mode
 /** A local file (Node, Deno, Bun), read into the module a chunk at a time. @internal */
 export async function readFileModel(path: string | URL, options: ReadOptions): Promise<ModelBuffer> {
   const fs = await nodeFs(path);
+  const failed = (error: unknown) =>
+    new OnnxletError('FETCH_FAILED', `cannot read ${String(path)}: ${(error as Error).message}`, { cause: error });
   let file: Awaited<ReturnType<typeof fs.open>>;
   try {
+    // Checked before opening: opening a FIFO waits for a writer, which may never come.
+    const stat = await fs.stat(path);
+    if (!stat.isFile()) {
+      throw new Error(`${stat.isDirectory() ? 'it is a directory' : 'it is not a regular file'}, not an ONNX model file`);
+    }
     file = await fs.open(path);
   } catch (error) {
-    throw new OnnxletError('FETCH_FAILED', `cannot read ${String(path)}: ${(error as Error).message}`, { cause: error });
+    throw failed(error);
   }
   try {
     const { size } = await file.stat();
     return await ModelWriter.into(size, String(path), options, async (writer) => {
       const chunk = new Uint8Array(Math.min(FILE_CHUNK, Math.max(size, 1)));
       for (let position = 0; position < size; ) {
-        const { bytesRead } = await file.read(chunk, 0, Math.min(chunk.length, size - position), position);
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await file.read(chunk, 0, Math.min(chunk.length, size - position), position));
+        } catch (error) {
+          throw failed(error);
+        }
         if (bytesRead === 0) break;
         writer.write(chunk.subarray(0, bytesRead));
         position += bytesRead;
+        if (options.signal?.aborted) throw abortError(options.signal);
       }
     });
   } finally {

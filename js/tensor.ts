@@ -88,6 +88,11 @@ export function isTensorType(value: unknown): value is TensorType {
   return typeof value === 'string' && TENSOR_TYPES.includes(value as TensorType);
 }
 
+/** Whether `data` is the array that holds `type`'s elements (for strings: any array). */
+export function holdsType(type: TensorType, data: unknown): boolean {
+  return type === 'string' ? Array.isArray(data) : data instanceof ARRAY_TYPES[type];
+}
+
 const isStringArray = (data: unknown): data is string[] =>
   Array.isArray(data) && data.every((v) => typeof v === 'string');
 

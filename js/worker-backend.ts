@@ -88,7 +88,14 @@ export async function workerBackend(source: ModelSource, options: CreateOptions,
   }
   worker.onmessage = ({ data }: MessageEvent<WorkerReply>) => {
     if (data.type === 'progress') {
-      onProgress?.(data.event);
+      try {
+        onProgress?.(data.event);
+      } catch (error) {
+        // The caller's callback failed: creation fails with its error, and the worker stops.
+        pending.get(create.id)?.reject(error);
+        pending.delete(create.id);
+        stop();
+      }
       return;
     }
     const call = pending.get(data.id);

@@ -16,6 +16,7 @@ pub mod error;
 mod full_build;
 pub mod memory;
 pub mod model_buffer;
+mod model_rules;
 mod onnx_types;
 pub mod operators;
 pub mod session;

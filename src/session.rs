@@ -127,11 +127,22 @@ impl Session {
                     format_shape(&info.shape)
                 )));
             };
+            let tensor = as_scalar(info, tensor)?;
             check_feed(info, &tensor, &mut symbols)?;
             ordered.push(tensor);
         }
         Ok(ordered)
     }
+}
+
+/// A one-element tensor of shape `[1]` fed for a scalar input, as the scalar: onnxruntime
+/// accepts it (many examples feed silero-vad's `sr` so), and it is unambiguous.
+fn as_scalar(info: &ValueInfo, tensor: HostTensor) -> Result<HostTensor> {
+    if !(info.shape.is_empty() && tensor.dims() == [1] && tensor.dtype() == info.dtype) {
+        return Ok(tensor);
+    }
+    let dtype = tensor.dtype();
+    HostTensor::new(dtype, vec![], tensor.into_data())
 }
 
 fn check_feed<'a>(

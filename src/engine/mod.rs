@@ -17,8 +17,9 @@ use std::sync::Arc;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::model_buffer::ModelBuffer;
+use crate::model_rules;
 use crate::onnx_types::{dtype_from_onnx, pin_declared, unknown_symbol};
 use crate::tensor::{DType, Dim, HostTensor, ValueInfo};
 use per_shape::PerShape;
@@ -292,62 +293,27 @@ fn declared_infos(
         .collect()
 }
 
-/// Reports every node whose operator tract does not implement, before any graph analysis.
+model_rules::proto_views!(tract_onnx::pb);
+
+/// Checks the model against the rules of every engine (`model_rules`), and reports every node
+/// whose operator tract does not implement, before any graph analysis.
 fn check_operators(onnx: &tract_onnx::Onnx, proto: &pb::ModelProto) -> Result<()> {
     let Some(graph) = proto.graph.as_ref() else {
         return Err(Error::invalid_model(
             "not a valid ONNX model: the model has no graph",
         ));
     };
-    let opset = |domain: &str| {
-        proto
-            .opset_import
-            .iter()
-            .find(|o| o.domain == domain || (domain.is_empty() && o.domain == "ai.onnx"))
-            .map(|o| o.version.to_string())
-            .unwrap_or_else(|| "?".into())
-    };
-    let mut missing = vec![];
-    let mut missing_ops = vec![];
-    let mut graphs = vec![graph];
-    while let Some(graph) = graphs.pop() {
-        for node in &graph.node {
-            for attr in &node.attribute {
-                graphs.extend(attr.g.as_ref());
-                graphs.extend(attr.graphs.iter());
-            }
-            if !onnx.op_register.0.contains_key(&node.op_type) {
-                let domain = if node.domain.is_empty() {
-                    "ai.onnx"
-                } else {
-                    &node.domain
-                };
-                let name = if node.name.is_empty() {
-                    node.output.first().map(String::as_str).unwrap_or("")
-                } else {
-                    &node.name
-                };
-                missing.push(format!(
-                    "{} (domain {domain}, opset {}) at node '{name}'",
-                    node.op_type,
-                    opset(&node.domain)
-                ));
-                missing_ops.push(node.op_type.as_str());
-            }
-        }
-    }
-    let hint = crate::full_build::hint(missing_ops);
-    match missing.len() {
-        0 => Ok(()),
-        1 => Err(Error::new(
-            ErrorCode::UnsupportedOperator,
-            format!("unsupported operator {}{hint}", missing[0]),
-        )),
-        n => Err(Error::new(
-            ErrorCode::UnsupportedOperator,
-            format!("{n} unsupported operators: {}{hint}", missing.join("; ")),
-        )),
-    }
+    let imports = proto
+        .opset_import
+        .iter()
+        .map(|o| (o.domain.as_str(), o.version));
+    model_rules::check_opsets(imports.clone())?;
+    model_rules::check_graph(graph)?;
+    let (missing, ops) = model_rules::unsupported(graph, imports, |node| {
+        onnx.op_register.0.contains_key(&node.op_type)
+    });
+    let hint = crate::full_build::hint(ops.iter().map(String::as_str));
+    model_rules::unsupported_error(&missing, "", &hint)
 }
 
 fn model_error(e: &TractError) -> Error {

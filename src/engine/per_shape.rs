@@ -109,7 +109,7 @@ impl PerShape {
             if let Some(prepared) = state.lookup(&key) {
                 return Ok(prepared);
             }
-            match self.build(infos, inputs, &key, false) {
+            match self.build(infos, inputs, &key, false, !state.plans.is_empty()) {
                 Ok(prepared) => {
                     state.insert(key, prepared.clone());
                     return Ok(prepared);
@@ -122,7 +122,7 @@ impl PerShape {
         if let Some(prepared) = state.lookup(&key) {
             return Ok(prepared);
         }
-        let prepared = self.build(infos, inputs, &key, true)?;
+        let prepared = self.build(infos, inputs, &key, true, !state.plans.is_empty())?;
         state.insert(key, prepared.clone());
         Ok(prepared)
     }
@@ -149,13 +149,22 @@ impl PerShape {
         inputs: &[HostTensor],
         key: &Key,
         bake: bool,
+        ran_before: bool,
     ) -> Result<Prepared> {
         let describe = |e: TractError| {
             let shapes: Vec<String> = key.iter().map(|(dims, _)| format_shape(dims)).collect();
-            Error::invalid_model(format!(
-                "preparing the model for input shapes {}: {e:#}",
-                shapes.join(", ")
-            ))
+            let shapes = shapes.join(", ");
+            if ran_before {
+                // The model was prepared for other inputs: it is these that it cannot run on
+                // (silero-vad fed a chunk too short for its padding).
+                Error::invalid_input(format!(
+                    "the model cannot run on input shapes {shapes} (it ran on others): {e:#}"
+                ))
+            } else {
+                Error::invalid_model(format!(
+                    "preparing the model for input shapes {shapes}: {e:#}"
+                ))
+            }
         };
         let mut model = match &self.source {
             Source::Model(model) => (**model).clone(),

@@ -21,6 +21,7 @@ use prost::Message;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::model_buffer::ModelBuffer;
+use crate::model_rules;
 use crate::onnx_types::{dtype_from_onnx, pin_declared};
 use crate::tensor::{DType, Dim, HostTensor, ValueInfo};
 use ops::{NodeCtx, Op};
@@ -122,13 +123,23 @@ struct Checked {
 
 impl Checked {
     fn new(proto: pb::ModelProto, overrides: &[(String, usize)]) -> Result<Checked> {
-        let opset = default_opset(&proto);
-        let graph = proto.graph.ok_or_else(|| {
+        let imports = || {
+            proto
+                .opset_import
+                .iter()
+                .map(|o| (o.domain.as_str(), o.version))
+        };
+        let opset = model_rules::check_opsets(imports())?;
+        let graph = proto.graph.as_ref().ok_or_else(|| {
             Error::invalid_model("not a valid ONNX model: the model has no graph")
         })?;
-        check_operators(&graph, &proto.opset_import)?;
-        check_element_types(&graph)?;
-        let opset = opset?;
+        model_rules::check_graph(graph)?;
+        check_operators(graph, imports())?;
+        check_element_types(graph)?;
+        let opset = opset.ok_or_else(|| {
+            Error::invalid_model("not a valid ONNX model: it imports no default-domain opset")
+        })?;
+        let graph = proto.graph.unwrap_or_default();
         let initialized: HashSet<&str> =
             graph.initializer.iter().map(|t| t.name.as_str()).collect();
         let input_names: Vec<String> = graph
@@ -712,72 +723,20 @@ fn decode(bytes: &[u8]) -> Result<pb::ModelProto> {
         .map_err(|e| Error::invalid_model(format!("not a valid ONNX model: {e}")))
 }
 
-/// The operator set version of the default domain.
-fn default_opset(proto: &pb::ModelProto) -> Result<i64> {
-    proto
-        .opset_import
-        .iter()
-        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-        .map(|o| o.version)
-        .ok_or_else(|| {
-            Error::invalid_model("not a valid ONNX model: it imports no default-domain opset")
-        })
-}
+model_rules::proto_views!(self::pb);
 
 /// Reports every node (subgraphs included) whose operator the lite build does not implement,
-/// before building any.
-fn check_operators(graph: &pb::GraphProto, imports: &[pb::OperatorSetIdProto]) -> Result<()> {
+/// before building any: only default-domain operators of its registry, and `If`.
+fn check_operators<'a>(
+    graph: &pb::GraphProto,
+    imports: impl IntoIterator<Item = (&'a str, i64)> + Clone,
+) -> Result<()> {
     let known: HashSet<&str> = ops::registry().iter().map(|(n, _)| *n).collect();
-    fn nodes<'g>(graph: &'g pb::GraphProto, all: &mut Vec<&'g pb::NodeProto>) {
-        for n in &graph.node {
-            all.push(n);
-            for g in n.attribute.iter().flat_map(|a| a.g.iter().chain(&a.graphs)) {
-                nodes(g, all);
-            }
-        }
-    }
-    let mut all = vec![];
-    nodes(graph, &mut all);
-    let missing: Vec<String> = all
-        .into_iter()
-        .filter(|n| {
-            !(n.domain.is_empty() || n.domain == "ai.onnx")
-                || !(known.contains(n.op_type.as_str()) || n.op_type == "If")
-        })
-        .map(|n| {
-            let domain = if n.domain.is_empty() {
-                "ai.onnx"
-            } else {
-                &n.domain
-            };
-            let opset = imports
-                .iter()
-                .find(|o| o.domain == n.domain || (n.domain.is_empty() && o.domain == "ai.onnx"))
-                .map(|o| o.version)
-                .unwrap_or(0);
-            let name = if n.name.is_empty() {
-                n.output.first().map(String::as_str).unwrap_or("")
-            } else {
-                &n.name
-            };
-            format!(
-                "{} (domain {domain}, opset {opset}) at node '{name}'",
-                n.op_type
-            )
-        })
-        .collect();
-    let what = match missing.len() {
-        0 => return Ok(()),
-        1 => format!("unsupported operator {} in the lite build", missing[0]),
-        n => format!(
-            "{n} unsupported operators in the lite build: {}",
-            missing.join("; ")
-        ),
-    };
-    Err(Error::new(
-        ErrorCode::UnsupportedOperator,
-        format!("{what}{TRACT_HINT}"),
-    ))
+    let (missing, _) = model_rules::unsupported(graph, imports, |n| {
+        (n.domain.is_empty() || n.domain == "ai.onnx")
+            && (known.contains(n.op_type.as_str()) || n.op_type == "If")
+    });
+    model_rules::unsupported_error(&missing, " in the lite build", TRACT_HINT)
 }
 
 /// The order in which `node`'s inputs are offered to the step producing one of them, or `None`

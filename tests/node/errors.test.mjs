@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { InferenceSession, OnnxletError, Tensor, env } from 'onnxlet';
 
 import { loadIndex, modelsDir, testModel } from '../support/models.mjs';
+import { graphModel } from '../support/onnx-proto.mjs';
 
 /** Whether every session runs on tract (env.wasm.build = 'tract'), else on the default choice. */
 const onTract = process.env.ONNXLET_BUILD === 'tract';
@@ -113,10 +114,11 @@ test('shapes read from input values work; a huge one is refused naming the node'
   const total = async (dims) => (await session.run({ shape: new Tensor('int64', dims) })).total.data[0];
   assert.equal(await total([3n, 4n]), 12);
   // 40 GB of float32 cannot exist in wasm32: a clean error before any allocation (tract meets
-  // it as it prepares the model for these values, the lite engine as it runs).
+  // it as it prepares the model for these values, after it ran on others, hence INVALID_INPUT;
+  // the lite engine as it runs).
   await expectError(
     total([100000n, 100000n]),
-    byEngine('INVALID_MODEL', 'RUNTIME_ERROR'),
+    byEngine('INVALID_INPUT', 'RUNTIME_ERROR'),
     'fill',
     'ConstantOfShape',
     '[100000, 100000]',
@@ -199,7 +201,7 @@ test('an index out of bounds or a negative repeat count fed at run time is an er
   assert.deepEqual([...(await tiled([1, 2])).tiled.dims], [3, 8]);
   await expectError(
     tiled([1, -2]),
-    byEngine('INVALID_MODEL', 'RUNTIME_ERROR'),
+    byEngine('INVALID_INPUT', 'RUNTIME_ERROR'),
     byEngine('"tile"', "Tile node 'tile'"),
     byEngine('Tile repeats must not be negative, got -2', 'repeat count -2 is not a valid size'),
   );
@@ -251,10 +253,11 @@ test('operator arguments fed at run time that tract panicked on are errors namin
     ['pads', i64([0, -1, 0, 0]), '"pad_data"', 'Pad with a negative amount (-1, which crops) is not supported'],
     ['divisor', i32([2, 0, 1]), '"divide"', 'Div: integer division by zero'],
   ];
-  // tract types this model per input values (they decide its shapes): the errors come as it prepares.
+  // tract types this model per input values (they decide its shapes): the errors come as it
+  // prepares, after the model ran on other values (INVALID_INPUT).
   for (const [input, value, ...fragments] of bad) {
     // Each was a panic, which crashed the module and released every session.
-    await expectError(session.run(feeds({ [input]: value })), 'INVALID_MODEL', ...fragments);
+    await expectError(session.run(feeds({ [input]: value })), 'INVALID_INPUT', ...fragments);
     await runsRight();
   }
   await stillWorks();
@@ -271,19 +274,73 @@ test('silero-vad fed a chunk too short for its reflect padding is an error; its 
   // The model pads each chunk by 64 samples on the right, reflected: fewer than 65 samples cannot
   // be reflected (onnxruntime refuses them too). A short final chunk in the voice demo crashed the
   // module before, releasing every session. tract meets it while it prepares the model for the
-  // chunk's shape, hence INVALID_MODEL; the lite engine as it runs.
+  // chunk's shape: after a chunk of 512 samples ran, it is the input that does not fit, hence
+  // INVALID_INPUT. The lite engine meets it as it runs the node.
   assert.equal(session.engine, byEngine('tract', 'lite'));
+  const { output } = await session.run(feeds(512));
+  assert.deepEqual([...output.dims], [1, 1]);
+  assert.ok(output.data[0] >= 0 && output.data[0] <= 1, String(output.data[0]));
   for (const samples of [0, 1, 64]) {
     await expectError(
       session.run(feeds(samples)),
-      byEngine('INVALID_MODEL', 'RUNTIME_ERROR'),
-      byEngine(`input shapes [1, ${samples}]`, "If node 'If_0'"),
+      byEngine('INVALID_INPUT', 'RUNTIME_ERROR'),
+      byEngine(`the model cannot run on input shapes [1, ${samples}]`, "If node 'If_0'"),
       '/stft/padding/Pad',
       `Reflect padding of 0+64 needs at least 65 values along axis 1, the input has ${samples}`,
     );
   }
-  const { output } = await session.run(feeds(512));
-  assert.deepEqual([...output.dims], [1, 1]);
-  assert.ok(output.data[0] >= 0 && output.data[0] <= 1, String(output.data[0]));
+  assert.deepEqual([...(await session.run(feeds(512))).output.data], [...output.data]);
+  // `sr` fed as a one-element tensor of shape [1], as onnxruntime accepts it: the same answer.
+  const one = await session.run({ ...feeds(512), sr: new Tensor('int64', [16000n], [1]) });
+  assert.deepEqual([...one.output.data], [...output.data]);
+  await expectError(
+    session.run({ ...feeds(512), sr: new Tensor('int64', [16000n, 8000n], [2]) }),
+    'INVALID_INPUT',
+    "input 'sr': expected rank 0",
+  );
+  await stillWorks();
+});
+
+test("models that break ONNX's rules are refused, naming the rule; onnxruntime refuses them too", async () => {
+  const x = f32([2, 3], 1);
+  const model = (nodes, opset = 17) =>
+    graphModel({ nodes, inputs: [['x', 'float32', [2, 3]]], outputs: [['y', 'float32']], opset });
+  const relu = (extra = {}) => ({ op: 'Relu', name: 'r', inputs: ['x'], outputs: ['y'], ...extra });
+  // A node of a domain no engine implements ran as the default domain's Relu.
+  await expectError(
+    InferenceSession.create(model([relu({ domain: 'com.evil' })], [['', 17], ['com.evil', 1]])),
+    'UNSUPPORTED_OPERATOR',
+    "unsupported operator Relu at node 'r': its domain com.evil is none of ai.onnx, ai.onnx.ml, com.microsoft",
+  );
+  for (const version of [0, 999]) {
+    await expectError(
+      InferenceSession.create(model([relu()], version)),
+      'INVALID_MODEL',
+      `the model imports version ${version} of operator set ai.onnx (onnxlet knows versions 1 to 28)`,
+    );
+  }
+  // Two nodes writing one value: which one the next node read was an accident of order.
+  await expectError(
+    InferenceSession.create(model([relu(), { op: 'Neg', name: 'n', inputs: ['x'], outputs: ['y'] }])),
+    'INVALID_MODEL',
+    "node 'n' writes value 'y', which is defined twice: node 'r' produces it too",
+  );
+  await expectError(
+    InferenceSession.create(model([{ op: 'Neg', name: 'n', inputs: ['x'], outputs: ['x'] }, relu()])),
+    'INVALID_MODEL',
+    "node 'n' writes value 'x', which is defined twice: it is also an input or initializer of the graph",
+  );
+  // A Softmax axis outside -rank..rank returned its input unchanged on tract.
+  for (const axis of [-99, 2]) {
+    const session = await InferenceSession.create(
+      model([{ op: 'Softmax', name: 'sm', inputs: ['x'], outputs: ['y'], attrs: { axis } }], 13),
+    );
+    await expectError(
+      session.run({ x }),
+      byEngine('INVALID_MODEL', 'RUNTIME_ERROR'),
+      byEngine('"sm"', "'sm'"),
+      `axis ${axis} is out of range`,
+    );
+  }
   await stillWorks();
 });

@@ -86,19 +86,21 @@ function valueInfo(name, type, dims) {
 }
 
 /**
- * An ONNX model (IR version 8, default-domain `opset`) of the graph:
- * - `nodes`: `{ op, name, inputs: [names], outputs: [names], attrs: { name: value } }` ('' for an omitted input);
+ * An ONNX model (IR version 8) of the graph, importing `opset` of the default domain (or, given
+ * `[domain, version]` pairs, those):
+ * - `nodes`: `{ op, name, inputs: [names], outputs: [names], attrs: { name: value }, domain }` ('' for an omitted input);
  * - `inputs`: `[name, type, dims]` graph inputs;
  * - `initializers`: `[name, type, dims, values]`;
  * - `outputs`: `[name]`, `[name, type]` or `[name, type, dims]` graph outputs.
  */
 export function graphModel({ nodes, inputs = [], initializers = [], outputs, opset = 17 }) {
-  const nodeBytes = nodes.map(({ op, name, inputs: ins = [], outputs: outs, attrs = {} }) => [
+  const nodeBytes = nodes.map(({ op, name, inputs: ins = [], outputs: outs, attrs = {}, domain = '' }) => [
     ...ins.flatMap((i) => string(1, i)),
     ...outs.flatMap((o) => string(2, o)),
     ...string(3, name),
     ...string(4, op),
     ...Object.entries(attrs).flatMap(([k, v]) => bytes(5, attribute(k, v))),
+    ...(domain ? string(7, domain) : []),
   ]);
   const graph = [
     ...nodeBytes.flatMap((n) => bytes(1, n)),
@@ -107,5 +109,7 @@ export function graphModel({ nodes, inputs = [], initializers = [], outputs, ops
     ...inputs.flatMap(([name, type, dims]) => bytes(11, valueInfo(name, type, dims))),
     ...outputs.flatMap(([name, type, dims]) => bytes(12, valueInfo(name, type, dims))),
   ];
-  return new Uint8Array([...int(1, 8), ...bytes(8, int(2, opset)), ...bytes(7, graph)]);
+  const imports = typeof opset === 'number' ? [['', opset]] : opset;
+  const opsets = imports.flatMap(([domain, version]) => bytes(8, [...(domain ? string(1, domain) : []), ...int(2, version)]));
+  return new Uint8Array([...int(1, 8), ...opsets, ...bytes(7, graph)]);
 }

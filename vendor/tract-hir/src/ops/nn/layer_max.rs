@@ -36,7 +36,7 @@ impl Expansion for LayerHardmax {
         let input_fact = target.outlet_fact(input)?.clone();
         let input_dt = input_fact.datum_type;
         let rank = input_fact.rank();
-        let axis = if self.axis < 0 { rank as isize + self.axis } else { self.axis } as usize;
+        let axis = resolve_axis(self.axis, rank)?;
         let suffix_dim: TDim = input_fact.shape[axis..].iter().product();
         let dim = if self.coerce_to_2d {
             suffix_dim.to_usize()
@@ -138,7 +138,7 @@ impl Expansion for LayerSoftmax {
         let input = inputs[0];
         let rank = target.outlet_fact(input)?.rank();
         let dt = target.outlet_fact(input)?.datum_type;
-        let axis = if self.axis < 0 { rank as isize + self.axis } else { self.axis } as usize;
+        let axis = resolve_axis(self.axis, rank)?;
         let axes =
             if self.coerce_to_2d { (axis..rank).collect::<TVec<usize>>() } else { tvec!(axis) };
         let quant_output_dt = if dt.is_float() { None } else { Some(dt) };
@@ -156,4 +156,15 @@ fn rules<'r, 'p: 'r, 's: 'r>(
     s.equals(&outputs[0].rank, &inputs[0].rank)?;
     s.equals(&outputs[0].shape, &inputs[0].shape)?;
     Ok(())
+}
+
+/// onnxlet: the axis `axis` (negative: from the end) of a rank `rank` input, or an error. An
+/// axis out of range (ONNX allows `-rank..rank`) wrapped to a huge `usize` and made an empty
+/// softmax over no axis, returning the input unchanged.
+pub(crate) fn resolve_axis(axis: isize, rank: usize) -> TractResult<usize> {
+    let r = rank as isize;
+    if !(-r..r.max(1)).contains(&axis) {
+        bail!("axis {axis} is out of range for an input of rank {rank} (ONNX allows -{rank} to {})", r.max(1) - 1);
+    }
+    Ok(if axis < 0 { axis + r } else { axis } as usize)
 }

@@ -33,11 +33,8 @@ impl Expansion for Softmax {
         target: &mut TypedModel,
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
-        let axis = if self.axis < 0 {
-            (target.outlet_fact(inputs[0])?.rank() as isize + self.axis) as usize
-        } else {
-            self.axis as usize
-        };
+        // onnxlet: an axis out of range is an error (it wrapped around).
+        let axis = super::layer_max::resolve_axis(self.axis, target.outlet_fact(inputs[0])?.rank())?;
 
         let input = target.outlet_fact(inputs[0])?.clone();
         let input_dt = input.datum_type;
