@@ -8,6 +8,8 @@ use onnxlet::{DType, ErrorCode, HostTensor, LoadOptions, Session};
 mod helpers;
 #[path = "support/real_models.rs"]
 mod real_models;
+#[path = "support/reference_cases.rs"]
+mod reference_cases;
 
 use helpers::{expect_error, f32_tensor, f32_values, test_model};
 

@@ -20,6 +20,8 @@ fn feed(name: &str, t: HostTensor) -> Vec<(String, HostTensor)> {
 
 #[path = "support/real_models.rs"]
 mod real_models;
+#[path = "support/reference_cases.rs"]
+mod reference_cases;
 
 #[test]
 fn real_models_match_reference_outputs() {

@@ -2,12 +2,12 @@
 //! their reference outputs. Shared by the native tests of the default build (tests/native.rs)
 //! and of the lite build (tests/lite.rs).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use onnxlet::{DType, HostTensor, LoadOptions, Session};
 use serde::Deserialize;
 
 use crate::helpers::f32_values;
+use crate::reference_cases::{self, Case};
 
 #[derive(Deserialize)]
 pub struct Index {
@@ -22,42 +22,13 @@ pub struct ModelEntry {
     cases: Vec<Case>,
 }
 
-#[derive(Deserialize)]
-struct Case {
-    inputs: Vec<TensorFile>,
-    outputs: Vec<TensorFile>,
-}
-
-#[derive(Deserialize)]
-struct TensorFile {
-    name: String,
-    #[serde(rename = "type")]
-    dtype: String,
-    dims: Vec<usize>,
-    file: String,
-}
-
 pub fn models_dir() -> PathBuf {
-    std::env::var_os("ONNXLET_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/models"))
+    reference_cases::dir("ONNXLET_MODELS_DIR", ".cache/models")
 }
 
 /// The models' index, or a panic saying how to fetch them.
 pub fn index() -> Index {
-    let index_path = models_dir().join("index.json");
-    serde_json::from_slice(&std::fs::read(&index_path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run `python3 scripts/fetch-models.py` (or `npm test`)",
-            index_path.display()
-        )
-    }))
-    .unwrap()
-}
-
-fn read_tensor(dir: &Path, f: &TensorFile) -> HostTensor {
-    let data = std::fs::read(dir.join(&f.file)).unwrap();
-    HostTensor::new(DType::parse(&f.dtype).unwrap(), f.dims.clone(), data).unwrap()
+    reference_cases::index(&models_dir(), "scripts/fetch-models.py")
 }
 
 /// max |a - b| / max |b|: the error relative to the output's magnitude.
@@ -91,28 +62,19 @@ fn argmax_rows(values: &[f32], row: usize) -> Vec<Option<usize>> {
 /// returned, for the caller to expect or report.
 pub fn check(model: &ModelEntry) -> onnxlet::Result<()> {
     let dir = models_dir();
-    let bytes = std::fs::read(dir.join(&model.file)).unwrap();
-    let session = Session::load(&bytes, &LoadOptions::default())?;
-    for (k, case) in model.cases.iter().enumerate() {
-        let feeds = case
-            .inputs
-            .iter()
-            .map(|f| (f.name.clone(), read_tensor(&dir, f)))
-            .collect();
-        let outputs = session.run(feeds, None)?;
-        assert_eq!(outputs.len(), case.outputs.len());
-        for ((name, actual), expected) in outputs.iter().zip(&case.outputs) {
-            assert_eq!(name, &expected.name);
-            let expected = read_tensor(&dir, expected);
-            assert_eq!(actual.dims(), expected.dims(), "{} {name}", model.name);
-            let (a, e) = (f32_values(actual), f32_values(&expected));
+    reference_cases::run_cases(
+        &dir,
+        &model.file,
+        &model.cases,
+        |k, name, actual, expected| {
+            let (a, e) = (f32_values(actual), f32_values(expected));
             let err = relative_error(&a, &e);
             assert!(
                 err <= 1e-4,
                 "{} case {k} {name}: relative error {err:e}",
                 model.name
             );
-            if model.classifier && name == &case.outputs[0].name {
+            if model.classifier && name == model.cases[k].first_output() {
                 // Classes are everything but the batch axis ([1, 1000, 1, 1] is one row of 1000).
                 let row = expected.dims()[1..].iter().product();
                 for (got, want) in argmax_rows(&a, row).iter().zip(argmax_rows(&e, row)) {
@@ -121,7 +83,6 @@ pub fn check(model: &ModelEntry) -> onnxlet::Result<()> {
                     }
                 }
             }
-        }
-    }
-    Ok(())
+        },
+    )
 }

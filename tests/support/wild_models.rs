@@ -3,10 +3,12 @@
 //! index's tolerance: max |error| <= atol + rtol * max |reference|.
 //! Shared by tests/native.rs (tract) and tests/lite.rs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use onnxlet::{DType, HostTensor, LoadOptions, Session};
+use onnxlet::{DType, HostTensor};
 use serde::Deserialize;
+
+use crate::reference_cases::{self, Case};
 
 #[derive(Deserialize)]
 pub struct Index {
@@ -22,42 +24,13 @@ pub struct WildModel {
     cases: Vec<Case>,
 }
 
-#[derive(Deserialize)]
-struct Case {
-    inputs: Vec<TensorFile>,
-    outputs: Vec<TensorFile>,
-}
-
-#[derive(Deserialize)]
-struct TensorFile {
-    name: String,
-    #[serde(rename = "type")]
-    dtype: String,
-    dims: Vec<usize>,
-    file: String,
-}
-
 pub fn dir() -> PathBuf {
-    std::env::var_os("ONNXLET_WILD_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/wild-models"))
+    reference_cases::dir("ONNXLET_WILD_MODELS_DIR", ".cache/wild-models")
 }
 
 /// The index, or a panic saying how to make the models.
 pub fn index() -> Index {
-    let path = dir().join("index.json");
-    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run `python3 scripts/make-wild-models.py` (or `npm test`)",
-            path.display()
-        )
-    }))
-    .unwrap()
-}
-
-fn read_tensor(f: &TensorFile) -> HostTensor {
-    let data = std::fs::read(dir().join(&f.file)).unwrap();
-    HostTensor::new(DType::parse(&f.dtype).unwrap(), f.dims.clone(), data).unwrap()
+    reference_cases::index(&dir(), "scripts/make-wild-models.py")
 }
 
 fn values(t: &HostTensor) -> Vec<f64> {
@@ -76,22 +49,14 @@ fn values(t: &HostTensor) -> Vec<f64> {
 /// Loads `model` and runs its cases; panics when an output is off its reference by more than
 /// the model's tolerance. A load or run error is returned, for the caller to expect or report.
 pub fn check(model: &WildModel) -> onnxlet::Result<()> {
-    let bytes = std::fs::read(dir().join(&model.file)).unwrap();
-    let session = Session::load(&bytes, &LoadOptions::default())?;
     let mut failures = vec![];
-    for (k, case) in model.cases.iter().enumerate() {
-        let feeds = case
-            .inputs
-            .iter()
-            .map(|f| (f.name.clone(), read_tensor(f)))
-            .collect();
-        let outputs = session.run(feeds, None)?;
-        for ((name, actual), expected) in outputs.iter().zip(&case.outputs) {
-            assert_eq!(name, &expected.name);
-            let expected = read_tensor(expected);
-            assert_eq!(actual.dims(), expected.dims(), "{} {name}", model.name);
+    reference_cases::run_cases(
+        &dir(),
+        &model.file,
+        &model.cases,
+        |k, name, actual, expected| {
             assert_eq!(actual.dtype(), expected.dtype(), "{} {name}", model.name);
-            let (a, e) = (values(actual), values(&expected));
+            let (a, e) = (values(actual), values(expected));
             let diff = a
                 .iter()
                 .zip(&e)
@@ -109,12 +74,12 @@ pub fn check(model: &WildModel) -> onnxlet::Result<()> {
             if diff > allowed {
                 failures.push(format!(
                     "case {k} {name}: max |error| {diff:e} > {allowed:e} (atol {:e} + rtol {:e} \
-                     * max |reference| {scale:e})",
+                 * max |reference| {scale:e})",
                     model.atol, model.rtol
                 ));
             }
-        }
-    }
+        },
+    )?;
     assert!(
         failures.is_empty(),
         "{}: {}",
