@@ -5,18 +5,16 @@
 // (onnxruntime-web in Node) and the scores against onnxlet's in Node. Probe workers, one isolate
 // per `env.wasm` setting, check the errors and the engines of `env.wasm.wasmBinary`.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { gzipSync } from 'node:zlib';
 
 import { InferenceSession, Tensor } from 'onnxlet';
 
 import { installExample, removeExamples } from '../support/examples.mjs';
 import { config, features, magikaDir, reference } from '../support/magika.mjs';
 import { root, testModel } from '../support/models.mjs';
+import { bundleWorker, serveFiles, startWorkerd } from '../support/workerd.mjs';
 
 const FILES = { 'scripts/fetch-models.py': 'python', 'README.md': 'markdown', 'src/lib.rs': 'rust' };
 
@@ -50,64 +48,10 @@ export default {
   },
 };`;
 
-let work;
+let magika;
 let workerd;
 let files;
-const urls = {};
-const sizes = {};
-
-/** Bundles `entry` as wrangler does: one ES module, each `.wasm` import left as a module of its own. */
-async function bundle(entry, outdir) {
-  const esbuild = await import('esbuild');
-  const wasm = new Map();
-  await esbuild.build({
-    entryPoints: [entry],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    conditions: ['workerd', 'worker', 'browser'],
-    logLevel: 'error',
-    outfile: join(outdir, 'worker.js'),
-    plugins: [
-      {
-        name: 'compiled-wasm',
-        setup(build) {
-          build.onResolve({ filter: /\.wasm$/ }, async ({ path, resolveDir, pluginData }) => {
-            if (pluginData === 'wasm') return undefined;
-            const { path: file } = await build.resolve(path, { resolveDir, kind: 'import-statement', pluginData: 'wasm' });
-            const name = file.split('/').at(-1);
-            wasm.set(name, file);
-            return { path: `./${name}`, external: true };
-          });
-        },
-      },
-    ],
-  });
-  for (const [name, file] of wasm) writeFileSync(join(outdir, name), readFileSync(file));
-  return ['worker.js', ...wasm.keys()];
-}
-
-/** A port free now on 127.0.0.1. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-/** A capnp worker of `modules` (files in `dir`): `.js` ES modules, `.wasm` CompiledWasm ones. */
-const worker = (dir, modules, bindings) => `(
-  modules = [${modules
-    .map((m) => `(name = "${m}", ${m.endsWith('.wasm') ? 'wasm' : 'esModule'} = embed "${dir}/${m}")`)
-    .join(', ')}],
-  bindings = [${Object.entries(bindings).map(([k, v]) => `(name = "${k}", text = ${JSON.stringify(v)})`).join(', ')}],
-  compatibilityDate = "2025-09-01",
-  globalOutbound = "loopback",
-)`;
+let urls;
 
 /** POSTs `body` to a worker; resolves to the JSON answer and how long it took (ms). */
 async function post(url, body) {
@@ -124,58 +68,21 @@ async function post(url, body) {
 
 before(async () => {
   const example = await installExample('cloudflare-worker');
-  work = join(example, 'workerd');
-  mkdirSync(join(work, 'magika'), { recursive: true });
-  mkdirSync(join(work, 'probe'), { recursive: true });
-  const magikaModules = await bundle(join(example, 'src', 'worker.js'), join(work, 'magika'));
   writeFileSync(join(example, 'probe.js'), PROBE_SOURCE);
-  const probeModules = await bundle(join(example, 'probe.js'), join(work, 'probe'));
-  for (const m of magikaModules) sizes[m] = gzipSync(readFileSync(join(work, 'magika', m)), { level: 9 }).length;
-
-  // The magika files, and the lite module's bytes, as a static host would serve them.
-  files = createServer((req, res) => {
-    const path = req.url === '/lite.wasm' ? join(root, 'dist', 'onnxlet_lite_bg.wasm') : join(magikaDir, req.url.slice(1));
-    try {
-      res.end(readFileSync(path));
-    } catch {
-      res.statusCode = 404;
-      res.end();
-    }
+  magika = await bundleWorker(join(example, 'src', 'worker.js'), join(example, 'workerd', 'magika'));
+  const probe = await bundleWorker(join(example, 'probe.js'), join(example, 'workerd', 'probe'));
+  // The magika files, and the lite module's bytes, as a static host serves them.
+  files = await serveFiles((path) => (path === '/lite.wasm' ? join(root, 'dist', 'onnxlet_lite_bg.wasm') : join(magikaDir, path)));
+  workerd = await startWorkerd(join(example, 'workerd'), {
+    magika: { bundle: magika, bindings: { MAGIKA_URL: files.url } },
+    ...Object.fromEntries(Object.keys(PROBES).map((p) => [p, { bundle: probe, bindings: { SETUP: p, FILES: files.url } }])),
   });
-  await new Promise((resolve) => files.listen(0, '127.0.0.1', resolve));
-  const filesUrl = `http://127.0.0.1:${files.address().port}/`;
-
-  const names = ['magika', ...Object.keys(PROBES)];
-  const ports = {};
-  for (const name of names) ports[name] = await freePort();
-  const services = [
-    `(name = "magika", worker = ${worker('magika', magikaModules, { MAGIKA_URL: filesUrl })})`,
-    ...Object.keys(PROBES).map((p) => `(name = "${p}", worker = ${worker('probe', probeModules, { SETUP: p, FILES: filesUrl })})`),
-    '(name = "loopback", network = (allow = ["local"]))',
-  ];
-  const sockets = names.map((n) => `(name = "${n}", address = "127.0.0.1:${ports[n]}", http = (), service = "${n}")`);
-  writeFileSync(
-    join(work, 'config.capnp'),
-    `using Workerd = import "/workerd/workerd.capnp";\nconst config :Workerd.Config = (\n  services = [\n    ${services.join(',\n    ')}\n  ],\n  sockets = [\n    ${sockets.join(',\n    ')}\n  ],\n);\n`,
-  );
-  const started = performance.now();
-  workerd = spawn(join(root, 'node_modules', '.bin', 'workerd'), ['serve', 'config.capnp'], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  workerd.stdout.on('data', (d) => (log += d));
-  workerd.stderr.on('data', (d) => (log += d));
-  for (const name of names) urls[name] = `http://127.0.0.1:${ports[name]}/`;
-  for (;;) {
-    if (workerd.exitCode !== null) throw new Error(`workerd exited with ${workerd.exitCode}:\n${log}`);
-    if (await fetch(urls.magika).then(() => true, () => false)) break;
-    if (performance.now() - started > 60_000) throw new Error(`workerd did not answer within 60 s:\n${log}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  sizes.startMs = performance.now() - started;
+  urls = workerd.urls;
 });
 
-after(async () => {
-  workerd?.kill();
-  files?.close();
+after(() => {
+  workerd?.stop();
+  files?.server.close();
   removeExamples();
 });
 
@@ -199,10 +106,11 @@ test('examples/cloudflare-worker labels files in workerd as magika does, with th
   }
   const tiny = await post(urls.magika, 'hi!\n');
   assert.deepEqual(tiny.json, { label: 'txt', dlLabel: null, score: null });
-  const upload = sizes['worker.js'] + sizes['onnxlet_lite_bg.wasm'];
+  const { gzip } = magika;
+  const upload = gzip['worker.js'] + gzip['onnxlet_lite_bg.wasm'];
   t.diagnostic(
-    `upload (gzip -9): worker.js ${sizes['worker.js']} B + onnxlet_lite_bg.wasm ${sizes['onnxlet_lite_bg.wasm']} B = ${upload} B ` +
-      `(free tier 3 MB); workerd start ${Math.round(sizes.startMs)} ms; first request (model fetched, session created) ` +
+    `upload (gzip -9): worker.js ${gzip['worker.js']} B + onnxlet_lite_bg.wasm ${gzip['onnxlet_lite_bg.wasm']} B = ${upload} B ` +
+      `(free tier 3 MB); workerd start ${Math.round(workerd.startMs)} ms; first request (model fetched, session created) ` +
       `${Math.round(times[0])} ms; then ${times.slice(1).map(Math.round).join(', ')} ms`,
   );
   assert.ok(upload < 3_000_000, `the worker's upload is ${upload} bytes gzip, over the free tier's 3 MB`);
