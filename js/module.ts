@@ -38,6 +38,8 @@ export class WasmModule {
   #generation = 0;
   #instantiated = false;
   #dead = false;
+  /** Set once the glue holds another engine's module than expected, which it cannot drop. */
+  #wrongEngine: OnnxletError | undefined;
 
   /**
    * @param glue the module's wasm-bindgen glue
@@ -77,6 +79,7 @@ export class WasmModule {
    * crash, resolves once the module has been re-instantiated.
    */
   initialize(): Promise<void> {
+    if (this.#wrongEngine !== undefined) return Promise.reject(this.#wrongEngine);
     this.#ready ??= this.#instantiate().then(() => this.#check()).then(
       () => {
         this.#instantiated = true;
@@ -137,7 +140,12 @@ export class WasmModule {
   #check(): void {
     const expected = this.expected();
     const engine = this.engine;
-    if (expected !== undefined && engine !== expected) throw wrongEngine(expected, `it holds the ${engine} engine`);
+    if (expected === undefined || engine === expected) return;
+    this.#wrongEngine = wrongEngine(
+      expected,
+      `it holds the ${engine} engine; the module is instantiated now, so this lasts until the program restarts`,
+    );
+    throw this.#wrongEngine;
   }
 
   async #instantiate(): Promise<void> {
