@@ -24,6 +24,7 @@ const PROBES = {
   bytes: 'env.wasm.wasmBinary = new Uint8Array(await (await fetch(new URL("/lite.wasm", files))).arrayBuffer());',
   lite: 'env.wasm.wasmBinary = { lite };',
   both: 'env.wasm.wasmBinary = { lite, tract };',
+  tractOnly: "env.wasm.wasmBinary = { lite, tract }; env.wasm.build = 'tract';",
   swapped: 'env.wasm.wasmBinary = { lite: tract };',
   tractBuild: "env.wasm.wasmBinary = { lite }; env.wasm.build = 'tract';",
 };
@@ -136,11 +137,13 @@ test('workerd: { lite } runs what lite runs and refuses the rest with UNSUPPORTE
   assert.equal(refused.json.code, 'UNSUPPORTED_OPERATOR', refused.json.message);
 });
 
-test('workerd: { lite, tract } routes a model lite cannot run to the tract module', async () => {
+test('workerd: { lite, tract } routes a model lite cannot run to the tract module, which runs there', async () => {
   const tract = await post(urls.both, readFileSync(testModel('all_dtypes.onnx')));
   assert.equal(tract.json.engine, 'tract', JSON.stringify(tract.json));
   const lite = await post(urls.both, readFileSync(testModel('two_outputs.onnx')));
   assert.equal(lite.json.engine, 'lite', JSON.stringify(lite.json));
+  const forced = await post(urls.tractOnly, readFileSync(testModel('two_outputs.onnx')));
+  assert.deepEqual(forced.json, { engine: 'tract', outputs: { doubled: [2, 4, 6, 8], negated: [-1, -2, -3, -4] } });
 });
 
 test('workerd: a module given under the wrong engine, or a build not given, is INVALID_ARGUMENT', async () => {
