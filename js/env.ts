@@ -3,6 +3,9 @@ declare const __ONNXLET_VERSION__: string;
 /** The engines a session may run on: onnxlet's own interpreter (`lite`), or tract. */
 export type EngineName = 'lite' | 'tract';
 
+/** A WebAssembly module's code: its bytes, or the module compiled. */
+export type WasmCode = ArrayBuffer | ArrayBufferView | WebAssembly.Module;
+
 /** Global settings, read when the WebAssembly module is first needed. */
 export interface Env {
   wasm: {
@@ -52,8 +55,17 @@ export interface Env {
      * sessions run on one thread and a larger value is reported once on the console.
      */
     numThreads?: number;
-    /** The module itself, as bytes or a compiled `WebAssembly.Module`; takes precedence over `wasmPaths`. */
-    wasmBinary?: ArrayBuffer | ArrayBufferView | WebAssembly.Module;
+    /**
+     * The modules themselves, for runtimes that cannot fetch them or compile WebAssembly from bytes
+     * (Cloudflare Workers, where a `.wasm` import is a compiled `WebAssembly.Module`); takes
+     * precedence over `wasmPaths`, and nothing is fetched. Either, by engine,
+     * `{ lite: onnxlet_lite_bg.wasm, tract?: onnxlet_bg.wasm }`: sessions run on the modules given,
+     * in the order of `build` (with `'auto'` the lite one, then the tract one for a model lite
+     * cannot run; `'tract'` and `'full'` take the tract one, which may be `onnxlet_full_bg.wasm`);
+     * each module is checked to hold its engine when instantiated. Or one module (any of them) as it
+     * is, which then runs every model.
+     */
+    wasmBinary?: WasmCode | { lite?: WasmCode; tract?: WasmCode };
   };
   cache: {
     /**

@@ -11,7 +11,7 @@ export type { ErrorCode } from './errors.js';
 export { env } from './env.js';
 export { modelCache } from './cache.js';
 export type { CachedModel } from './cache.js';
-export type { Env, EngineName } from './env.js';
+export type { Env, EngineName, WasmCode } from './env.js';
 export type { ModelSource, ProgressEvent } from './source.js';
 export { supportedOperators } from './operators.js';
 export { memoryUsage } from './memory.js';

@@ -38,16 +38,20 @@ export class WasmModule {
   #generation = 0;
   #instantiated = false;
   #dead = false;
+  /** Set once the glue holds another engine's module than expected, which it cannot drop. */
+  #wrongEngine: OnnxletError | undefined;
 
   /**
    * @param glue the module's wasm-bindgen glue
    * @param threaded whether this is the multi-threaded module, whose pool shares its memory
    * @param code fetches or reads the module's code when it is first needed
+   * @param expected the engine the code must hold, when the user gave it under that engine's name
    */
   constructor(
     readonly glue: ModuleGlue,
     private readonly threaded: boolean,
     private readonly code: () => Promise<ModuleCode>,
+    private readonly expected: () => EngineName | undefined = () => undefined,
   ) {}
 
   /** Whether the module is instantiated and usable now (no initialisation or reset under way). */
@@ -75,7 +79,8 @@ export class WasmModule {
    * crash, resolves once the module has been re-instantiated.
    */
   initialize(): Promise<void> {
-    this.#ready ??= this.#instantiate().then(
+    if (this.#wrongEngine !== undefined) return Promise.reject(this.#wrongEngine);
+    this.#ready ??= this.#instantiate().then(() => this.#check()).then(
       () => {
         this.#instantiated = true;
       },
@@ -131,6 +136,18 @@ export class WasmModule {
     }
   }
 
+  /** Fails when the module instantiated holds another engine than the one it was given as. */
+  #check(): void {
+    const expected = this.expected();
+    const engine = this.engine;
+    if (expected === undefined || engine === expected) return;
+    this.#wrongEngine = wrongEngine(
+      expected,
+      `it holds the ${engine} engine; the module is instantiated now, so this lasts until the program restarts`,
+    );
+    throw this.#wrongEngine;
+  }
+
   async #instantiate(): Promise<void> {
     const code = await this.code();
     const { default: init, initSync } = this.glue;
@@ -153,9 +170,16 @@ export class WasmModule {
       await init({ module_or_path: code });
     } catch (error) {
       if (error instanceof OnnxletError) throw error;
+      const expected = this.expected();
+      // The other engine's module imports what this engine's glue does not give.
+      if (expected !== undefined && error instanceof WebAssembly.LinkError) throw wrongEngine(expected, error.message);
       const hint = !(error instanceof WebAssembly.CompileError)
         ? ''
-        : env.wasm.relaxedSimd === true
+        : /code generation disallowed/i.test((error as Error).message)
+          ? ' (this runtime compiles no WebAssembly from bytes, as in Cloudflare Workers: import onnxlet_lite_bg.wasm ' +
+            "as a module and hand the WebAssembly.Module over as env.wasm.wasmBinary = { lite }; see the README's " +
+            '"Cloudflare Workers")'
+          : env.wasm.relaxedSimd === true
           ? ' (env.wasm.relaxedSimd is true, and this engine may not have relaxed SIMD: leave it unset to choose by WebAssembly.validate)'
           : ' (onnxlet needs WebAssembly SIMD: Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+)';
       throw new OnnxletError(
@@ -165,6 +189,15 @@ export class WasmModule {
       );
     }
   }
+}
+
+/** The error for a module given as `env.wasm.wasmBinary[expected]` that is not that engine's. */
+function wrongEngine(expected: EngineName, why: string): OnnxletError {
+  return new OnnxletError(
+    'INVALID_ARGUMENT',
+    `env.wasm.wasmBinary.${expected} is not the ${expected} engine's module (${why}): give onnxlet_lite_bg.wasm ` +
+      'as lite and onnxlet_bg.wasm (or another tract module) as tract',
+  );
 }
 
 /** Whether `code` is a `Response`, without reading the global `Response` for bytes or a module. */

@@ -3,7 +3,7 @@
 import * as liteGlue from '../pkg/lite/onnxlet.js';
 import * as tractGlue from '../pkg/onnxlet.js';
 
-import { env } from './env.js';
+import { type EngineName, type WasmCode, env } from './env.js';
 import { OnnxletError } from './errors.js';
 import { readLocalFile } from './local-file.js';
 import { type ModuleCode, WasmModule } from './module.js';
@@ -87,6 +87,14 @@ export function wasmUrl(file: string): URL {
     }
     return new URL(file, scriptSrc);
   }
+  if (typeof import.meta.url !== 'string') {
+    throw new OnnxletError(
+      'WASM_LOAD_FAILED',
+      `cannot locate ${file}: import.meta.url is not set in this runtime (as in Cloudflare Workers); import ` +
+        "onnxlet_lite_bg.wasm as a module and hand it over as env.wasm.wasmBinary = { lite } (see the README's " +
+        '"Cloudflare Workers"), or set env.wasm.wasmPaths to an absolute URL',
+    );
+  }
   // Literals for the modules a page may fetch without asking for the full build, which bundlers
   // then emit beside the bundle; the full one is not referenced statically, so that bundles do
   // not carry it unless asked to (see the README).
@@ -98,10 +106,48 @@ export function wasmUrl(file: string): URL {
   return new URL(file, import.meta.url);
 }
 
-/** The code of the module `file`: `env.wasm.wasmBinary`, a local file, or a fetch. */
-async function wasmCode(file: () => string): Promise<ModuleCode> {
-  const { wasmBinary } = env.wasm;
-  if (wasmBinary !== undefined) return wasmBinary as BufferSource | WebAssembly.Module;
+/** Whether `value` is a module's code: bytes or a compiled module. */
+function isCode(value: unknown): value is WasmCode {
+  return value instanceof WebAssembly.Module || value instanceof ArrayBuffer || ArrayBuffer.isView(value);
+}
+
+/**
+ * `env.wasm.wasmBinary`, checked: `one`, a module that runs every model (on the tract module's
+ * glue, which loads any module), or the modules given by engine.
+ */
+function givenCode(): { one: WasmCode } | { lite?: WasmCode; tract?: WasmCode } | undefined {
+  const given: unknown = env.wasm.wasmBinary;
+  if (given === undefined) return undefined;
+  if (isCode(given)) return { one: given };
+  const what = 'env.wasm.wasmBinary must be a module (bytes or a WebAssembly.Module) or { lite, tract } of them';
+  if (typeof given !== 'object' || given === null) throw new OnnxletError('INVALID_ARGUMENT', `${what}, not ${String(given)}`);
+  const byEngine = given as Record<string, unknown>;
+  for (const [key, value] of Object.entries(byEngine)) {
+    if (key !== 'lite' && key !== 'tract') {
+      throw new OnnxletError('INVALID_ARGUMENT', `${what}: ${JSON.stringify(key)} is no engine (lite or tract)`);
+    }
+    if (value !== undefined && !isCode(value)) {
+      throw new OnnxletError('INVALID_ARGUMENT', `${what}: its ${key} is ${Object.prototype.toString.call(value)}`);
+    }
+  }
+  const { lite, tract } = byEngine as { lite?: WasmCode; tract?: WasmCode };
+  if (lite === undefined && tract === undefined) throw new OnnxletError('INVALID_ARGUMENT', `${what}: it gives none`);
+  return { lite, tract };
+}
+
+/** The engine whose module `env.wasm.wasmBinary` gives under that engine's name, to be checked. */
+function expectedEngine(engine: EngineName): EngineName | undefined {
+  const given = givenCode();
+  return given !== undefined && !('one' in given) && given[engine] !== undefined ? engine : undefined;
+}
+
+/** The code of the module `file` of `engine`: from `env.wasm.wasmBinary`, a local file, or a fetch. */
+async function wasmCode(engine: EngineName, file: () => string): Promise<ModuleCode> {
+  const given = givenCode();
+  if (given !== undefined) {
+    const code = 'one' in given ? given.one : given[engine];
+    if (code !== undefined) return code as BufferSource | WebAssembly.Module;
+  }
   const url = wasmUrl(file());
   if (url.protocol === 'file:') return readLocalFile(url);
   let response: Response;
@@ -120,27 +166,49 @@ async function wasmCode(file: () => string): Promise<ModuleCode> {
  * The lite module: onnxlet's own interpreter, small and quick to start, for the operators and
  * dtypes most models use.
  */
-export const lite = new WasmModule(liteGlue, false, () => wasmCode(() => LITE_FILE));
+export const lite = new WasmModule(
+  liteGlue,
+  false,
+  () => wasmCode('lite', () => LITE_FILE),
+  () => expectedEngine('lite'),
+);
 
 /**
  * The tract module: the default one (`onnxlet_bg.wasm` or its relaxed-SIMD twin), the full one,
  * or in the multi-threaded worker the threads one. Its glue also loads any module given as
  * `env.wasm.wasmBinary`, since it imports what every module imports.
  */
-export const tract = new WasmModule(tractGlue, __ONNXLET_THREADS__, () => wasmCode(tractFile));
+export const tract = new WasmModule(
+  tractGlue,
+  __ONNXLET_THREADS__,
+  () => wasmCode('tract', tractFile),
+  () => expectedEngine('tract'),
+);
 
 /**
  * The modules a new session tries, in order: with `env.wasm.build` `'auto'` (the default) the
  * lite module, then, for a model it cannot run (`UNSUPPORTED_OPERATOR` at load), the tract
  * module, fetched then. One module when a build is forced, when `wasmBinary` or a `wasmPaths`
- * naming a `.wasm` file gives the module, and in the multi-threaded worker.
+ * naming a `.wasm` file gives the module, and in the multi-threaded worker. With `wasmBinary`
+ * giving modules by engine, only those given.
  */
 export function sessionModules(): WasmModule[] {
   const chosen = build();
-  if (__ONNXLET_THREADS__ || env.wasm.wasmBinary !== undefined) return [tract];
-  if (pathsNameOneFile()) return [chosen === 'lite' ? lite : tract];
-  if (chosen === 'auto') return [lite, tract];
-  return [chosen === 'lite' ? lite : tract];
+  if (__ONNXLET_THREADS__) return [tract];
+  const given = givenCode();
+  if (given !== undefined && 'one' in given) return [tract];
+  if (given === undefined && pathsNameOneFile()) return [chosen === 'lite' ? lite : tract];
+  const wanted = chosen === 'auto' ? [lite, tract] : [chosen === 'lite' ? lite : tract];
+  if (given === undefined) return wanted;
+  const modules = wanted.filter((m) => given[m === lite ? 'lite' : 'tract'] !== undefined);
+  if (modules.length === 0) {
+    throw new OnnxletError(
+      'INVALID_ARGUMENT',
+      `env.wasm.build is '${chosen}', whose module env.wasm.wasmBinary does not give (it gives ` +
+        `${Object.keys(given).filter((k) => given[k as EngineName] !== undefined).join(' and ')})`,
+    );
+  }
+  return modules;
 }
 
 /** The modules instantiated in this thread now. */

@@ -2,7 +2,7 @@
 // the default set multi-threaded (atomics, shared memory), and the lite engine → wasm-bindgen → wasm-opt → esbuild (ESM, script tag, workers) → .d.ts.
 // Every tool call lives here, so any one of them can be swapped.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
@@ -207,6 +207,16 @@ async function buildJs() {
     outfile: join(dist, 'onnxlet.mjs'),
     define: define(),
   });
+  // The CommonJS entry, for `require('onnxlet')` where Node cannot require ESM (before 20.19):
+  // the same code, with `import.meta.url` this file's URL (the modules and workers beside it).
+  await esbuild.build({
+    ...common,
+    format: 'cjs',
+    platform: 'node',
+    outfile: join(dist, 'onnxlet.cjs'),
+    define: { ...define(), 'import.meta.url': '__onnxlet_url' },
+    banner: { js: "'use strict';\nvar __onnxlet_url = require('node:url').pathToFileURL(__filename).href;" },
+  });
   await esbuild.build({
     ...common,
     entryPoints: [join(root, 'js', 'worker.ts')],
@@ -247,6 +257,19 @@ async function buildJs() {
   // Internal modules: no public declaration refers to them.
   for (const internal of ['wasm', 'module', 'backend', 'local-file', 'threads', 'threads-worker', 'worker', 'worker-backend', 'worker-protocol']) {
     rmSync(join(dist, `${internal}.d.ts`));
+  }
+  writeCjsTypes();
+}
+
+/**
+ * The declarations again as `.d.cts`, for TypeScript's view of `require('onnxlet')`: in a
+ * `"type": "module"` package a `.d.ts` declares an ES module, which CommonJS code before Node
+ * 20.19 cannot require.
+ */
+function writeCjsTypes() {
+  for (const file of readdirSync(dist).filter((f) => f.endsWith('.d.ts'))) {
+    const types = readFileSync(join(dist, file), 'utf8').replace(/((?:from |import\()'\.\/[\w-]+)\.js'/g, "$1.cjs'");
+    writeFileSync(join(dist, file.replace(/\.d\.ts$/, '.d.cts')), types);
   }
 }
 

@@ -1,5 +1,6 @@
 // The package as users get it: `npm pack`, install the tarball in an empty project, import it
-// the way users do (ESM in Node, types under `tsc --strict`), with nothing on stderr.
+// the way users do (ESM in Node, `require` in CommonJS, types under `tsc --strict`), with nothing
+// on stderr.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
+import { features, magikaDir } from '../support/magika.mjs';
 import { root, testModel } from '../support/models.mjs';
 
 const work = mkdtempSync(join(tmpdir(), 'onnxlet-package-'));
@@ -31,10 +33,10 @@ after(() => rmSync(work, { recursive: true, force: true }));
 test('the packed package ships only the build outputs', () => {
   const files = readdirSync(join(consumer, 'node_modules', 'onnxlet', 'dist')).sort();
   assert.deepEqual(files, [
-    'cache.d.ts', 'create-options.d.ts', 'env.d.ts', 'errors.d.ts', 'index.d.ts', 'inference-session.d.ts', 'memory.d.ts',
-    'onnxlet.min.js', 'onnxlet.mjs', 'onnxlet.threads.worker.mjs', 'onnxlet.worker.mjs', 'onnxlet_bg.wasm', 'onnxlet_full_bg.wasm',
-    'onnxlet_lite_bg.wasm', 'onnxlet_relaxed_bg.wasm', 'onnxlet_threads_bg.wasm', 'onnxlet_threads_relaxed_bg.wasm', 'operators.d.ts',
-    'source.d.ts', 'tensor.d.ts',
+    ...['cache', 'create-options', 'env', 'errors', 'index', 'inference-session', 'memory'].flatMap((m) => [`${m}.d.cts`, `${m}.d.ts`]),
+    'onnxlet.cjs', 'onnxlet.min.js', 'onnxlet.mjs', 'onnxlet.threads.worker.mjs', 'onnxlet.worker.mjs', 'onnxlet_bg.wasm', 'onnxlet_full_bg.wasm',
+    'onnxlet_lite_bg.wasm', 'onnxlet_relaxed_bg.wasm', 'onnxlet_threads_bg.wasm', 'onnxlet_threads_relaxed_bg.wasm',
+    ...['operators', 'source', 'tensor'].flatMap((m) => [`${m}.d.cts`, `${m}.d.ts`]),
   ]);
 });
 
@@ -70,6 +72,54 @@ test('an ESM consumer imports it and runs a model, with nothing on stderr', () =
   assert.equal(r.stderr, '');
 });
 
+/**
+ * A script that runs magika on one input with the module `onnxlet` (`require`d or imported), then
+ * loads a model the lite engine cannot run, and prints the scores and engines as JSON.
+ */
+function magikaScript(load) {
+  const input = features(readFileSync(join(root, 'README.md')));
+  return `${load}
+    (async () => {
+      const session = await InferenceSession.create(${JSON.stringify(join(magikaDir, 'model.onnx'))});
+      const input = new Tensor('int32', ${JSON.stringify(input)}, [1, ${input.length}]);
+      const { target_label: scores } = await session.run({ bytes: input });
+      const tract = await InferenceSession.create(${JSON.stringify(testModel('all_dtypes.onnx'))});
+      console.log(JSON.stringify({ engines: [session.engine, tract.engine], scores: Array.from(scores.data) }));
+    })();`;
+}
+
+test('a CommonJS consumer requires it where Node cannot require ESM (before 20.19), with the ESM results', () => {
+  // --no-experimental-require-module: Node 20.0–20.18, where require() of an ES module throws.
+  const old = ['--no-experimental-require-module'];
+  const esmOnly = spawnSync(process.execPath, [...old, '-e', "require(require.resolve('onnxlet').replace(/cjs$/, 'mjs'))"], { cwd: consumer, encoding: 'utf8' });
+  assert.match(esmOnly.stderr, /ERR_REQUIRE_ESM/, 'the flag makes require() of ESM fail, as Node before 20.19 does');
+  writeFileSync(join(consumer, 'main.cjs'), magikaScript("const { InferenceSession, Tensor } = require('onnxlet');"));
+  writeFileSync(join(consumer, 'esm.mjs'), magikaScript("import { InferenceSession, Tensor } from 'onnxlet';"));
+  const cjs = sh(process.execPath, [...old, 'main.cjs'], consumer);
+  assert.equal(cjs.stderr, '');
+  const esm = sh(process.execPath, ['esm.mjs'], consumer);
+  const [fromCjs, fromEsm] = [JSON.parse(cjs.stdout), JSON.parse(esm.stdout)];
+  assert.deepEqual(fromCjs.engines, ['lite', 'tract']);
+  assert.equal(fromCjs.scores.length, 214);
+  assert.deepEqual(fromCjs, fromEsm);
+});
+
+test('its CommonJS types check where TypeScript cannot require ESM (--module node16)', () => {
+  writeFileSync(
+    join(consumer, 'main.cts'),
+    `import { InferenceSession, Tensor, env, type WasmCode } from 'onnxlet';
+     const code: WasmCode = new Uint8Array(8);
+     env.wasm.wasmBinary = { lite: code };
+     export async function main(): Promise<string> {
+       const session = await InferenceSession.create('model.onnx');
+       const { y } = await session.run({ x: new Tensor('float32', [1], [1]) });
+       return y.type;
+     }`,
+  );
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  sh(process.execPath, [tsc, '--strict', '--noEmit', '--target', 'es2022', '--module', 'node16', '--moduleResolution', 'node16', '--lib', 'es2022,dom', 'main.cts'], consumer);
+});
+
 test('its types check under tsc --strict', () => {
   writeFileSync(
     join(consumer, 'main.ts'),
@@ -92,7 +142,7 @@ test('its types check under tsc --strict', () => {
 });
 
 test('the built JS never evaluates strings (it runs under a CSP without unsafe-eval)', () => {
-  for (const file of ['onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs', 'onnxlet.threads.worker.mjs']) {
+  for (const file of ['onnxlet.mjs', 'onnxlet.cjs', 'onnxlet.min.js', 'onnxlet.worker.mjs', 'onnxlet.threads.worker.mjs']) {
     const code = readFileSync(join(consumer, 'node_modules', 'onnxlet', 'dist', file), 'utf8');
     assert.doesNotMatch(code, /\beval\s*\(/, `${file} calls eval`);
     assert.doesNotMatch(code, /\bnew\s+Function\b/, `${file} calls new Function`);

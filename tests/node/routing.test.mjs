@@ -99,3 +99,54 @@ test('supportedOperators() says which engine has each operator', async () => {
   const sorted = [...operators].sort((a, b) => (a.domain + '\u0000' + a.name < b.domain + '\u0000' + b.name ? -1 : 1));
   assert.deepEqual(operators.map((o) => o.name), sorted.map((o) => o.name));
 });
+
+/** Runs each case's setting of `env.wasm` in a fresh Node, in turn, then creates a session of its model. */
+function wasmBinaryCases(cases) {
+  const read = (file) => `new Uint8Array(fs.readFileSync(${JSON.stringify(join(root, 'dist', file))}))`;
+  const code = (text) => text.replaceAll('LITE', read('onnxlet_lite_bg.wasm')).replaceAll('TRACT', read('onnxlet_bg.wasm'));
+  return inFreshNode(`
+    const fs = await import('node:fs');
+    const { env, InferenceSession } = onnxlet;
+    const outcome = {};
+    ${Object.entries(cases).map(([name, [setup, model]]) => `
+      for (const key of Object.keys(env.wasm)) delete env.wasm[key];
+      ${code(setup)}
+      outcome.${name} = await InferenceSession.create(${JSON.stringify(testModel(`${model}.onnx`))}).then(
+        (session) => session.engine,
+        (e) => e.code + ': ' + e.message,
+      );`).join('\n')}
+    console.log(JSON.stringify(outcome));
+  `);
+}
+
+test('env.wasm.wasmBinary by engine: only the modules given, in routing order', () => {
+  const result = wasmBinaryCases({
+    notCode: ["env.wasm.wasmBinary = { lite: 'onnxlet_lite_bg.wasm' };", 'two_outputs'],
+    unknownKey: ['env.wasm.wasmBinary = { full: new Uint8Array(8) };', 'two_outputs'],
+    empty: ['env.wasm.wasmBinary = {};', 'two_outputs'],
+    string: ["env.wasm.wasmBinary = 'onnxlet_lite_bg.wasm';", 'two_outputs'],
+    forcedTract: ["env.wasm.wasmBinary = { lite: LITE }; env.wasm.build = 'tract';", 'two_outputs'],
+    liteOnly: ['env.wasm.wasmBinary = { lite: LITE };', 'all_dtypes'],
+    liteGiven: ['env.wasm.wasmBinary = { lite: LITE };', 'two_outputs'],
+    both: ['env.wasm.wasmBinary = { lite: LITE, tract: TRACT };', 'all_dtypes'],
+  });
+  assert.match(result.notCode, /^INVALID_ARGUMENT: env\.wasm\.wasmBinary must be .*: its lite is \[object String\]$/);
+  assert.match(result.unknownKey, /^INVALID_ARGUMENT: .*: "full" is no engine \(lite or tract\)$/);
+  assert.match(result.empty, /^INVALID_ARGUMENT: .*: it gives none$/);
+  assert.match(result.string, /^INVALID_ARGUMENT: .*, not onnxlet_lite_bg\.wasm$/);
+  assert.match(result.forcedTract, /^INVALID_ARGUMENT: env\.wasm\.build is 'tract', whose module env\.wasm\.wasmBinary does not give \(it gives lite\)$/);
+  // Nothing is fetched for a module not given: the lite engine's refusal stands.
+  assert.match(result.liteOnly, /^UNSUPPORTED_OPERATOR: /);
+  assert.equal(result.liteGiven, 'lite');
+  assert.equal(result.both, 'tract');
+});
+
+test('env.wasm.wasmBinary by engine: a module given as the other engine is refused, for good', () => {
+  const result = wasmBinaryCases({
+    swapped: ['env.wasm.wasmBinary = { tract: LITE };', 'two_outputs'],
+    fixedTooLate: ['env.wasm.wasmBinary = { tract: TRACT };', 'two_outputs'],
+  });
+  const refusal = /^INVALID_ARGUMENT: env\.wasm\.wasmBinary\.tract is not the tract engine's module \(it holds the lite engine; .*lasts until the program restarts\)/;
+  assert.match(result.swapped, refusal);
+  assert.match(result.fixedTooLate, refusal);
+});
