@@ -42,9 +42,8 @@ def main():
     with open(os.path.join(args.model, 'config.min.json'), encoding='utf-8') as f:
         config = json.load(f)
     started = time.perf_counter()
-    runtime = Runtime(args.component)
-    with open(os.path.join(args.model, 'model.onnx'), 'rb') as f:
-        session = runtime.load(f.read())
+    runtime = Runtime(args.component, model_dirs=[args.model])
+    session = runtime.load_file(os.path.join(args.model, 'model.onnx'))
     print(f'{runtime.engine_name} engine, model ready in {time.perf_counter() - started:.2f} s', file=sys.stderr)
     batch = []
     for path in args.files:

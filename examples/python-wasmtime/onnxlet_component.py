@@ -1,12 +1,14 @@
 """onnxlet's WebAssembly component (wasi/wit/onnxlet.wit) from Python, on wasmtime's component API:
 numpy arrays in, numpy arrays out.
 
-    runtime = Runtime('onnxlet-component.wasm')
-    session = runtime.load(open('model.onnx', 'rb').read())
+    runtime = Runtime('onnxlet-component.wasm', model_dirs=['models'])
+    session = runtime.load_file('models/model.onnx')      # or runtime.load(model_bytes)
     outputs = session.run({'x': np.ones((1, 4), np.float32)})   # {name: numpy array}
 
 Needs `wasmtime` (PyPI, 51.0.0: `wasmtime.component`) and numpy.
 """
+
+import os
 
 import numpy as np
 import wasmtime
@@ -30,22 +32,31 @@ class OnnxletError(Exception):
 
 
 class Runtime:
-    """One instance of the component (its own memory); sessions loaded in it share that memory."""
+    """One instance of the component (its own memory); sessions loaded in it share that memory.
 
-    def __init__(self, path, engine=None):
+    `path`: the component's file; `model_dirs`: host directories the component may read models from
+    (`load_file`), read-only.
+    """
+
+    def __init__(self, path, engine=None, model_dirs=()):
         self.engine = engine or wasmtime.Engine()
-        self.component = wc.Component.from_file(self.engine, path)
+        # Another runtime's `component` (with its `engine`) skips compiling it again.
+        self.component = path if isinstance(path, wc.Component) else wc.Component.from_file(self.engine, path)
         linker = wc.Linker(self.engine)
-        linker.add_wasip2()  # the component's standard library imports WASI (stderr, clocks, random)
+        linker.add_wasip2()  # the component's standard library imports WASI (stderr, clocks, random, files)
         self.store = wasmtime.Store(self.engine)
-        self.store.set_wasi(wasmtime.WasiConfig())
+        wasi = wasmtime.WasiConfig()
+        self.model_dirs = [os.path.abspath(d) for d in model_dirs]
+        for d in self.model_dirs:
+            wasi.preopen_dir(d, d, False)  # the same path inside, so host paths work as they are
+        self.store.set_wasi(wasi)
         self.instance = linker.instantiate(self.store, self.component)
         interface = self.instance.get_export_index(self.store, INTERFACE)
         if interface is None:
             raise ValueError(f'{path} does not export {INTERFACE}')
         self._funcs = {
             name: self.instance.get_func(self.store, self.instance.get_export_index(self.store, name, interface))
-            for name in ('engine', '[static]session.load', '[method]session.inputs',
+            for name in ('engine', '[static]session.load', '[static]session.load-file', '[method]session.inputs',
                          '[method]session.outputs', '[method]session.run')
         }
 
@@ -63,6 +74,12 @@ class Runtime:
     def load(self, model, dims=None):
         """Loads a model from its bytes; `dims` pins symbolic dimensions, e.g. {'N': 1}."""
         result = self._call('[static]session.load', bytes(model), list((dims or {}).items()))
+        return Session(self, _ok(result))
+
+    def load_file(self, path, dims=None):
+        """Loads a model from a file in one of `model_dirs`: the component reads it itself, which is
+        much faster than `load` for large models (wasmtime-py passes bytes element by element)."""
+        result = self._call('[static]session.load-file', os.path.abspath(path), list((dims or {}).items()))
         return Session(self, _ok(result))
 
 

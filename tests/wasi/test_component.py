@@ -49,6 +49,17 @@ class ComponentTest(unittest.TestCase):
                 np.testing.assert_allclose(got[key], want[key], rtol=model['rtol'], atol=model['atol'])
         session.close()
 
+    def test_load_file_reads_a_mounted_model_and_nothing_else(self):
+        runtime = Runtime(self.runtime.component, engine=self.runtime.engine, model_dirs=[os.path.join(MODELS, 'magika')])
+        session = runtime.load_file(os.path.join(MODELS, 'magika', 'model.onnx'))
+        feeds = case_inputs(index()['magika'], 0)
+        want = self.runtime.load(read(MODELS, 'magika', 'model.onnx')).run(feeds)['target_label']
+        np.testing.assert_array_equal(session.run(feeds)['target_label'], want)
+        with self.assertRaises(OnnxletError) as e:
+            runtime.load_file(os.path.join(MODELS, 'squeezenet', 'model.onnx'))
+        self.assertEqual(e.exception.code, 'INVALID_ARGUMENT')
+        self.assertIn('preopened', e.exception.message)
+
     def test_engine(self):
         self.assertEqual(self.runtime.engine_name, 'tract')
 

@@ -28,15 +28,17 @@ struct Model(onnxlet::Session);
 
 impl GuestSession for Model {
     fn load(model: Vec<u8>, dims: Vec<(String, u64)>) -> Result<Session, Error> {
-        let free_dimension_overrides = dims
-            .into_iter()
-            .map(|(name, size)| Ok((name, usize_of(size, "dimension")?)))
-            .collect::<Result<_, Error>>()?;
-        let options = LoadOptions {
-            free_dimension_overrides,
-        };
-        let session = onnxlet::Session::from_bytes(model, &options).map_err(error)?;
-        Ok(Session::new(Model(session)))
+        load(model, dims)
+    }
+
+    fn load_file(path: String, dims: Vec<(String, u64)>) -> Result<Session, Error> {
+        let model = std::fs::read(&path).map_err(|e| Error {
+            code: ErrorCode::InvalidArgument,
+            message: format!(
+                "cannot read the model {path}: {e} (is its directory preopened by the host?)"
+            ),
+        })?;
+        load(model, dims)
     }
 
     fn inputs(&self) -> Vec<ValueInfo> {
@@ -78,6 +80,18 @@ impl GuestSession for Model {
             })
             .collect())
     }
+}
+
+fn load(model: Vec<u8>, dims: Vec<(String, u64)>) -> Result<Session, Error> {
+    let free_dimension_overrides = dims
+        .into_iter()
+        .map(|(name, size)| Ok((name, usize_of(size, "dimension")?)))
+        .collect::<Result<_, Error>>()?;
+    let options = LoadOptions {
+        free_dimension_overrides,
+    };
+    let session = onnxlet::Session::from_bytes(model, &options).map_err(error)?;
+    Ok(Session::new(Model(session)))
 }
 
 fn usize_of(value: u64, what: &str) -> Result<usize, Error> {
