@@ -32,6 +32,14 @@ export function ensureNpmDeps() {
   run('npm', ['ci', '--no-audit', '--no-fund', '--foreground-scripts']);
 }
 
+/** jco and WASI's JS shims for examples/js-jco (the component in Node; tests/node/wasi-jco.test.mjs). */
+export function ensureJcoExample() {
+  const dir = join(root, 'examples', 'js-jco');
+  const stamp = join(dir, 'node_modules', '.package-lock.json');
+  if (mtime(stamp) >= mtime(join(dir, 'package-lock.json')) && existsSync(join(dir, 'node_modules', '.bin', 'jco'))) return;
+  run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir });
+}
+
 /** The wasm-bindgen crate version, read from Cargo.lock. */
 export function wasmBindgenVersion() {
   const lock = readFileSync(join(root, 'Cargo.lock'), 'utf8');

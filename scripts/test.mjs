@@ -5,7 +5,7 @@
 // builds), and the Chromium tests.
 import { join } from 'node:path';
 
-import { ensureChromium, ensureDeno, ensureNpmDeps, ensureRustToolchain, fetchModels, makeNodeTests, root, run } from './setup.mjs';
+import { ensureChromium, ensureDeno, ensureJcoExample, ensureNpmDeps, ensureRustToolchain, fetchModels, makeNodeTests, root, run } from './setup.mjs';
 
 const started = Date.now();
 // Incremental caches are 2 GB here, and CI builds each crate once: off for every cargo run below
@@ -20,6 +20,7 @@ fetchModels();
 makeNodeTests();
 ensureChromium();
 ensureDeno();
+ensureJcoExample();
 
 step('build');
 run(process.execPath, [join(root, 'scripts', 'build.mjs')]);
