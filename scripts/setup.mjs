@@ -32,12 +32,15 @@ export function ensureNpmDeps() {
   run('npm', ['ci', '--no-audit', '--no-fund', '--foreground-scripts']);
 }
 
-/** jco and WASI's JS shims for examples/js-jco (the component in Node; tests/node/wasi-jco.test.mjs). */
+/**
+ * jco and WASI's JS shims for examples/js-jco (the component in Node; tests/node/wasi-jco.test.mjs),
+ * at the exact versions its package.json names (examples keep no lock file: examples/.gitignore).
+ */
 export function ensureJcoExample() {
   const dir = join(root, 'examples', 'js-jco');
   const stamp = join(dir, 'node_modules', '.package-lock.json');
-  if (mtime(stamp) >= mtime(join(dir, 'package-lock.json')) && existsSync(join(dir, 'node_modules', '.bin', 'jco'))) return;
-  run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir });
+  if (mtime(stamp) >= mtime(join(dir, 'package.json')) && existsSync(join(dir, 'node_modules', '.bin', 'jco'))) return;
+  run('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock'], { cwd: dir });
 }
 
 /** The wasm-bindgen crate version, read from Cargo.lock. */

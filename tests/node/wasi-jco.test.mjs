@@ -18,7 +18,7 @@ const component = join(root, 'dist', 'wasi', 'onnxlet-component.wasm');
 const inference = await (async () => {
   if (!existsSync(component)) throw new Error(`${component} is missing: run \`node scripts/build.mjs --module wasi\``);
   if (!existsSync(join(example, 'node_modules', '.bin', 'jco'))) {
-    throw new Error('examples/js-jco has no node_modules: run `npm ci` there (npm test does it)');
+    throw new Error('examples/js-jco has no node_modules: run `npm install` there (npm test does it)');
   }
   execFileSync('npm', ['run', '--silent', 'transpile'], { cwd: example, stdio: 'inherit' });
   return (await import(pathToFileURL(join(example, 'component', 'onnxlet.js')).href)).inference;
