@@ -1,5 +1,6 @@
 // Builds the package: Rust → wasm (+simd128): the default operator set, the same with +relaxed-simd, the full operator set,
-// the default set multi-threaded (atomics, shared memory), and the lite engine → wasm-bindgen → wasm-opt → esbuild (ESM, script tag, workers) → .d.ts.
+// the default set multi-threaded (atomics, shared memory), and the lite engine → wasm-bindgen → wasm-opt → esbuild (ESM, script tag, workers) → .d.ts;
+// and the WASI runner and component (dist/wasi/, not in the npm package; docs/wasi.md).
 // Every tool call lives here, so any one of them can be swapped.
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -81,6 +82,58 @@ const THREADS = {
     ].join(' '),
   },
 };
+
+/**
+ * The WASI builds (`--module wasi`; wasi/, docs/wasi.md), in dist/wasi/: the command-line runner
+ * (wasm32-wasip1) on each engine, and the component (wasm32-wasip2) on tract. They use the
+ * prebuilt std (no -Zbuild-std: there is no JS download to shrink) and the SIMD target feature
+ * from .cargo/config.toml. Cargo's output paths are per target and crate, not per feature, so each
+ * build is copied out before the next one overwrites it.
+ */
+const WASI_BUILDS = [
+  { crate: 'onnxlet-wasi', target: 'wasm32-wasip1', output: 'onnxlet.wasm', file: 'onnxlet.wasm', features: [] },
+  {
+    crate: 'onnxlet-wasi',
+    target: 'wasm32-wasip1',
+    output: 'onnxlet.wasm',
+    file: 'onnxlet-lite.wasm',
+    features: ['--no-default-features', '--features', 'lite', '--config', 'profile.release.package.onnxlet.opt-level=3'],
+  },
+  { crate: 'onnxlet-component', target: 'wasm32-wasip2', output: 'onnxlet_component.wasm', file: 'onnxlet-component.wasm', features: [] },
+];
+
+function buildWasi() {
+  mkdirSync(join(dist, 'wasi'), { recursive: true });
+  for (const { crate, target, output, file, features } of WASI_BUILDS) {
+    run('cargo', ['build', '--release', '--target', target, '-p', crate, ...features]);
+    const built = readFileSync(join(root, 'target', target, 'release', output));
+    writeFileSync(join(dist, 'wasi', file), target === 'wasm32-wasip1' ? withoutCustomSections(built) : built);
+  }
+}
+
+/**
+ * A core module without its custom sections: the prebuilt std's DWARF and the function names
+ * (2.1 MB of the tract runner's 8.6). Panics still print their message (wasi/cli/src/main.rs).
+ * (A component nests its modules, so it is left whole.)
+ */
+function withoutCustomSections(bytes) {
+  const kept = [bytes.subarray(0, 8)];
+  let at = 8;
+  while (at < bytes.length) {
+    const start = at;
+    at += 1;
+    let size = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = bytes[at++];
+      size += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) break;
+    }
+    at += size;
+    if (bytes[start] !== 0) kept.push(bytes.subarray(start, at));
+  }
+  if (at !== bytes.length) throw new Error('withoutCustomSections: truncated module');
+  return Buffer.concat(kept);
+}
 
 /** Builds one module: Rust → wasm-bindgen → wasm-opt → dist/`file`. */
 function buildWasm({ features, file, out, threads = false, lite = false }) {
@@ -276,8 +329,15 @@ function writeCjsTypes() {
 const brotli = (name) =>
   brotliCompressSync(readFileSync(join(dist, name)), { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 
-function reportSizes(builds) {
-  const files = [...builds.map((b) => b.file), 'onnxlet.mjs', 'onnxlet.min.js', 'onnxlet.worker.mjs', 'onnxlet.threads.worker.mjs'];
+function reportSizes(builds, wasi) {
+  const files = [
+    ...builds.map((b) => b.file),
+    ...(wasi ? WASI_BUILDS.map((b) => join('wasi', b.file)) : []),
+    'onnxlet.mjs',
+    'onnxlet.min.js',
+    'onnxlet.worker.mjs',
+    'onnxlet.threads.worker.mjs',
+  ];
   const rows = files.map((name) => {
     const bytes = readFileSync(join(dist, name));
     return { file: `dist/${name}`, raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, brotli: brotli(name) };
@@ -294,24 +354,26 @@ function checkBudget() {
   console.log(line);
 }
 
-/** `--module a,b` builds only those modules (names in BUILDS), for a fast inner loop. */
+/** `--module a,b` builds only those modules (names in BUILDS, or `wasi`), for a fast inner loop. */
 function selectedBuilds() {
   const at = process.argv.indexOf('--module');
-  if (at < 0) return BUILDS;
+  if (at < 0) return { builds: BUILDS, wasi: true };
   const names = (process.argv[at + 1] ?? '').split(',');
-  const unknown = names.filter((n) => !BUILDS.some((b) => b.name === n));
+  const known = [...BUILDS.map((b) => b.name), 'wasi'];
+  const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length) {
-    throw new Error(`--module: unknown ${unknown.join(', ')} (one or more of ${BUILDS.map((b) => b.name).join(', ')})`);
+    throw new Error(`--module: unknown ${unknown.join(', ')} (one or more of ${known.join(', ')})`);
   }
-  return BUILDS.filter((b) => names.includes(b.name));
+  return { builds: BUILDS.filter((b) => names.includes(b.name)), wasi: names.includes('wasi') };
 }
 
-const builds = selectedBuilds();
+const { builds, wasi } = selectedBuilds();
 mkdirSync(dist, { recursive: true });
 ensureNpmDeps();
 ensureRustToolchain();
 for (const build of builds) buildWasm(build);
+if (wasi) buildWasi();
 if (builds === BUILDS) checkSameGlue();
 await buildJs();
-reportSizes(builds);
+reportSizes(builds, wasi);
 if (builds.some((b) => b.lite)) checkBudget();

@@ -32,6 +32,17 @@ export function ensureNpmDeps() {
   run('npm', ['ci', '--no-audit', '--no-fund', '--foreground-scripts']);
 }
 
+/**
+ * jco and WASI's JS shims for examples/js-jco (the component in Node; tests/node/wasi-jco.test.mjs),
+ * at the exact versions its package.json names (examples keep no lock file: examples/.gitignore).
+ */
+export function ensureJcoExample() {
+  const dir = join(root, 'examples', 'js-jco');
+  const stamp = join(dir, 'node_modules', '.package-lock.json');
+  if (mtime(stamp) >= mtime(join(dir, 'package.json')) && existsSync(join(dir, 'node_modules', '.bin', 'jco'))) return;
+  run('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock'], { cwd: dir });
+}
+
 /** The wasm-bindgen crate version, read from Cargo.lock. */
 export function wasmBindgenVersion() {
   const lock = readFileSync(join(root, 'Cargo.lock'), 'utf8');
@@ -40,11 +51,14 @@ export function wasmBindgenVersion() {
   return m[1];
 }
 
-/** The wasm32 target, the standard library's sources and wasm-bindgen-cli at exactly the crate's version. */
+/**
+ * The wasm32 targets (the browser's, and WASI's for the runner and component in wasi/), the
+ * standard library's sources and wasm-bindgen-cli at exactly the crate's version.
+ */
 export function ensureRustToolchain() {
-  const targets = output('rustup', ['target', 'list', '--installed']) ?? '';
-  if (!targets.split('\n').includes('wasm32-unknown-unknown')) {
-    run('rustup', ['target', 'add', 'wasm32-unknown-unknown']);
+  const targets = (output('rustup', ['target', 'list', '--installed']) ?? '').split('\n');
+  for (const target of ['wasm32-unknown-unknown', 'wasm32-wasip1', 'wasm32-wasip2']) {
+    if (!targets.includes(target)) run('rustup', ['target', 'add', target]);
   }
   // Every module rebuilds std from its sources (`-Zbuild-std`; scripts/build.mjs).
   const components = output('rustup', ['component', 'list', '--installed']) ?? '';
@@ -58,7 +72,7 @@ export function ensureRustToolchain() {
 
 /** Python packages used to fetch the models and compute reference outputs. */
 export function ensurePythonDeps() {
-  const modules = 'import onnx, onnxruntime, numpy, magika, tokenizers, onnxconverter_common';
+  const modules = 'import onnx, onnxruntime, numpy, magika, tokenizers, onnxconverter_common, wasmtime.component';
   const ok = spawnSync('python3', ['-c', modules], { cwd: root, stdio: 'ignore' });
   if (ok.status === 0) return;
   run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', 'scripts/requirements.txt']);

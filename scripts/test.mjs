@@ -1,10 +1,11 @@
 // `npm test`: sets up everything the tests need (npm deps, wasm32 target, wasm-bindgen-cli,
 // Python packages, the pinned models and the ONNX node tests, Debian's chromium), builds, lints,
 // and runs every suite: cargo's native tests (the ONNX node tests among them, on the full and lite builds),
-// the Node tests (the same node tests through both wasm builds), and the Chromium tests.
+// the WASI runner and component under wasmtime, the Node tests (the same node tests through both wasm
+// builds), and the Chromium tests.
 import { join } from 'node:path';
 
-import { ensureChromium, ensureDeno, ensureNpmDeps, ensureRustToolchain, fetchModels, makeNodeTests, root, run } from './setup.mjs';
+import { ensureChromium, ensureDeno, ensureJcoExample, ensureNpmDeps, ensureRustToolchain, fetchModels, makeNodeTests, root, run } from './setup.mjs';
 
 const started = Date.now();
 // Incremental caches are 2 GB here, and CI builds each crate once: off for every cargo run below
@@ -19,6 +20,7 @@ fetchModels();
 makeNodeTests();
 ensureChromium();
 ensureDeno();
+ensureJcoExample();
 
 step('build');
 run(process.execPath, [join(root, 'scripts', 'build.mjs')]);
@@ -37,6 +39,12 @@ run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', ...lite, 
 // The multi-threaded module's code is wasm32-only (linted here without atomics, which only the
 // build needs).
 run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', '--features', 'threads', '--', '-D', 'warnings']);
+// The WASI runner (natively with its tests, and for WASI on each engine) and the component (docs/wasi.md).
+run('cargo', ['clippy', '-p', 'onnxlet-wasi', '--all-targets', '--', '-D', 'warnings']);
+for (const features of [[], lite]) {
+  run('cargo', ['clippy', '-p', 'onnxlet-wasi', '--target', 'wasm32-wasip1', ...features, '--', '-D', 'warnings']);
+}
+run('cargo', ['clippy', '-p', 'onnxlet-component', '--target', 'wasm32-wasip2', '--', '-D', 'warnings']);
 run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--noEmit']);
 
 step('native tests (cargo test, default build)');
@@ -58,6 +66,12 @@ for (const crate of ['tract-core', 'tract-data']) {
     env: { ...process.env, CARGO_TARGET_DIR: join(root, 'target', 'vendor-test'), CARGO_PROFILE_DEV_DEBUG: 'false' },
   });
 }
+
+step('WASI runner: its .npy reader and command line (native unit tests)');
+run('cargo', ['test', '-p', 'onnxlet-wasi', ...lite]);
+
+step('WASI runner and component under wasmtime (real models against onnxruntime)');
+run('python3', ['-m', 'unittest', 'discover', '-s', 'tests/wasi', '-v']);
 
 step('Node tests');
 run(process.execPath, ['--test', '--test-concurrency=1', 'tests/node/']);
