@@ -1,11 +1,12 @@
 // `npm start`: sets up, builds what the demos need, fetches the models, serves the demo site on
 // http://127.0.0.1:8080 (PORT to change it), then builds the other modules while it serves.
 //
-// The demos run on the lite module; the JS bundles need the tract and threads modules' glue
-// (pkg/), so those three are built first (`--module default,threads,lite`). The relaxed-SIMD,
-// full and threads-relaxed modules, which a page fetches only for a model the lite engine
-// cannot run (the relaxed one, in Chromium) or when asked, follow in the background: on a fresh
-// clone the site is up after about half of the full build.
+// The demos run on the lite module, and the JS bundles need the tract module's glue (pkg/), so
+// those two are built first (`--module default,lite`; before the threads module's first build
+// the threads worker is left out). The relaxed-SIMD, full and multi-threaded modules, which a
+// page fetches only for a model the lite engine cannot run (the relaxed one, in Chromium), on
+// more than one thread, or when asked, follow in the background: on a fresh clone the site is
+// up after less than half of the full build.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -13,7 +14,7 @@ import { serve } from './serve.mjs';
 import { fetchModels, root, run } from './setup.mjs';
 
 const build = join(root, 'scripts', 'build.mjs');
-run(process.execPath, [build, '--module', 'default,threads,lite']);
+run(process.execPath, [build, '--module', 'default,lite']);
 fetchModels();
 
 const port = Number(process.env.PORT ?? 8080);
@@ -27,7 +28,7 @@ const server = await serve(
 );
 console.log(`\nonnxlet demo: ${server.url}/  (Ctrl+C to stop)`);
 
-const rest = ['relaxed', 'full', 'threads-relaxed'];
+const rest = ['relaxed', 'full', 'threads', 'threads-relaxed'];
 console.log(`building the other modules (${rest.join(', ')}) while serving…`);
 const child = spawn(process.execPath, [build, '--module', rest.join(',')], { cwd: root, stdio: 'inherit' });
 let stopping = false;
