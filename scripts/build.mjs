@@ -287,16 +287,22 @@ async function buildJs() {
       build.onResolve({ filter: /[/\\]pkg[/\\]onnxlet\.js$/ }, () => ({ path: join(pkg, 'threads', 'onnxlet.js') }));
     },
   };
-  await esbuild.build({
-    ...common,
-    entryPoints: [join(root, 'js', 'threads-worker.ts')],
-    format: 'esm',
-    platform: 'neutral',
-    minify: true,
-    plugins: [threadsGlue],
-    outfile: join(dist, 'onnxlet.threads.worker.mjs'),
-    define: define({ threads: true }),
-  });
+  // Before the threads module's first build (`--module default,lite` on a fresh clone, or
+  // `npm start`'s first step), there is no glue for its worker: the worker is left out.
+  const threadsBuilt = existsSync(join(pkg, 'threads', 'onnxlet.js'));
+  if (!threadsBuilt) console.log('no threads module in pkg/ yet: dist/onnxlet.threads.worker.mjs left out (build --module threads)');
+  if (threadsBuilt) {
+    await esbuild.build({
+      ...common,
+      entryPoints: [join(root, 'js', 'threads-worker.ts')],
+      format: 'esm',
+      platform: 'neutral',
+      minify: true,
+      plugins: [threadsGlue],
+      outfile: join(dist, 'onnxlet.threads.worker.mjs'),
+      define: define({ threads: true }),
+    });
+  }
   await esbuild.build({
     ...common,
     format: 'iife',
@@ -306,10 +312,17 @@ async function buildJs() {
     outfile: join(dist, 'onnxlet.min.js'),
     define: define({ iife: true }),
   });
-  run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json']);
+  if (threadsBuilt) {
+    run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json']);
+  } else {
+    // The same declarations without the threads worker, which needs the threads glue's types.
+    const config = join(pkg, 'tsconfig.no-threads.json');
+    writeFileSync(config, JSON.stringify({ extends: '../tsconfig.build.json', include: ['../js/**/*.ts'], exclude: ['../js/threads-worker.ts'] }));
+    run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', config]);
+  }
   // Internal modules: no public declaration refers to them.
   for (const internal of ['wasm', 'module', 'backend', 'local-file', 'threads', 'threads-worker', 'worker', 'worker-backend', 'worker-protocol']) {
-    rmSync(join(dist, `${internal}.d.ts`));
+    rmSync(join(dist, `${internal}.d.ts`), { force: true });
   }
   writeCjsTypes();
 }
@@ -337,7 +350,7 @@ function reportSizes(builds, wasi) {
     'onnxlet.min.js',
     'onnxlet.worker.mjs',
     'onnxlet.threads.worker.mjs',
-  ];
+  ].filter((name) => existsSync(join(dist, name)));
   const rows = files.map((name) => {
     const bytes = readFileSync(join(dist, name));
     return { file: `dist/${name}`, raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, brotli: brotli(name) };

@@ -2,7 +2,8 @@
 // demos and the tests need, installed only when missing. Uses Node built-ins only, so it can run
 // before `npm install`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,9 +16,9 @@ export function run(cmd, args, options = {}) {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}`);
 }
 
-function output(cmd, args) {
+function output(cmd, args, options = {}) {
   try {
-    return execFileSync(cmd, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync(cmd, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], ...options }).trim();
   } catch {
     return undefined;
   }
@@ -51,18 +52,57 @@ export function wasmBindgenVersion() {
   return m[1];
 }
 
+/** rust-toolchain.toml's channel, components and targets. */
+export function pinnedToolchain() {
+  const toml = readFileSync(join(root, 'rust-toolchain.toml'), 'utf8');
+  const string = (key) => toml.match(new RegExp(`^${key} = "([^"]+)"`, 'm'))?.[1];
+  const list = (key) => [...(toml.match(new RegExp(`^${key} = \\[([^\\]]*)\\]`, 'm'))?.[1] ?? '').matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+  const channel = string('channel');
+  if (!channel) throw new Error('rust-toolchain.toml names no channel');
+  return { channel, components: list('components'), targets: list('targets') };
+}
+
 /**
- * The wasm32 targets (the browser's, and WASI's for the runner and component in wasi/), the
- * standard library's sources and wasm-bindgen-cli at exactly the crate's version.
+ * The toolchain rust-toolchain.toml pins. When rustup's `stable` is that very version (a fresh
+ * machine with rustup's default install, say), `stable` is made to serve under the pinned name
+ * too, as a symbolic link in rustup's toolchains directory named as rustup names an installed
+ * release (`rustup toolchain link` refuses release names): rustup then manages its components
+ * and targets as the release's, and nothing is downloaded twice. Otherwise rustup installs the
+ * pinned release. Runs outside the project directory, or with `+stable`, so that no rustup
+ * call here installs the pinned toolchain by itself first.
+ */
+function ensurePinnedToolchain({ channel }) {
+  const outside = { cwd: tmpdir() };
+  const installed = (output('rustup', ['toolchain', 'list'], outside) ?? '').split('\n').map((l) => l.split(' ')[0]);
+  if (installed.some((t) => t === channel || t.startsWith(`${channel}-`))) return;
+  const stable = output('rustc', ['+stable', '-vV'], outside) ?? '';
+  const host = stable.match(/^host: (\S+)/m)?.[1];
+  const home = output('rustup', ['show', 'home'], outside);
+  if (stable.match(/^release: (\S+)/m)?.[1] === channel && host && home) {
+    const sysroot = output('rustc', ['+stable', '--print', 'sysroot'], outside);
+    const link = join(home, 'toolchains', `${channel}-${host}`);
+    console.log(`$ ln -s ${sysroot} ${link}  (rustup's stable is ${channel})`);
+    symlinkSync(sysroot, link);
+    return;
+  }
+  run('rustup', ['toolchain', 'install', channel, '--profile', 'minimal']);
+}
+
+/**
+ * The pinned toolchain with its components and targets (the standard library's sources among
+ * them: every module rebuilds std, scripts/build.mjs), and wasm-bindgen-cli at exactly the
+ * crate's version.
  */
 export function ensureRustToolchain() {
+  const pinned = pinnedToolchain();
+  ensurePinnedToolchain(pinned);
   const targets = (output('rustup', ['target', 'list', '--installed']) ?? '').split('\n');
-  for (const target of ['wasm32-unknown-unknown', 'wasm32-wasip1', 'wasm32-wasip2']) {
-    if (!targets.includes(target)) run('rustup', ['target', 'add', target]);
-  }
-  // Every module rebuilds std from its sources (`-Zbuild-std`; scripts/build.mjs).
-  const components = output('rustup', ['component', 'list', '--installed']) ?? '';
-  if (!components.split('\n').includes('rust-src')) run('rustup', ['component', 'add', 'rust-src']);
+  const missingTargets = pinned.targets.filter((t) => !targets.includes(t));
+  if (missingTargets.length) run('rustup', ['target', 'add', ...missingTargets]);
+  // Installed components are listed with their host (`clippy-x86_64-unknown-linux-gnu`).
+  const components = (output('rustup', ['component', 'list', '--installed']) ?? '').split('\n');
+  const missing = pinned.components.filter((c) => !components.some((i) => i === c || i.startsWith(`${c}-`)));
+  if (missing.length) run('rustup', ['component', 'add', ...missing]);
   const version = wasmBindgenVersion();
   const installed = output('wasm-bindgen', ['--version']);
   if (installed !== `wasm-bindgen ${version}`) {

@@ -1,9 +1,15 @@
 // `npm test`: sets up everything the tests need (npm deps, wasm32 target, wasm-bindgen-cli,
 // Python packages, the pinned models and the ONNX node tests, Debian's chromium), builds, lints,
 // and runs every suite: cargo's native tests (the ONNX node tests among them, on the full and lite builds),
-// the WASI runner and component under wasmtime, the Node tests (the same node tests through both wasm
-// builds), and the Chromium tests.
-import { join } from 'node:path';
+// the WASI runner and component under wasmtime, the Node tests (the same node tests through both
+// wasm builds), and the Chromium tests.
+//
+// `npm test -- FILE...` (the inner loop) runs the same set-up, then only the given Node or
+// Chromium test files (or directories) against dist/ as it is: no build (unless dist/ has none),
+// no lint, no cargo. Arguments starting with `--` go to `node --test`
+// (`npm test -- tests/node/api.test.mjs --test-name-pattern=fetch`).
+import { existsSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 
 import { ensureChromium, ensureDeno, ensureJcoExample, ensureNpmDeps, ensureRustToolchain, fetchModels, makeNodeTests, root, run } from './setup.mjs';
 
@@ -12,6 +18,12 @@ const started = Date.now();
 // (disk, not time, is what CI machines run short of).
 process.env.CARGO_INCREMENTAL = '0';
 const step = (name) => console.log(`\n=== ${name} (${Math.round((Date.now() - started) / 1000)} s)`);
+
+const args = process.argv.slice(2);
+if (args.length) {
+  runFiles(args);
+  process.exit(0);
+}
 
 step('set-up');
 ensureNpmDeps();
@@ -84,3 +96,33 @@ step('Chromium tests');
 run(process.execPath, ['--test', '--test-concurrency=1', 'tests/browser/']);
 
 step('all tests passed');
+
+/** `npm test -- FILE...`: set-up, then only these test files (Node's or Chromium's). */
+function runFiles(args) {
+  const flags = args.filter((a) => a.startsWith('--'));
+  const files = args.filter((a) => !a.startsWith('--')).map((a) => relative(root, resolve(a)));
+  const suite = (f) => f.split(/[\\/]/).slice(0, 2).join('/');
+  const wrong = files.filter((f) => !existsSync(join(root, f)) || !['tests/node', 'tests/browser'].includes(suite(f)));
+  if (wrong.length) {
+    throw new Error(
+      `npm test -- FILE: ${wrong.join(', ')}: not a file or directory under tests/node/ or tests/browser/ ` +
+        '(the native tests run with cargo test; CONTRIBUTING.md lists the commands)',
+    );
+  }
+  step('set-up');
+  ensureNpmDeps();
+  ensureRustToolchain();
+  fetchModels();
+  makeNodeTests();
+  if (files.some((f) => suite(f) === 'tests/browser')) ensureChromium();
+  ensureDeno();
+  if (!existsSync(join(root, 'dist', 'onnxlet.mjs'))) {
+    step('build (dist/ is empty)');
+    run(process.execPath, [join(root, 'scripts', 'build.mjs')]);
+  } else {
+    console.log('dist/ as built: after changing Rust or js/, rebuild first (npm run build -- --module lite)');
+  }
+  step(`tests: ${files.join(' ')}`);
+  run(process.execPath, ['--test', '--test-concurrency=1', ...flags, ...files]);
+  step('passed');
+}
