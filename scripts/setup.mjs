@@ -112,7 +112,7 @@ export function ensureRustToolchain() {
 
 /** Python packages used to fetch the models and compute reference outputs. */
 export function ensurePythonDeps() {
-  const modules = 'import onnx, onnxruntime, numpy, magika, tokenizers, onnxconverter_common, wasmtime.component';
+  const modules = 'import onnx, onnxruntime, numpy, magika, tokenizers, onnxconverter_common, wasmtime.component, sklearn, skl2onnx';
   const ok = spawnSync('python3', ['-c', modules], { cwd: root, stdio: 'ignore' });
   if (ok.status === 0) return;
   run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', 'scripts/requirements.txt']);

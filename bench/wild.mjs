@@ -1,0 +1,104 @@
+// The wild models of scripts/make-wild-models.py (issue 30) timed in Node: onnxlet with the
+// default routing (`auto`), onnxlet forced onto tract, and onnxruntime-web (wasm backend, one
+// thread), each in a fresh process, on each model's first case. Prints a markdown table: the
+// engine the model lands on, max |error| / max |reference| against onnxruntime (Python) and the
+// median ms of `run`. Not part of `npm test` (its numbers depend on the machine).
+//
+//   node bench/wild.mjs                       # every wild model
+//   node bench/wild.mjs ppocrv5_rec,ppocrv5_rec_pinned --runs 20
+//
+// Options: a comma-separated list of model names, `--runs N` (timed runs, default 15; fewer for
+// a model whose runs take over a second each), `--runtimes auto,tract,ort`.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { relativeError, typedArray } from '../tests/support/compare.mjs';
+import { root } from '../tests/support/models.mjs';
+
+const dir = process.env.ONNXLET_WILD_MODELS_DIR ?? join(root, '.cache', 'wild-models');
+const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+const read = async (file) => new Uint8Array(await readFile(join(dir, file)));
+
+/** One runtime on one model, in this process: `{ engine, error, ms }` or `{ failed }`. */
+async function child(runtimeName, name, runs) {
+  let runtime;
+  if (runtimeName === 'ort') {
+    runtime = await import('onnxruntime-web');
+    runtime.env.wasm.numThreads = 1;
+    runtime.env.logLevel = 'error';
+  } else {
+    runtime = await import('onnxlet');
+    runtime.env.wasm.build = runtimeName;
+  }
+  const model = index.models.find((m) => m.name === name);
+  const c = model.cases[0];
+  const feeds = {};
+  for (const input of c.inputs) {
+    feeds[input.name] = new runtime.Tensor(input.type, typedArray(input.type, await read(input.file)), input.dims);
+  }
+  let session;
+  try {
+    session = await runtime.InferenceSession.create(await read(model.file));
+  } catch (e) {
+    return { failed: `load: ${e.message.split('\n')[0].slice(0, 200)}` };
+  }
+  let outputs;
+  try {
+    outputs = await session.run(feeds);
+  } catch (e) {
+    return { failed: `run: ${e.message.split('\n')[0].slice(0, 200)}` };
+  }
+  let error = 0;
+  for (const expected of c.outputs) {
+    const actual = outputs[expected.name];
+    if (!actual?.data?.length) return { failed: `output ${expected.name}: ${actual ? `${actual.type} without data` : 'missing'}` };
+    error = Math.max(error, relativeError(actual.data, typedArray(expected.type, await read(expected.file))));
+  }
+  const times = [];
+  const start = performance.now();
+  for (let i = 0; i < runs + 2; i++) {
+    const t = performance.now();
+    await session.run(feeds);
+    if (i >= 2) times.push(performance.now() - t);
+    if (performance.now() - start > 20_000 && times.length >= 3) break;
+  }
+  times.sort((a, b) => a - b);
+  return { engine: session.engine ?? 'ort', error, ms: times[times.length >> 1], runs: times.length };
+}
+
+const args = process.argv.slice(2);
+if (args[0] === '--child') {
+  const result = await child(args[1], args[2], Number(args[3]));
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
+} else {
+  const option = (flag, fallback) => {
+    const i = args.indexOf(flag);
+    return i >= 0 ? args.splice(i, 2)[1] : fallback;
+  };
+  const runs = Number(option('--runs', 15));
+  const runtimes = option('--runtimes', 'auto,tract,ort').split(',');
+  const names = args[0] ? args[0].split(',') : index.models.map((m) => m.name);
+  const self = fileURLToPath(import.meta.url);
+  const cell = (r) => (r.failed ? `fails (${r.failed})` : `${r.ms.toFixed(r.ms < 10 ? 2 : 1)} ms`);
+  console.log(`| model | ${runtimes.map((r) => `${r} (engine, max rel. error, median)`).join(' | ')} |`);
+  console.log(`|---|${runtimes.map(() => '---').join('|')}|`);
+  for (const name of names) {
+    const results = runtimes.map((r) => {
+      try {
+        const out = execFileSync(process.execPath, [self, '--child', r, name, String(runs)], {
+          cwd: root,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        return JSON.parse(out.trim().split('\n').pop());
+      } catch (e) {
+        return { failed: `crashed: ${String(e.stderr ?? e.message).trim().split('\n').pop().slice(0, 200)}` };
+      }
+    });
+    const cells = results.map((r) => (r.failed ? cell(r) : `${r.engine}, ${r.error.toExponential(1)}, ${cell(r)}`));
+    console.log(`| ${name} | ${cells.join(' | ')} |`);
+  }
+}
