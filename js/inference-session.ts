@@ -95,7 +95,13 @@ function shapeText(dims: ReadonlyArray<number | string>): string {
   return `[${dims.join(', ')}]`;
 }
 
-function checkFeed(meta: InferenceSession.ValueMetadata, tensor: Tensor, symbols: Map<string, [number, string]>) {
+/**
+ * Checks a feed's type, rank and fixed dimensions. Whether inputs agree on a symbolic dimension
+ * is the module's check (src/session.rs), made only where the engine relies on it: some exports
+ * declare symbols that hold for one use only (a merged decoder's `attention_mask`), and
+ * onnxruntime accepts them.
+ */
+function checkFeed(meta: InferenceSession.ValueMetadata, tensor: Tensor) {
   const { name } = meta;
   if (tensor.type !== meta.type) {
     throw new OnnxletError('INVALID_INPUT', `input '${name}': expected a ${meta.type} tensor, got ${tensor.type}`);
@@ -110,24 +116,11 @@ function checkFeed(meta: InferenceSession.ValueMetadata, tensor: Tensor, symbols
   }
   meta.shape.forEach((declared, axis) => {
     const actual = dims[axis];
-    if (typeof declared === 'number') {
-      if (declared !== actual) {
-        throw new OnnxletError(
-          'INVALID_INPUT',
-          `input '${name}': dimension ${axis} must be ${declared} (declared shape ${shapeText(meta.shape)}), ` +
-            `got ${actual} (shape ${shapeText(dims)})`,
-        );
-      }
-      return;
-    }
-    if (declared === UNKNOWN_DIM) return;
-    const bound = symbols.get(declared);
-    if (bound === undefined) {
-      symbols.set(declared, [actual, name]);
-    } else if (bound[0] !== actual) {
+    if (typeof declared === 'number' && declared !== actual) {
       throw new OnnxletError(
         'INVALID_INPUT',
-        `input '${name}': dimension ${axis} (${declared}) is ${actual}, but input '${bound[1]}' already set ${declared} = ${bound[0]}`,
+        `input '${name}': dimension ${axis} must be ${declared} (declared shape ${shapeText(meta.shape)}), ` +
+          `got ${actual} (shape ${shapeText(dims)})`,
       );
     }
   });
@@ -224,13 +217,12 @@ export class InferenceSession {
         throw new OnnxletError('INVALID_INPUT', `input '${name}' must be a Tensor, got ${describe(value)}`);
       }
     }
-    const symbols = new Map<string, [number, string]>();
     return this.inputMetadata.map((meta) => {
       const tensor = (feeds as Record<string, Tensor | undefined>)[meta.name];
       if (tensor === undefined) {
         throw new OnnxletError('INVALID_INPUT', `missing input '${meta.name}' (${meta.type} ${shapeText(meta.shape)})`);
       }
-      checkFeed(meta, tensor, symbols);
+      checkFeed(meta, tensor);
       return { name: meta.name, type: tensor.type, dims: [...tensor.dims], data: tensorBytes(tensor.type, tensor.data) };
     });
   }
