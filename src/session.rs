@@ -116,7 +116,11 @@ impl Session {
             }
             slots[ix] = Some(tensor);
         }
-        let mut symbols: HashMap<&str, (usize, &str)> = HashMap::new();
+        // Symbols bind across inputs only where the engine relies on it (see `check_feed`).
+        let mut symbols = self
+            .engine
+            .binds_symbols()
+            .then(HashMap::<&str, (usize, &str)>::new);
         let mut ordered = Vec::with_capacity(inputs.len());
         for (info, slot) in inputs.iter().zip(slots) {
             let Some(tensor) = slot else {
@@ -128,7 +132,7 @@ impl Session {
                 )));
             };
             let tensor = as_scalar(info, tensor)?;
-            check_feed(info, &tensor, &mut symbols)?;
+            check_feed(info, &tensor, symbols.as_mut())?;
             ordered.push(tensor);
         }
         Ok(ordered)
@@ -145,10 +149,18 @@ fn as_scalar(info: &ValueInfo, tensor: HostTensor) -> Result<HostTensor> {
     HostTensor::new(dtype, vec![], tensor.into_data())
 }
 
+/// Checks one feed's type, rank and fixed dimensions. With `symbols`, also that a symbolic
+/// dimension has the value other inputs gave the same symbol. onnxruntime does not check that,
+/// and some exports declare shapes that only hold for one of their uses: a merged decoder
+/// (`decoder_model_merged.onnx`) declares `attention_mask` as `[batch_size, sequence_length]`
+/// like `input_ids`, which holds for the first step only. So it is checked only for an engine
+/// that sizes its values from the symbols (tract's symbolic plans), where a clash would be
+/// ambiguous; the lite engine and tract's per-shape plans size everything from the fed shapes,
+/// and an input that does not fit the graph fails at the node that cannot take it.
 fn check_feed<'a>(
     info: &'a ValueInfo,
     tensor: &HostTensor,
-    symbols: &mut HashMap<&'a str, (usize, &'a str)>,
+    mut symbols: Option<&mut HashMap<&'a str, (usize, &'a str)>>,
 ) -> Result<()> {
     let name = &info.name;
     if tensor.dtype() != info.dtype {
@@ -178,18 +190,23 @@ fn check_feed<'a>(
                     format_shape(dims)
                 )));
             }
-            Dim::Symbolic(symbol) => match symbols.get(symbol.as_str()) {
-                Some(&(bound, by)) if bound != actual => {
-                    return Err(Error::invalid_input(format!(
-                        "input '{name}': dimension {axis} ({symbol}) is {actual}, but input '{by}' \
-                         already set {symbol} = {bound}"
-                    )));
+            Dim::Symbolic(symbol) => {
+                let Some(symbols) = symbols.as_deref_mut() else {
+                    continue;
+                };
+                match symbols.get(symbol.as_str()) {
+                    Some(&(bound, by)) if bound != actual => {
+                        return Err(Error::invalid_input(format!(
+                            "input '{name}': dimension {axis} ({symbol}) is {actual}, but input \
+                             '{by}' already set {symbol} = {bound}"
+                        )));
+                    }
+                    Some(_) => {}
+                    None => {
+                        symbols.insert(symbol, (actual, name));
+                    }
                 }
-                Some(_) => {}
-                None => {
-                    symbols.insert(symbol, (actual, name));
-                }
-            },
+            }
             Dim::Fixed(_) | Dim::Unknown => {}
         }
     }

@@ -47,6 +47,20 @@ fn wild_models_match_onnxruntime_or_are_unsupported() {
     );
 }
 
+#[path = "support/decoders.rs"]
+mod decoders;
+
+/// Text generation with a KV cache (issue 30): optimum's GPT-2 and Llama exports decode
+/// onnxruntime's tokens in all three layouts on the lite engine.
+#[test]
+fn decoders_decode_onnxruntime_tokens() {
+    for name in ["gpt2", "llama"] {
+        for layout in ["single", "split", "merged"] {
+            decoders::check(name, layout).unwrap_or_else(|e| panic!("{name} {layout}: {e}"));
+        }
+    }
+}
+
 #[test]
 fn unsupported_operators_are_named_at_load_and_the_next_load_works() {
     expect_error(
@@ -114,6 +128,23 @@ fn bad_feeds_and_huge_shapes_are_errors_and_the_session_still_works() {
         ),
         ErrorCode::InvalidInput,
         &["input 'b'", "dimension 1 must be 3", "got 2"],
+    );
+    // Inputs that disagree on a symbol are not refused up front (onnxruntime accepts them, and
+    // a merged decoder's attention_mask is longer than its declared `sequence_length`): the
+    // node that cannot take them fails.
+    expect_error(
+        session.run(
+            vec![
+                ("a".into(), a()),
+                ("b".into(), f32_tensor(&[5, 3], &[0.0; 15])),
+            ],
+            None,
+        ),
+        ErrorCode::RuntimeError,
+        &[
+            "Add node 'add'",
+            "shapes [2, 3] and [5, 3] do not broadcast",
+        ],
     );
     assert!(session
         .run(vec![("a".into(), a()), ("b".into(), a())], None)

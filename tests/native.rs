@@ -663,3 +663,51 @@ fn hostile_tiny_models_are_errors_naming_the_node() {
         .unwrap();
     assert_eq!(f32_values(&out[0].1), [3.0; 3]);
 }
+
+// ---- text generation: optimum's decoders (issue 30) ---------------------------------------
+
+#[path = "support/decoders.rs"]
+mod decoders;
+
+/// A greedy decode with a KV cache gives onnxruntime's tokens in each layout optimum exports.
+fn check_decoder(name: &str, layout: &str) {
+    let decoded = decoders::check(name, layout).unwrap_or_else(|e| panic!("{name} {layout}: {e}"));
+    let mut later = decoded.times[2..].to_vec();
+    later.sort_by(f64::total_cmp);
+    eprintln!(
+        "{name} {layout}: prefill {:.2} ms, later steps median {:.3} ms, max {:.3} ms",
+        decoded.times[0],
+        later[later.len() / 2],
+        later[later.len() - 1]
+    );
+}
+
+#[test]
+fn decoder_gpt2_single_file() {
+    check_decoder("gpt2", "single");
+}
+
+#[test]
+fn decoder_gpt2_split() {
+    check_decoder("gpt2", "split");
+}
+
+#[test]
+fn decoder_gpt2_merged() {
+    check_decoder("gpt2", "merged");
+}
+
+#[test]
+fn decoder_llama_gqa_single_file() {
+    check_decoder("llama", "single");
+}
+
+#[test]
+fn decoder_llama_gqa_split() {
+    check_decoder("llama", "split");
+}
+
+#[test]
+fn decoder_llama_gqa_merged() {
+    check_decoder("llama", "merged");
+}

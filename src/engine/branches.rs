@@ -148,7 +148,10 @@ fn inline(graph: &mut pb::GraphProto, ix: usize, take_then: bool) -> TractResult
         .with_context(|| format!("If node '{}' has no {branch}", node.name))?;
     let mut nodes = body.node;
     for (k, (inner, outer)) in body.output.iter().zip(&node.output).enumerate() {
-        if !outer.is_empty() {
+        // A branch may name its output like the `If`'s own (optimum's merged decoders do): its
+        // nodes then make the value already, and an Identity from a name to itself would be a
+        // loop.
+        if !outer.is_empty() && inner.name != *outer {
             nodes.push(pb::NodeProto {
                 name: format!("{}.{branch}.{k}", node.name),
                 op_type: "Identity".into(),

@@ -105,6 +105,12 @@ impl Engine {
         })
     }
 
+    /// Whether inputs that share a symbolic dimension must agree on its value: a symbolic plan
+    /// sizes its values from the symbols, which tract resolves from the inputs.
+    pub fn binds_symbols(&self) -> bool {
+        matches!(self.plans, Plans::Symbolic(_))
+    }
+
     /// Runs the model on inputs given in declaration order; returns outputs in declaration order.
     pub fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>> {
         let (plan, fed) = match &self.plans {

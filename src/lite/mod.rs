@@ -97,6 +97,12 @@ impl Engine {
         Checked::new(proto, overrides)?.build()
     }
 
+    /// Whether inputs that share a symbolic dimension must agree on its value: never here, where
+    /// every value is sized from the fed shapes (see `session::check_feed`).
+    pub fn binds_symbols(&self) -> bool {
+        false
+    }
+
     pub fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>> {
         let inputs = inputs
             .into_iter()

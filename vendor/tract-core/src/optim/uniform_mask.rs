@@ -88,6 +88,11 @@ fn try_fold_uniform_bool_input(
     rule_if!(bool_fact.konst.is_none());
     rule_if_some!(expr = &bool_fact.uniform_tdim);
     rule_if_some!(range = classify_true_range(expr, &bool_fact.shape));
+    // onnxlet: both rewrites put a constant of shape [1]*rank (sliced nowhere) in place of the
+    // bool input, so they are right only where the other inputs alone span the output. A causal
+    // mask `And(ones [1,1,1,1], i >= j [1,1,S,S])` (optimum's GPT-2 without past) was folded
+    // into a [1,1,2,1] constant, the regions' outputs of one row each concatenated.
+    rule_if!(others_span_output(model, node, bool_ix)?);
 
     let dt = bool_fact.datum_type;
     let rank = bool_fact.rank();
@@ -210,6 +215,20 @@ fn split_op_regions(
 }
 
 // ── Shared helpers ────────────────────────────────────────────────────────────
+
+/// Whether the inputs of `node` other than `bool_ix` broadcast to the node's output shape.
+fn others_span_output(model: &TypedModel, node: &TypedNode, bool_ix: usize) -> TractResult<bool> {
+    let output = &model.outlet_fact(node.id.into())?.shape;
+    let mut shapes = tvec![];
+    for (ix, &outlet) in node.inputs.iter().enumerate() {
+        if ix != bool_ix {
+            shapes.push(model.outlet_fact(outlet)?.shape.to_tvec());
+        }
+    }
+    Ok(crate::broadcast::multi_broadcast(&shapes).is_ok_and(|shape| {
+        shape.len() == output.rank() && shape.iter().zip(output.iter()).all(|(a, b)| a == b)
+    }))
+}
 
 /// Build a tensor of shape `[1]*rank` with every element equal to `1` (if `is_true`) or `0`.
 fn uniform_const(dt: DatumType, rank: usize, is_true: bool) -> TractResult<Tensor> {

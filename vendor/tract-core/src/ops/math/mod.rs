@@ -362,7 +362,12 @@ fn declutter_mul(
         )?));
     }
 
-    if let Some(uniform) = crate::ops::binary::one_input_is_uniform(model, node)? {
+    if let Some(uniform) = crate::ops::binary::one_input_is_uniform(model, node)?
+        // onnxlet: a symbolic dimension (a TDim such as `sequence_length+past_sequence_length`,
+        // in optimum's decoders) has no numeric value: not a rewrite by zero or a power of two,
+        // where the cast failed and with it the whole declutter.
+        && uniform.uni.cast_to_scalar::<f64>().is_ok()
+    {
         let var_fact = model.outlet_fact(uniform.var)?;
         if uniform.uni.cast_to_scalar::<f64>()? == 0.0 {
             let shapes =

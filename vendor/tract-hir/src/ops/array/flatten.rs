@@ -8,9 +8,10 @@ pub struct Flatten {
 
 impl Flatten {
     pub fn compute_shape<D: DimLike>(&self, shape: &[D]) -> TractResult<[D; 2]> {
-        if shape.iter().filter(|d| d.to_usize().is_err()).count() > 1 {
-            bail!("Can not compute a shape with square of symbols")
-        }
+        // onnxlet: a product of several symbols is a dimension like any other (tract refused it:
+        // "Can not compute a shape with square of symbols"), so that optimum's decoders, which
+        // flatten their [batch_size, past_sequence_length + sequence_length] attention mask,
+        // are typed once with their symbols.
         let axis = if self.axis >= 0 { self.axis } else { self.axis + shape.len() as i64 } as usize;
         Ok([shape[..axis].iter().cloned().product::<D>(), shape[axis..].iter().cloned().product()])
     }

@@ -1,0 +1,3 @@
+// The decoders (decoders.test.mjs) on the tract module.
+process.env.ONNXLET_BUILD = 'tract';
+await import('./decoders.test.mjs');
