@@ -189,8 +189,11 @@ fn feeds(rng: &mut Rng, session: &Session) -> Vec<(String, HostTensor)> {
         } else {
             input.dtype
         };
-        let count: usize = dims.iter().product();
-        if count > 4096 || dtype == DType::String {
+        let count = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        let Some(count) = count.filter(|&n| n <= 4096) else {
+            continue;
+        };
+        if dtype == DType::String {
             continue;
         }
         let data: Vec<u8> = (0..count).flat_map(|_| element(rng, dtype)).collect();
@@ -364,6 +367,9 @@ fn main() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
+        if std::env::var_os("FUZZ_PANIC_LOG").is_some() {
+            eprintln!("panic at {location}: {message}");
+        }
         *hook_slot.lock().unwrap() = Some(format!("{location}: {message}"));
     }));
     let mut fuzzer = Fuzzer {
