@@ -33,7 +33,7 @@ export function topKRows(values, row, k) {
   return out;
 }
 
-const ARRAYS = {
+export const ARRAYS = {
   float32: Float32Array,
   float64: Float64Array,
   float16: Uint16Array,
