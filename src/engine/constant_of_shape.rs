@@ -56,9 +56,16 @@ impl EvalOp for ConstantOfShape {
             .iter()
             .map(|d| d.to_usize())
             .collect::<Result<TVec<usize>, TooEarly>>()?;
-        let bytes = dims.iter().product::<usize>() * self.scalar.datum_type().size_of();
-        if bytes > CONST_FOLD_MEM_BUDGET as usize {
-            return Err(TooEarly::Other(format!("{bytes} bytes, made later")).into());
+        // Checked: a product that wrapped around (the fuzzer found one) would pass the budget.
+        let bytes = dims
+            .iter()
+            .try_fold(self.scalar.datum_type().size_of(), |n, &d| n.checked_mul(d));
+        match bytes {
+            Some(bytes) if bytes <= CONST_FOLD_MEM_BUDGET as usize => {}
+            _ => {
+                let shape = format!("{dims:?}");
+                return Err(TooEarly::Other(format!("a {shape} constant, made later")).into());
+            }
         }
         Ok(tvec!(self.make(&dims)?.into_tvalue()))
     }
@@ -121,6 +128,13 @@ impl InferenceRulesOp for ConstantOfShape {
 impl ConstantOfShape {
     /// The constant, known to tract as uniform.
     fn make(&self, dims: &[usize]) -> TractResult<Arc<Tensor>> {
+        // An allocation past what a slice can hold aborts: refused here, with the shape.
+        let bytes = dims
+            .iter()
+            .try_fold(self.scalar.datum_type().size_of(), |n, &d| n.checked_mul(d));
+        if bytes.is_none_or(|b| b > isize::MAX as usize) {
+            bail!("ConstantOfShape: a tensor of shape {dims:?} is too large to hold in memory");
+        }
         let value = filled(&self.scalar, dims)?.into_arc_tensor();
         // tract does not count a NaN as uniform (it is not equal to itself).
         let nan = self.scalar.cast_to_scalar::<f64>().is_ok_and(f64::is_nan);
