@@ -129,23 +129,22 @@ struct Checked {
 
 impl Checked {
     fn new(proto: pb::ModelProto, overrides: &[(String, usize)]) -> Result<Checked> {
-        let imports = || {
-            proto
-                .opset_import
-                .iter()
-                .map(|o| (o.domain.as_str(), o.version))
-        };
+        let pb::ModelProto {
+            graph,
+            opset_import,
+            ..
+        } = proto;
+        let imports = || opset_import.iter().map(|o| (o.domain.as_str(), o.version));
         let opset = model_rules::check_opsets(imports())?;
-        let graph = proto.graph.as_ref().ok_or_else(|| {
+        let graph = graph.ok_or_else(|| {
             Error::invalid_model("not a valid ONNX model: the model has no graph")
         })?;
-        model_rules::check_graph(graph)?;
-        check_operators(graph, imports())?;
-        check_element_types(graph)?;
+        model_rules::check_graph(&graph)?;
+        check_operators(&graph, imports())?;
+        check_element_types(&graph)?;
         let opset = opset.ok_or_else(|| {
             Error::invalid_model("not a valid ONNX model: it imports no default-domain opset")
         })?;
-        let graph = proto.graph.unwrap_or_default();
         let initialized: HashSet<&str> =
             graph.initializer.iter().map(|t| t.name.as_str()).collect();
         let input_names: Vec<String> = graph
