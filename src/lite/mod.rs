@@ -10,6 +10,7 @@
 //! consumes its output (Conv + Relu, ...). Running walks the steps in the model's order and frees
 //! each value after its last use.
 
+mod f16;
 mod ops;
 mod pb;
 mod tensor;
@@ -25,7 +26,7 @@ use crate::model_rules;
 use crate::onnx_types::{dtype_from_onnx, pin_declared};
 use crate::tensor::{DType, Dim, HostTensor, ValueInfo};
 use ops::{NodeCtx, Op};
-use tensor::{Data, OpResult, Tensor};
+use tensor::{Data, OpResult, Tensor, TYPES};
 
 /// The engine's name, as `engineName()` tells JS.
 pub const NAME: &str = "lite";
@@ -114,7 +115,11 @@ impl Engine {
                 self.outputs.get(i).map(|o| o.name.as_str()).unwrap_or("")
             )
         })?;
-        results.into_iter().map(to_host).collect()
+        results
+            .into_iter()
+            .zip(&self.outputs)
+            .map(|(t, declared)| to_host(t, declared.dtype))
+            .collect()
     }
 }
 
@@ -163,8 +168,8 @@ impl Checked {
                     ErrorCode::UnsupportedOperator,
                     format!(
                         "input '{}' is {}, which the lite build does not compute with (it has \
-                         float32, int64, int32, bool, uint8 and int8){}",
-                        info.name, info.dtype, TRACT_HINT
+                         {TYPES}){TRACT_HINT}",
+                        info.name, info.dtype
                     ),
                 ));
             }
@@ -188,9 +193,10 @@ impl Checked {
     }
 }
 
-/// The element types the lite engine computes with.
-const LITE_DTYPES: [DType; 6] = [
+/// The element types the lite engine computes with (float16 as float32).
+const LITE_DTYPES: [DType; 7] = [
     DType::Float32,
+    DType::Float16,
     DType::Int64,
     DType::Int32,
     DType::Bool,
@@ -199,8 +205,8 @@ const LITE_DTYPES: [DType; 6] = [
 ];
 
 /// Refuses, before anything is built, a graph (subgraphs included) with an initializer, a
-/// constant or a cast of an element type the lite engine does not compute with: a float16 or a
-/// float64 model goes to the tract engine whole.
+/// constant or a cast of an element type the lite engine does not compute with: a float64
+/// model goes to the tract engine whole.
 fn check_element_types(graph: &pb::GraphProto) -> Result<()> {
     let lite = |code: i32| dtype_from_onnx(code).is_some_and(|d| LITE_DTYPES.contains(&d));
     let refuse = |what: String, code: i32| {
@@ -210,8 +216,8 @@ fn check_element_types(graph: &pb::GraphProto) -> Result<()> {
         Err(Error::new(
             ErrorCode::UnsupportedOperator,
             format!(
-                "{what} is {dtype}, which the lite build does not compute with (it has float32, \
-                 int64, int32, bool, uint8 and int8){TRACT_HINT}"
+                "{what} is {dtype}, which the lite build does not compute with (it has \
+                 {TYPES}){TRACT_HINT}"
             ),
         ))
     };
@@ -805,6 +811,7 @@ fn from_host(t: HostTensor) -> Result<Tensor> {
         DType::Bool => Data::Bool(b.iter().map(|&x| x != 0).collect()),
         DType::Uint8 => Data::U8(b.to_vec()),
         DType::Int8 => Data::I8(b.iter().map(|&x| x as i8).collect()),
+        DType::Float16 => Data::F32(le(b, |h| f16::to_f32(u16::from_le_bytes(h)))),
         other => {
             return Err(Error::invalid_input(format!(
                 "the lite build does not compute with {other} tensors"
@@ -814,7 +821,15 @@ fn from_host(t: HostTensor) -> Result<Tensor> {
     Tensor::new(dims, data).map_err(Error::invalid_input)
 }
 
-fn to_host(t: Tensor) -> Result<HostTensor> {
+/// An output for the host, as `declared`: float16 outputs are kept as float32 inside the engine.
+fn to_host(t: Tensor, declared: DType) -> Result<HostTensor> {
+    if let (DType::Float16, Data::F32(v)) = (declared, &t.data) {
+        let bytes = v
+            .iter()
+            .flat_map(|&x| f16::from_f32(x).to_le_bytes())
+            .collect();
+        return HostTensor::new(DType::Float16, t.shape, bytes);
+    }
     let dtype = t.dtype();
     let bytes = match t.data {
         Data::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),

@@ -2,8 +2,13 @@
 
 use crate::tensor::DType;
 
-/// The elements of a tensor. Only the types the lite engine computes with; the others are
-/// rejected where they enter (model constants, feeds).
+/// The element types the lite engine takes, for messages about the others.
+pub const TYPES: &str =
+    "float32, float16 (computed in float32), int64, int32, bool, uint8 and int8";
+
+/// The elements of a tensor. Only the types the lite engine computes with (float16 values are
+/// kept as float32: `super::f16`); the others are rejected where they enter (model constants,
+/// feeds).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {
     F32(Vec<f32>),

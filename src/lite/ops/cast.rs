@@ -1,6 +1,7 @@
 //! Cast and CastLike between the element types of the lite engine.
 
-use super::super::tensor::{Data, OpResult, Tensor};
+use super::super::f16;
+use super::super::tensor::{Data, OpResult, Tensor, TYPES};
 use super::elementwise::*;
 use super::{input, Builder, NodeCtx, Op};
 use crate::onnx_types::dtype_from_onnx;
@@ -26,9 +27,17 @@ macro_rules! convert {
 }
 
 /// `t` converted to `to`, one of the lite engine's types: floats truncate toward zero and
-/// saturate into integers (NaN becomes 0), integers wrap, non-zero is true.
+/// saturate into integers (NaN becomes 0), integers wrap, non-zero is true; float16 is float32
+/// rounded to float16's precision and range.
 #[allow(clippy::unnecessary_cast)]
 fn cast(t: &Tensor, to: DType) -> OpResult<Tensor> {
+    if to == DType::Float16 {
+        let mut t = cast(t, DType::Float32)?;
+        if let Data::F32(v) = &mut t.data {
+            v.iter_mut().for_each(|x| *x = f16::round(*x));
+        }
+        return Ok(t);
+    }
     if t.dtype() == to {
         return Ok(t.clone());
     }
@@ -66,6 +75,7 @@ fn build_cast(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
     }
     let to = match ctx.int("to", 0) {
         1 => DType::Float32,
+        10 => DType::Float16,
         2 => DType::Uint8,
         3 => DType::Int8,
         6 => DType::Int32,
@@ -73,13 +83,10 @@ fn build_cast(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
         9 => DType::Bool,
         code => {
             return Err(match i32::try_from(code).ok().and_then(dtype_from_onnx) {
-                Some(d) => format!(
-                    "Cast to {d} is not in the lite build (it has float32, int64, int32, bool, \
-                     uint8 and int8)"
-                ),
+                Some(d) => format!("Cast to {d} is not in the lite build (it has {TYPES})"),
                 None => format!(
                     "to is {code}, an ONNX element type the lite build does not compute with \
-                     (it has float32, int64, int32, bool, uint8 and int8)"
+                     (it has {TYPES})"
                 ),
             })
         }
@@ -126,5 +133,15 @@ mod tests {
         let b = Tensor::bool(vec![2], vec![true, false]);
         let out = eval("CastLike", vec![], &[&b, &f(&[], &[0.0])]).unwrap();
         assert_eq!(out, f(&[2], &[1.0, 0.0]));
+    }
+
+    #[test]
+    fn a_cast_to_float16_rounds_to_its_precision_and_range() {
+        let x = f(&[5], &[1.0 + 1.0 / 4096.0, 0.1, 70000.0, -1e-9, 3.0]);
+        let out = eval("Cast", vec![int("to", 10)], &[&x]).unwrap();
+        let want = [1.0, 0.099_975_586, f32::INFINITY, -0.0, 3.0];
+        assert_eq!(out.as_f32().unwrap(), want);
+        let n = eval("Cast", vec![int("to", 10)], &[&i(&[1], &[2049])]).unwrap();
+        assert_eq!(n.as_f32().unwrap(), [2048.0]);
     }
 }

@@ -620,7 +620,7 @@ mod tests {
         let cases: Vec<(&str, Vec<pb::AttributeProto>, &str)> = vec![
             ("Mod", vec![int("fmod", 2)], "fmod"),
             ("Gelu", vec![string("approximate", "fast")], "approximate"),
-            ("Cast", vec![int("to", 10)], "float16"),
+            ("Cast", vec![int("to", 11)], "float64"),
             ("Cast", vec![int("to", 99)], "99"),
             ("Cast", vec![int("to", i64::MIN)], "to is"),
             ("Cast", vec![], "'to'"),

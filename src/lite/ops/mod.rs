@@ -25,8 +25,9 @@ mod testing;
 mod transpose;
 mod unary;
 
+use super::f16;
 use super::pb;
-use super::tensor::{Data, OpResult, Tensor};
+use super::tensor::{Data, OpResult, Tensor, TYPES};
 
 /// A node's computation, built at load.
 pub trait Op {
@@ -185,10 +186,18 @@ pub fn from_proto(t: &pb::TensorProto) -> OpResult<Tensor> {
         2 => Data::U8(t.int32_data.iter().map(|&b| b as u8).collect()),
         3 if !raw.is_empty() => Data::I8(raw.iter().map(|&b| b as i8).collect()),
         3 => Data::I8(t.int32_data.iter().map(|&b| b as i8).collect()),
+        // float16, kept as float32; without raw data, each value's bits are in an int32.
+        10 if !raw.is_empty() => Data::F32(le(raw, |b| f16::to_f32(u16::from_le_bytes(b)))),
+        10 => Data::F32(
+            t.int32_data
+                .iter()
+                .map(|&b| f16::to_f32(b as u16))
+                .collect(),
+        ),
         other => {
             return Err(format!(
                 "tensor '{}' has ONNX element type {other}, which the lite build does not \
-                 compute with (it has float32, int64, int32, bool, uint8 and int8)",
+                 compute with (it has {TYPES})",
                 t.name
             ))
         }
