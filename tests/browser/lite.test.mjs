@@ -70,7 +70,7 @@ test('a model the lite engine cannot run loads on tract, whose module is fetched
   const before = wasmRequests().length;
   assert.deepEqual(await createIn(page, '/test-models/two_outputs.onnx'), { engine: 'lite' });
   assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_bg.wasm']);
-  // float16, float64 and string inputs: the lite engine has none of them.
+  // float64 and string inputs: the lite engine has neither.
   assert.deepEqual(await createIn(page, '/test-models/all_dtypes.onnx'), { engine: 'tract' });
   assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_bg.wasm', '/dist/onnxlet_relaxed_bg.wasm']);
   // Each module loads once; the next model the lite engine runs stays on it.
