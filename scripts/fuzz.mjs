@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { root } from './setup.mjs';
+import { ensurePatched } from './vendor.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -21,6 +22,7 @@ const { values: opts } = parseArgs({
     'no-build': { type: 'boolean', default: false },
   },
 });
+ensurePatched(); // the vendored tract crates (vendor/README.md)
 const engines = opts.engines.split(',');
 const features = { lite: ['--no-default-features', '--features', 'lite'], tract: [] };
 const bin = join(root, 'target', 'fuzz', 'bin');

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensurePatched } from './vendor.mjs';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -94,6 +95,9 @@ function ensurePinnedToolchain({ channel }) {
  * crate's version.
  */
 export function ensureRustToolchain() {
+  // The vendored tract crates Cargo builds (vendor/patched/, pristine + patches): a fresh clone
+  // has none, and a pull may change a patch.
+  ensurePatched();
   const pinned = pinnedToolchain();
   ensurePinnedToolchain(pinned);
   const targets = (output('rustup', ['target', 'list', '--installed']) ?? '').split('\n');

@@ -38,6 +38,8 @@ step('build');
 run(process.execPath, [join(root, 'scripts', 'build.mjs')]);
 
 step('lint');
+// The vendored tract trees are pristine + patches: no unsaved edit in vendor/patched/.
+run(process.execPath, [join(root, 'scripts', 'vendor.mjs'), '--check']);
 run('cargo', ['fmt', '--check']);
 // The builds: the default operator set, with relaxed SIMD, and every operator (`full`); lite and threads below.
 for (const features of [[], ['--features', 'relaxed-simd'], ['--features', 'full']]) {
@@ -73,7 +75,7 @@ run('cargo', ['test', ...lite, '--config', 'profile.dev.package.onnxlet.opt-leve
 step("vendored tract-core's and tract-data's own unit tests (crates onnxlet patches; vendor/README.md)");
 for (const crate of ['tract-core', 'tract-data']) {
   run('cargo', ['test', '--lib', '--quiet'], {
-    cwd: join(root, 'vendor', crate),
+    cwd: join(root, 'vendor', 'patched', crate),
     // Not onnxlet's package, so not its profiles: no debug info here either.
     env: { ...process.env, CARGO_TARGET_DIR: join(root, 'target', 'vendor-test'), CARGO_PROFILE_DEV_DEBUG: 'false' },
   });
