@@ -10,6 +10,7 @@ mod dims;
 mod elementwise;
 mod gather;
 mod generate;
+mod ml;
 mod norm;
 mod pool;
 mod reduce;
@@ -24,6 +25,8 @@ mod softmax;
 mod testing;
 mod transpose;
 mod unary;
+
+pub use ml::zipmap_output;
 
 use super::pb;
 use super::tensor::{Data, OpResult, Tensor};
@@ -85,6 +88,11 @@ pub fn registry() -> Vec<(&'static str, Builder)> {
     ops.extend_from_slice(generate::OPS);
     ops.extend_from_slice(scan::OPS);
     ops
+}
+
+/// The lite engine's operators of the `ai.onnx.ml` domain (scikit-learn models), by name.
+pub fn ml_registry() -> Vec<(&'static str, Builder)> {
+    ml::OPS.to_vec()
 }
 
 impl NodeCtx<'_> {
