@@ -5,7 +5,7 @@ import { type Integrity, type ModelSource, type ReadOptions, abortError, integri
 import type { TensorType } from './tensor.js';
 import type { EngineName } from './env.js';
 import type { ModelBuffer, WasmModule, WasmSession } from './module.js';
-import { sessionModules } from './wasm.js';
+import { sessionModules, tractNotGiven } from './wasm.js';
 
 /** A tensor as it crosses into and out of the module (or a worker): little-endian bytes. */
 export interface WireValue {
@@ -145,7 +145,10 @@ export async function localBackend(source: ModelSource, options: CreateOptions):
     }
     if (session === undefined) {
       const loaded = tryLoad(module, buffer, overrides);
-      if (!(loaded instanceof module.glue.WasmSession)) throw loaded;
+      if (!(loaded instanceof module.glue.WasmSession)) {
+        const advice = loaded.code === 'UNSUPPORTED_OPERATOR' && module.engine === 'lite' ? tractNotGiven() : undefined;
+        throw advice === undefined ? loaded : new OnnxletError(loaded.code, `${loaded.message}; ${advice}`);
+      }
       session = loaded;
     }
     if (signal?.aborted) throw abortError(signal);

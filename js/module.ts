@@ -177,8 +177,8 @@ export class WasmModule {
         ? ''
         : /code generation disallowed/i.test((error as Error).message)
           ? ' (this runtime compiles no WebAssembly from bytes, as in Cloudflare Workers: import onnxlet_lite_bg.wasm ' +
-            "as a module and hand the WebAssembly.Module over as env.wasm.wasmBinary = { lite }; see the README's " +
-            '"Cloudflare Workers")'
+            "as a module and hand the WebAssembly.Module over as env.wasm.wasmBinary = { lite }; see " +
+            'docs/api.md#cloudflare-workers)'
           : env.wasm.relaxedSimd === true
           ? ' (env.wasm.relaxedSimd is true, and this engine may not have relaxed SIMD: leave it unset to choose by WebAssembly.validate)'
           : ' (onnxlet needs WebAssembly SIMD: Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+)';

@@ -91,8 +91,8 @@ export function wasmUrl(file: string): URL {
     throw new OnnxletError(
       'WASM_LOAD_FAILED',
       `cannot locate ${file}: import.meta.url is not set in this runtime (as in Cloudflare Workers); import ` +
-        "onnxlet_lite_bg.wasm as a module and hand it over as env.wasm.wasmBinary = { lite } (see the README's " +
-        '"Cloudflare Workers"), or set env.wasm.wasmPaths to an absolute URL',
+        "onnxlet_lite_bg.wasm as a module and hand it over as env.wasm.wasmBinary = { lite } (see " +
+        'docs/api.md#cloudflare-workers), or set env.wasm.wasmPaths to an absolute URL',
     );
   }
   // Literals for the modules a page may fetch without asking for the full build, which bundlers
@@ -209,6 +209,21 @@ export function sessionModules(): WasmModule[] {
     );
   }
   return modules;
+}
+
+/**
+ * Advice for a model the lite engine refused when `env.wasm.build` is `'auto'` but
+ * `env.wasm.wasmBinary` gives no tract module to fall back to (as in Cloudflare Workers), or
+ * `undefined`.
+ */
+export function tractNotGiven(): string | undefined {
+  if (__ONNXLET_THREADS__ || build() !== 'auto') return undefined;
+  const given = givenCode();
+  if (given === undefined || 'one' in given || given.tract !== undefined) return undefined;
+  return (
+    'env.wasm.wasmBinary gives no tract module, so the tract engine was not tried: import ' +
+    "onnxlet/onnxlet_bg.wasm too and set env.wasm.wasmBinary = { lite, tract } (docs/api.md#cloudflare-workers)"
+  );
 }
 
 /** The modules instantiated in this thread now. */

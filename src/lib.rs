@@ -12,7 +12,6 @@ mod engine;
 #[path = "lite/mod.rs"]
 mod engine;
 pub mod error;
-#[cfg(feature = "tract")]
 mod full_build;
 pub mod memory;
 pub mod model_buffer;

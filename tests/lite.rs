@@ -113,7 +113,7 @@ fn unsupported_operators_are_named_at_load_and_the_next_load_works() {
         &[
             "unsupported operator FrobnicateTensor (domain ai.onnx, opset 13) at node \
              'weird_node' in the lite build",
-            "The tract engine runs it",
+            "No onnxlet engine implements it",
         ],
     );
     let session = Session::load(&test_model("add_dynamic.onnx"), &LoadOptions::default()).unwrap();

@@ -479,7 +479,7 @@ fn an_operator_of_the_full_build_is_named_with_where_to_find_it() {
             ErrorCode::UnsupportedOperator,
             &[
                 "unsupported operator DFT (domain ai.onnx, opset 17) at node 'dft'",
-                ". DFT is only in onnxlet's full build (cargo feature `full`; see the README)",
+                ". DFT is only in onnxlet's full build (cargo feature `full`; docs/api.md#the-engines-and-their-modules)",
             ],
         );
     }

@@ -699,7 +699,8 @@ fn free_names(graph: &pb::GraphProto) -> Vec<String> {
 
 /// Appended to errors about what the lite build lacks.
 const TRACT_HINT: &str =
-    ". The tract engine runs it (env.wasm.build = 'auto', the default, or 'tract'; see the README)";
+    ". The tract engine runs it (env.wasm.build 'auto', the default, loads it for such a model; \
+     docs/api.md#the-engines-and-their-modules)";
 
 /// The names of the operators the lite build implements.
 pub(crate) fn operator_names() -> Vec<String> {
@@ -748,12 +749,13 @@ fn check_operators<'a>(
 ) -> Result<()> {
     let known: HashSet<&str> = ops::registry().iter().map(|(n, _)| *n).collect();
     let ml: HashSet<&str> = ops::ml_registry().iter().map(|(n, _)| *n).collect();
-    let (missing, _) = model_rules::unsupported(graph, imports, |n| {
+    let (missing, ops) = model_rules::unsupported(graph, imports, |n| {
         ((n.domain.is_empty() || n.domain == "ai.onnx")
             && (known.contains(n.op_type.as_str()) || n.op_type == "If"))
             || (n.domain == "ai.onnx.ml" && ml.contains(n.op_type.as_str()))
     });
-    model_rules::unsupported_error(&missing, " in the lite build", TRACT_HINT)
+    let hint = crate::full_build::lite_hint(ops.iter().map(String::as_str));
+    model_rules::unsupported_error(&missing, " in the lite build", &hint)
 }
 
 /// The order in which `node`'s inputs are offered to the step producing one of them, or `None`

@@ -79,7 +79,7 @@ test('the default build names the full build for every operator only the full bu
     assert.equal(error.code, 'UNSUPPORTED_OPERATOR', error.message);
     assert.match(error.message, new RegExp(`^unsupported operator ${name} \\(domain ${domain.replaceAll('.', '\\.')}, opset \\d+\\) at node 'node'`));
     assert.ok(
-      error.message.endsWith(`. ${name} is only in onnxlet's full build (onnxlet_full_bg.wasm: set env.wasm.build = 'full'; see the README)`),
+      error.message.endsWith(`. ${name} is only in onnxlet's full build (onnxlet_full_bg.wasm: set env.wasm.build = 'full'; docs/api.md#the-engines-and-their-modules)`),
       error.message,
     );
   }
@@ -91,7 +91,7 @@ test('the real DFT model is rejected by the default build with the hint; unknown
     assert.equal(
       error.message,
       "unsupported operator DFT (domain ai.onnx, opset 17) at node 'dft'. DFT is only in onnxlet's full build " +
-        "(onnxlet_full_bg.wasm: set env.wasm.build = 'full'; see the README)",
+        "(onnxlet_full_bg.wasm: set env.wasm.build = 'full'; docs/api.md#the-engines-and-their-modules)",
     );
     return true;
   });

@@ -135,6 +135,8 @@ test('workerd: { lite } runs what lite runs and refuses the rest with UNSUPPORTE
   assert.deepEqual(ok.json, { engine: 'lite', outputs: { doubled: [2, 4, 6, 8], negated: [-1, -2, -3, -4] } });
   const refused = await post(urls.lite, readFileSync(testModel('all_dtypes.onnx')));
   assert.equal(refused.json.code, 'UNSUPPORTED_OPERATOR', refused.json.message);
+  // The message says why the tract engine was not tried, and how to give it.
+  assert.match(refused.json.message, /env\.wasm\.wasmBinary gives no tract module, so the tract engine was not tried: import onnxlet\/onnxlet_bg\.wasm too and set env\.wasm\.wasmBinary = \{ lite, tract \}/);
 });
 
 test('workerd: { lite, tract } routes a model lite cannot run to the tract module, which runs there', async () => {
