@@ -142,9 +142,18 @@ impl Checked {
         model_rules::check_graph(&graph)?;
         check_operators(&graph, imports())?;
         check_element_types(&graph)?;
-        let opset = opset.ok_or_else(|| {
-            Error::invalid_model("not a valid ONNX model: it imports no default-domain opset")
-        })?;
+        let opset = match opset {
+            Some(v) => v,
+            // A model of ai.onnx.ml operators alone need not import the default domain.
+            None if graph.node.iter().all(|n| n.domain == "ai.onnx.ml") => {
+                model_rules::MAX_DEFAULT_OPSET
+            }
+            None => {
+                return Err(Error::invalid_model(
+                    "not a valid ONNX model: it imports no default-domain opset",
+                ))
+            }
+        };
         let initialized: HashSet<&str> =
             graph.initializer.iter().map(|t| t.name.as_str()).collect();
         let input_names: Vec<String> = graph
