@@ -466,13 +466,10 @@ impl Forest {
                 }
             };
         }
+        // BRANCH_LEQ alone (what skl2onnx writes) has its own loop; other ensembles take each
+        // node's mode, which costs a little time and saves module size.
         match self.mode {
             LEQ => run!(LEQ),
-            LT => run!(LT),
-            GTE => run!(GTE),
-            GT => run!(GT),
-            EQ => run!(EQ),
-            NEQ => run!(NEQ),
             _ => run!(MIXED),
         }
         Ok((scores, has))
