@@ -6,9 +6,11 @@
 //
 //   node bench/wild.mjs                       # every wild model
 //   node bench/wild.mjs ppocrv5_rec,ppocrv5_rec_pinned --runs 20
+//   node bench/wild.mjs skl_rf_classifier --rows 64
 //
 // Options: a comma-separated list of model names, `--runs N` (timed runs, default 15; fewer for
-// a model whose runs take over a second each), `--runtimes auto,tract,ort`.
+// a model whose runs take over a second each), `--runtimes auto,tract,ort`, `--rows N` (the
+// first case's one-row inputs repeated N times: a batch, for the scikit-learn models).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -23,7 +25,7 @@ const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
 const read = async (file) => new Uint8Array(await readFile(join(dir, file)));
 
 /** One runtime on one model, in this process: `{ engine, error, ms }` or `{ failed }`. */
-async function child(runtimeName, name, runs) {
+async function child(runtimeName, name, runs, rows) {
   let runtime;
   if (runtimeName === 'ort') {
     runtime = await import('onnxruntime-web');
@@ -37,7 +39,15 @@ async function child(runtimeName, name, runs) {
   const c = model.cases[0];
   const feeds = {};
   for (const input of c.inputs) {
-    feeds[input.name] = new runtime.Tensor(input.type, typedArray(input.type, await read(input.file)), input.dims);
+    let data = typedArray(input.type, await read(input.file));
+    let dims = input.dims;
+    if (rows > 0 && dims[0] === 1) {
+      // The row repeated: each output row is the reference's first.
+      const batch = new data.constructor(data.length * rows);
+      for (let r = 0; r < rows; r++) batch.set(data, r * data.length);
+      [data, dims] = [batch, [rows, ...dims.slice(1)]];
+    }
+    feeds[input.name] = new runtime.Tensor(input.type, data, dims);
   }
   let session;
   try {
@@ -71,7 +81,7 @@ async function child(runtimeName, name, runs) {
 
 const args = process.argv.slice(2);
 if (args[0] === '--child') {
-  const result = await child(args[1], args[2], Number(args[3]));
+  const result = await child(args[1], args[2], Number(args[3]), Number(args[4] ?? 0));
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 } else {
   const option = (flag, fallback) => {
@@ -80,6 +90,7 @@ if (args[0] === '--child') {
   };
   const runs = Number(option('--runs', 15));
   const runtimes = option('--runtimes', 'auto,tract,ort').split(',');
+  const rows = option('--rows', '0');
   const names = args[0] ? args[0].split(',') : index.models.map((m) => m.name);
   const self = fileURLToPath(import.meta.url);
   const cell = (r) => (r.failed ? `fails (${r.failed})` : `${r.ms.toFixed(r.ms < 10 ? 2 : 1)} ms`);
@@ -88,7 +99,7 @@ if (args[0] === '--child') {
   for (const name of names) {
     const results = runtimes.map((r) => {
       try {
-        const out = execFileSync(process.execPath, [self, '--child', r, name, String(runs)], {
+        const out = execFileSync(process.execPath, [self, '--child', r, name, String(runs), rows], {
           cwd: root,
           encoding: 'utf8',
           stdio: ['ignore', 'pipe', 'pipe'],

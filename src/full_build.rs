@@ -202,9 +202,40 @@ pub(crate) const FULL_ONLY_OPERATORS: &[&str] = &[
     "TreeEnsembleClassifier",
 ];
 
-/// What to append to an `UNSUPPORTED_OPERATOR` message whose missing operators are `missing`:
-/// where to find those of them that the full build has, or nothing.
+/// The `ai.onnx.ml` operators of the lite engine (`src/lite/ops/ml.rs`, scikit-learn models),
+/// which tract lacks or has in the full build only. A lite-build test keeps the list exact.
+pub(crate) const LITE_ML_OPERATORS: &[&str] = &[
+    "LinearClassifier",
+    "LinearRegressor",
+    "Normalizer",
+    "TreeEnsemble",
+    "TreeEnsembleClassifier",
+    "TreeEnsembleRegressor",
+    "ZipMap",
+];
+
+/// What to append to an `UNSUPPORTED_OPERATOR` message of the tract engine whose missing
+/// operators are `missing`: where to find those of them that the full build or the lite engine
+/// has, or nothing.
+#[cfg_attr(feature = "lite", allow(dead_code))]
 pub(crate) fn hint<'a>(missing: impl IntoIterator<Item = &'a str>) -> String {
+    let missing = sorted(missing);
+    let in_lite: Vec<&str> = (missing.iter().copied())
+        .filter(|op| LITE_ML_OPERATORS.contains(op))
+        .collect();
+    let mut out = full_hint(missing.iter().copied());
+    if !in_lite.is_empty() {
+        out += &format!(
+            ". The lite engine runs {} (env.wasm.build 'auto', the default, or 'lite'; \
+             docs/api.md#scikit-learn-models)",
+            names(&in_lite)
+        );
+    }
+    out
+}
+
+/// Where to find those of `missing` that only the full build has, or nothing.
+fn full_hint<'a>(missing: impl IntoIterator<Item = &'a str>) -> String {
     let in_full = sorted(
         missing
             .into_iter()
@@ -252,7 +283,7 @@ pub(crate) fn lite_hint<'a>(missing: impl IntoIterator<Item = &'a str>) -> Strin
             them(&tract)
         );
     }
-    out += &hint(other.iter().copied());
+    out += &full_hint(other.iter().copied());
     if !none.is_empty() {
         out += &format!(". No onnxlet engine implements {}", them(&none));
     }
@@ -306,10 +337,10 @@ mod tests {
              model; docs/api.md#the-engines-and-their-modules)"
         );
         assert_eq!(
-            lite_hint(["ZipMap", "ZipMap"]),
+            lite_hint(["SVMClassifier", "SVMClassifier"]),
             ". No onnxlet engine implements it"
         );
-        let mixed = lite_hint(["ZipMap", "DFT", "Einsum", "Scan", "Frobnicate"]);
+        let mixed = lite_hint(["SVMClassifier", "DFT", "Einsum", "Scan", "Frobnicate"]);
         assert!(
             mixed.starts_with(". The tract engine runs Einsum and Scan ("),
             "{mixed}"
@@ -319,8 +350,35 @@ mod tests {
             "{mixed}"
         );
         assert!(
-            mixed.ends_with(". No onnxlet engine implements Frobnicate and ZipMap"),
+            mixed.ends_with(". No onnxlet engine implements Frobnicate and SVMClassifier"),
             "{mixed}"
+        );
+    }
+
+    #[test]
+    #[cfg(feature = "lite")]
+    fn the_lite_ml_list_is_the_lite_registry() {
+        let ml: Vec<String> = crate::supported_operators()
+            .into_iter()
+            .filter(|o| o.domain == "ai.onnx.ml")
+            .map(|o| o.name)
+            .collect();
+        assert_eq!(ml, LITE_ML_OPERATORS, "LITE_ML_OPERATORS is out of date");
+    }
+
+    #[test]
+    fn the_tract_hint_names_the_lite_engine_for_scikit_learn_operators() {
+        let h = hint(["ZipMap", "TreeEnsembleClassifier", "DFT"]);
+        assert!(
+            h.starts_with(". DFT and TreeEnsembleClassifier are only in onnxlet's full build ("),
+            "{h}"
+        );
+        assert!(
+            h.ends_with(
+                ". The lite engine runs TreeEnsembleClassifier and ZipMap (env.wasm.build \
+                 'auto', the default, or 'lite'; docs/api.md#scikit-learn-models)"
+            ),
+            "{h}"
         );
     }
 

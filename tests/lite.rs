@@ -29,7 +29,8 @@ mod wild_models;
 
 /// Models as converters write them (issue 30): each one the lite engine accepts agrees with
 /// onnxruntime (float16 ones too, computed in float32); refusing one (quantized operators) is
-/// `UNSUPPORTED_OPERATOR`, which sends it to the default build.
+/// `UNSUPPORTED_OPERATOR`, which sends it to the default build. The float32, float16 and
+/// scikit-learn models must be accepted.
 #[test]
 fn wild_models_match_onnxruntime_or_are_unsupported() {
     let index = wild_models::index();
@@ -46,6 +47,50 @@ fn wild_models_match_onnxruntime_or_are_unsupported() {
             accepted.contains(&name),
             "the lite engine refused {name}: it accepted {accepted:?}"
         );
+    }
+    // skl2onnx's defaults: the ai.onnx.ml operators, and ZipMap's maps as a tensor.
+    for name in [
+        "skl_gb_regressor",
+        "skl_logreg",
+        "skl_logreg_zipmap",
+        "skl_rf_classifier",
+        "skl_rf_regressor",
+    ] {
+        assert!(
+            accepted.contains(&name),
+            "the lite engine refused {name}: {accepted:?}"
+        );
+    }
+}
+
+/// skl2onnx's default classifier output: ZipMap's sequence of maps comes back as the float32
+/// `[N, classes]` tensor it maps (onnxruntime-web cannot return it at all), and the labels
+/// alone can be asked for.
+#[test]
+fn a_zipmap_output_is_the_tensor_of_its_probabilities() {
+    let dir = wild_models::dir();
+    let bytes = std::fs::read(dir.join("skl_logreg_zipmap/model.onnx")).unwrap();
+    let session = Session::load(&bytes, &LoadOptions::default()).unwrap();
+    let probability = &session.outputs()[1];
+    assert_eq!(probability.name, "output_probability");
+    assert_eq!(probability.dtype, DType::Float32);
+    assert_eq!(
+        probability.shape,
+        [onnxlet::Dim::Unknown, onnxlet::Dim::Fixed(3)]
+    );
+    let x = f32_tensor(&[2, 4], &[5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3]);
+    let out = session
+        .run(
+            vec![("X".into(), x.clone())],
+            Some(&["output_label".into()]),
+        )
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].1.dims(), [2]);
+    let out = session.run(vec![("X".into(), x)], None).unwrap();
+    assert_eq!(out[1].1.dims(), [2, 3]);
+    for row in f32_values(&out[1].1).chunks(3) {
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{row:?}");
     }
 }
 

@@ -134,31 +134,31 @@ fn wild_dynamic_int8_transformer() {
 }
 
 #[test]
-#[ignore = "issue 30: ZipMap returns a sequence of maps, which a tensor API cannot return"]
+#[ignore = "tract has no ZipMap; the lite engine runs it (tests/lite.rs)"]
 fn wild_sklearn_zipmap() {
     check_wild("skl_logreg_zipmap");
 }
 
 #[test]
-#[ignore = "issue 30: LinearClassifier and Normalizer are only in the full build"]
+#[ignore = "LinearClassifier and Normalizer: tract's full build and the lite engine only"]
 fn wild_sklearn_linear_classifier() {
     check_wild("skl_logreg");
 }
 
 #[test]
-#[ignore = "issue 30: TreeEnsembleClassifier is only in the full build"]
+#[ignore = "TreeEnsembleClassifier: tract's full build and the lite engine only"]
 fn wild_sklearn_tree_ensemble_classifier() {
     check_wild("skl_rf_classifier");
 }
 
 #[test]
-#[ignore = "issue 30: TreeEnsembleRegressor is in no build"]
+#[ignore = "tract has no TreeEnsembleRegressor; the lite engine runs it (tests/lite.rs)"]
 fn wild_sklearn_gradient_boosting_regressor() {
     check_wild("skl_gb_regressor");
 }
 
 #[test]
-#[ignore = "issue 30: TreeEnsembleRegressor is in no build"]
+#[ignore = "tract has no TreeEnsembleRegressor; the lite engine runs it (tests/lite.rs)"]
 fn wild_sklearn_random_forest_regressor() {
     check_wild("skl_rf_regressor");
 }

@@ -147,9 +147,18 @@ impl Checked {
         model_rules::check_graph(&graph)?;
         check_operators(&graph, imports())?;
         check_element_types(&graph)?;
-        let opset = opset.ok_or_else(|| {
-            Error::invalid_model("not a valid ONNX model: it imports no default-domain opset")
-        })?;
+        let opset = match opset {
+            Some(v) => v,
+            // A model of ai.onnx.ml operators alone need not import the default domain.
+            None if graph.node.iter().all(|n| n.domain == "ai.onnx.ml") => {
+                model_rules::MAX_DEFAULT_OPSET
+            }
+            None => {
+                return Err(Error::invalid_model(
+                    "not a valid ONNX model: it imports no default-domain opset",
+                ))
+            }
+        };
         let initialized: HashSet<&str> =
             graph.initializer.iter().map(|t| t.name.as_str()).collect();
         let input_names: Vec<String> = graph
@@ -263,6 +272,7 @@ impl Graph {
         captured: Vec<(String, Captured)>,
     ) -> Result<Graph> {
         let registry: HashMap<&str, ops::Builder> = ops::registry().into_iter().collect();
+        let ml_registry: HashMap<&str, ops::Builder> = ops::ml_registry().into_iter().collect();
         let mut consts: Vec<Arc<Tensor>> = vec![];
         let mut names: HashMap<String, Slot> = HashMap::new();
         let mut values = 0;
@@ -387,6 +397,11 @@ impl Graph {
                 );
                 Box::new(op)
             } else {
+                let registry = if node.domain == "ai.onnx.ml" {
+                    &ml_registry
+                } else {
+                    &registry
+                };
                 let build = registry.get(node.op_type.as_str()).ok_or_else(|| {
                     Error::new(
                         ErrorCode::UnsupportedOperator,
@@ -704,7 +719,10 @@ const TRACT_HINT: &str =
 
 /// The names of the operators the lite build implements.
 pub(crate) fn operator_names() -> Vec<String> {
-    let mut names: Vec<String> = ops::registry().iter().map(|(n, _)| n.to_string()).collect();
+    let mut names: Vec<String> = (ops::registry().into_iter())
+        .chain(ops::ml_registry())
+        .map(|(n, _)| n.to_string())
+        .collect();
     names.push("If".into());
     names
 }
@@ -738,15 +756,18 @@ fn decode(bytes: &[u8]) -> Result<pb::ModelProto> {
 model_rules::proto_views!(self::pb);
 
 /// Reports every node (subgraphs included) whose operator the lite build does not implement,
-/// before building any: only default-domain operators of its registry, and `If`.
+/// before building any: only default-domain operators of its registry, `If`, and the
+/// `ai.onnx.ml` operators of its ML registry.
 fn check_operators<'a>(
     graph: &pb::GraphProto,
     imports: impl IntoIterator<Item = (&'a str, i64)> + Clone,
 ) -> Result<()> {
     let known: HashSet<&str> = ops::registry().iter().map(|(n, _)| *n).collect();
+    let ml: HashSet<&str> = ops::ml_registry().iter().map(|(n, _)| *n).collect();
     let (missing, ops) = model_rules::unsupported(graph, imports, |n| {
-        (n.domain.is_empty() || n.domain == "ai.onnx")
-            && (known.contains(n.op_type.as_str()) || n.op_type == "If")
+        ((n.domain.is_empty() || n.domain == "ai.onnx")
+            && (known.contains(n.op_type.as_str()) || n.op_type == "If"))
+            || (n.domain == "ai.onnx.ml" && ml.contains(n.op_type.as_str()))
     });
     let hint = crate::full_build::lite_hint(ops.iter().map(String::as_str));
     model_rules::unsupported_error(&missing, " in the lite build", &hint)
@@ -857,10 +878,15 @@ fn declared_infos(
                 .find(|v| &v.name == name)
                 .and_then(|v| v.r#type.as_ref())
                 .and_then(|t| t.value.as_ref())
-                .map(|pb::type_proto::Value::TensorType(t)| t)
-                .ok_or_else(|| {
-                    Error::invalid_model(format!("'{name}' has no declared tensor type"))
-                })?;
+                .map(|pb::type_proto::Value::TensorType(t)| t);
+            let Some(tensor) = tensor else {
+                // A ZipMap's sequence of maps comes back as the tensor it maps.
+                return ops::zipmap_output(graph, name)
+                    .filter(|_| !inputs)
+                    .ok_or_else(|| {
+                        Error::invalid_model(format!("'{name}' has no declared tensor type"))
+                    });
+            };
             let dtype = dtype_from_onnx(tensor.elem_type).ok_or_else(|| {
                 Error::invalid_model(format!(
                     "'{name}' has ONNX element type {}, which onnxlet cannot exchange with JS",

@@ -187,8 +187,10 @@ test('supportedOperators() lists the registry the loader checks, with verified o
   assert.ok(operators.length > 150, `only ${operators.length} operators`);
   const find = (domain, name) => operators.find((o) => o.domain === domain && o.name === name);
   assert.deepEqual(find('ai.onnx', 'Conv'), { domain: 'ai.onnx', name: 'Conv', opsets: [22, 22], engines: ['lite', 'tract'] });
-  // The ai.onnx.ml operators are in the full build (tests/node/builds.test.mjs).
-  assert.equal(find('ai.onnx.ml', 'TreeEnsembleClassifier'), undefined);
+  // The ai.onnx.ml operators of scikit-learn models are in the lite engine (and some in tract's
+  // full build, tests/node/builds.test.mjs).
+  assert.deepEqual(find('ai.onnx.ml', 'TreeEnsembleRegressor'), { domain: 'ai.onnx.ml', name: 'TreeEnsembleRegressor', opsets: null, engines: ['lite'] });
+  assert.equal(find('ai.onnx.ml', 'CategoryMapper'), undefined);
   assert.equal(find('ai.onnx', 'FrobnicateTensor'), undefined);
   const key = (o) => [o.domain, o.name];
   const before = (a, b) => key(a)[0] < key(b)[0] || (key(a)[0] === key(b)[0] && key(a)[1] < key(b)[1]);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { InferenceSession, OnnxletError, Tensor, supportedOperators } from 'onnxlet';
+import { InferenceSession, OnnxletError, Tensor, env, supportedOperators } from 'onnxlet';
 
 import { singleNodeModel } from '../support/onnx-proto.mjs';
 import { root, testModel } from '../support/models.mjs';
@@ -63,7 +63,7 @@ test("env.wasm.build = 'full' loads onnxlet_full_bg.wasm, which has every operat
   }
 });
 
-test('the default build names the full build for every operator only the full build has', async () => {
+test('the default build names the full build for every operator only the full build has', async (t) => {
   const defaults = new Set((await supportedOperators()).filter((o) => o.engines.includes('tract')).map(key));
   const fullOnly = fullBuild().operators.filter((o) => !defaults.has(key(o)));
   const names = fullOnly.map((o) => o.name).sort();
@@ -72,6 +72,11 @@ test('the default build names the full build for every operator only the full bu
     names,
     `src/full_build.rs must list the full build's operators that the default build lacks:\n${names.map((n) => `    "${n}",`).join('\n')}`,
   );
+  // On tract: the lite engine, tried first by default, has the scikit-learn ones.
+  env.wasm.build = 'tract';
+  t.after(() => {
+    env.wasm.build = 'auto';
+  });
   for (const { domain, name } of fullOnly) {
     const model = singleNodeModel(name, domain === 'ai.onnx' ? {} : { domain, opset: 3 });
     const error = await InferenceSession.create(model).then(() => assert.fail(`${name} loaded`), (e) => e);
@@ -79,9 +84,11 @@ test('the default build names the full build for every operator only the full bu
     assert.equal(error.code, 'UNSUPPORTED_OPERATOR', error.message);
     assert.match(error.message, new RegExp(`^unsupported operator ${name} \\(domain ${domain.replaceAll('.', '\\.')}, opset \\d+\\) at node 'node'`));
     assert.ok(
-      error.message.endsWith(`. ${name} is only in onnxlet's full build (onnxlet_full_bg.wasm: set env.wasm.build = 'full'; docs/api.md#the-engines-and-their-modules)`),
+      error.message.includes(`. ${name} is only in onnxlet's full build (onnxlet_full_bg.wasm: set env.wasm.build = 'full'; docs/api.md#the-engines-and-their-modules)`),
       error.message,
     );
+    const lite = `. The lite engine runs ${name} (env.wasm.build 'auto', the default, or 'lite'; docs/api.md#scikit-learn-models)`;
+    assert.equal(error.message.endsWith(lite), domain === 'ai.onnx.ml' && name !== 'CategoryMapper', error.message);
   }
 });
 

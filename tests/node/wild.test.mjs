@@ -69,20 +69,20 @@ const engines = {};
 // (PP-OCR's classifier ends up to 7 float16 units off, 3.9e-3 where 2e-3 is allowed; before the
 // f32 sums of its pooling, 6). Run and reported, not failing the suite. The lite engine, which
 // the default routing gives float16 models, computes them in float32 and agrees.
-// Class 6, open: skl2onnx's defaults. ZipMap's output is a sequence of maps, which a tensor API
-// cannot return (onnxruntime-web cannot either; skl2onnx's options={'zipmap': False} is the
-// usual advice, and skl_logreg is that model); TreeEnsembleRegressor is in no build;
-// LinearClassifier, Normalizer and TreeEnsembleClassifier only in the full build
-// (wild-full.test.mjs runs them there). The lite build refuses all of them (a skip).
-const onlyFull = build !== 'full' && build !== 'lite' && 'LinearClassifier, Normalizer and TreeEnsembleClassifier are only in the full build (issue 30)';
-const noRegressor = build !== 'lite' && 'TreeEnsembleRegressor is in no build (issue 30)';
+// Class 6: skl2onnx's defaults. The lite engine (lite and auto) runs every one: the ai.onnx.ml
+// operators, and ZipMap's sequence of maps as the [N, classes] tensor it maps (which the reference
+// holds; onnxruntime-web cannot return the maps at all). tract has LinearClassifier, Normalizer
+// and TreeEnsembleClassifier in the full build only, and TreeEnsembleRegressor and ZipMap in none.
+const onLite = build === 'lite' || build === 'auto';
+const onlyFull = !onLite && build !== 'full' && 'LinearClassifier, Normalizer and TreeEnsembleClassifier are only in the lite engine and the full build (issue 30)';
+const liteOnly = (op) => !onLite && `${op} is only in the lite engine (issue 30)`;
 const TODO = {
   ppocr_cls_fp16: build === 'tract' && 'tract\'s float16 convolutions drift from onnxruntime (issue 30)',
-  skl_logreg_zipmap: build !== 'lite' && 'ZipMap returns a sequence of maps, which a tensor API cannot return (issue 30)',
+  skl_logreg_zipmap: liteOnly('ZipMap'),
   skl_logreg: onlyFull,
   skl_rf_classifier: onlyFull,
-  skl_gb_regressor: noRegressor,
-  skl_rf_regressor: noRegressor,
+  skl_gb_regressor: liteOnly('TreeEnsembleRegressor'),
+  skl_rf_regressor: liteOnly('TreeEnsembleRegressor'),
 };
 // ONNXLET_WILD_ONLY=prefix runs only the models whose names start with it.
 const only = process.env.ONNXLET_WILD_ONLY ?? '';
@@ -144,13 +144,36 @@ if (build === 'auto') {
       ppocrv5_det: 'lite',
       ppocrv5_rec: 'lite',
       ppocrv5_rec_pinned: 'lite',
+      skl_gb_regressor: 'lite',
+      skl_logreg: 'lite',
+      skl_logreg_zipmap: 'lite',
+      skl_rf_classifier: 'lite',
+      skl_rf_regressor: 'lite',
     });
   });
 }
 
+if (onLite) {
+  test(`${build}: a ZipMap output is the float32 [N, classes] tensor it maps, and the labels can be asked for alone`, async () => {
+    const model = index.models.find((m) => m.name === 'skl_logreg_zipmap');
+    const session = await onnxlet.InferenceSession.create(join(dir, model.file));
+    assert.deepEqual(session.outputNames, ['output_label', 'output_probability']);
+    const probability = session.outputMetadata[1];
+    assert.equal(probability.type, 'float32');
+    assert.equal(probability.shape[1], 3);
+    const c = model.cases[1];
+    const input = c.inputs[0];
+    const X = new onnxlet.Tensor('float32', typedArray('float32', await read(input.file)), input.dims);
+    const labels = await session.run({ X }, ['output_label']);
+    assert.deepEqual(Object.keys(labels), ['output_label']);
+    assert.deepEqual(Array.from(labels.output_label.data), Array.from(typedArray('int64', await read(c.outputs[0].file))));
+    await session.release();
+  });
+}
+
 if (build === 'lite') {
-  test('lite: the float32 and float16 models (infer_shapes, float16, PP-OCRv5, openwakeword) are accepted', () => {
-    const float32 = NAMES.filter((n) => ['ppocr_det_inferred', 'f16_means', 'ppocr_cls_fp16'].includes(n) || n.startsWith('ppocrv5_') || n.startsWith('oww_'));
+  test('lite: the float32 and float16 models (infer_shapes, float16, PP-OCRv5, openwakeword, scikit-learn) are accepted', () => {
+    const float32 = NAMES.filter((n) => ['ppocr_det_inferred', 'f16_means', 'ppocr_cls_fp16'].includes(n) || /^(ppocrv5|oww|skl)_/.test(n));
     assert.deepEqual(accepted.filter((n) => float32.includes(n)).sort(), float32, `accepted: ${accepted.join(', ')}`);
   });
 }

@@ -10,6 +10,7 @@ mod dims;
 mod elementwise;
 mod gather;
 mod generate;
+mod ml;
 mod norm;
 mod pool;
 mod reduce;
@@ -26,6 +27,8 @@ mod transpose;
 mod unary;
 
 use super::f16;
+pub use ml::zipmap_output;
+
 use super::pb;
 use super::tensor::{Data, OpResult, Tensor, TYPES};
 
@@ -86,6 +89,11 @@ pub fn registry() -> Vec<(&'static str, Builder)> {
     ops.extend_from_slice(generate::OPS);
     ops.extend_from_slice(scan::OPS);
     ops
+}
+
+/// The lite engine's operators of the `ai.onnx.ml` domain (scikit-learn models), by name.
+pub fn ml_registry() -> Vec<(&'static str, Builder)> {
+    ml::OPS.to_vec()
 }
 
 impl NodeCtx<'_> {
