@@ -2,25 +2,19 @@ import { cacheKey, cacheModel, cachedModel, uncacheModel } from './cache.js';
 import { OnnxletError } from './errors.js';
 import type { CreateOptions } from './create-options.js';
 import { type Integrity, type ModelSource, type ReadOptions, abortError, integrityMismatch, parseIntegrity, readModel } from './source.js';
-import type { TensorType } from './tensor.js';
 import type { EngineName } from './env.js';
 import type { ModelBuffer, WasmModule, WasmSession } from './module.js';
+import type { WireMetadata, WireTensorType, WireValue } from '../pkg/onnxlet.js';
+import type { TensorType } from './tensor.js';
 import { sessionModules } from './wasm.js';
 
-/** A tensor as it crosses into and out of the module (or a worker): little-endian bytes. */
-export interface WireValue {
-  name: string;
-  type: TensorType;
-  dims: number[];
-  data: Uint8Array;
-}
+// The wire types are declared in Rust (src/wire.rs) and emitted into the glue's .d.ts.
+export type { WireMetadata, WireValue } from '../pkg/onnxlet.js';
 
-/** A model input or output as the module describes it. */
-export interface WireMetadata {
-  name: string;
-  type: TensorType;
-  shape: (number | string)[];
-}
+/** `true` when `A` and `B` are the same type. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// tsc fails here when the tensor types Rust reads and writes differ from the public TensorType.
+void (true satisfies Same<WireTensorType, TensorType>);
 
 /** Where a session runs: in this thread's module, or in a worker's. */
 export interface Backend {
@@ -174,8 +168,8 @@ export async function localBackend(source: ModelSource, options: CreateOptions):
     }
     return session;
   };
-  const describeValues = (what: string, f: (s: WasmSession) => unknown) =>
-    module.call(`describing the ${what}`, () => f(live())) as WireMetadata[];
+  const describeValues = (what: string, f: (s: WasmSession) => WireMetadata[]) =>
+    module.call(`describing the ${what}`, () => f(live()));
   const backend: Backend = {
     engine: module.engine,
     inputs: describeValues('inputs', (s) => s.inputs()),
@@ -183,7 +177,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions):
     async run(feeds, fetches) {
       // A live session's module is instantiated: the run reads the feeds before the first await.
       const s = live();
-      return module.call('running the model', () => s.run(feeds, fetches)) as WireValue[];
+      return module.call('running the model', () => s.run(feeds, fetches));
     },
     async release() {
       const s = session;

@@ -32,7 +32,7 @@ export async function supportedOperators(): Promise<readonly OperatorInfo[]> {
   for (const module of sessionModules()) {
     await module.initialize();
     const { engine } = module;
-    const listed = module.call('listing the operators', () => module.glue.supportedOperators()) as Omit<OperatorInfo, 'engines'>[];
+    const listed = module.call('listing the operators', () => module.glue.supportedOperators());
     for (const { domain, name, opsets } of listed) {
       const key = `${domain}\u0000${name}`;
       const known = byName.get(key);

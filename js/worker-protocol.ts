@@ -1,7 +1,7 @@
 import type { WireMetadata, WireValue } from './backend.js';
 import type { CreateOptions } from './create-options.js';
 import type { EngineName, Env } from './env.js';
-import { OnnxletError } from './errors.js';
+import { OnnxletError, isErrorCode } from './errors.js';
 import type { ProgressEvent } from './source.js';
 
 /** A model source as the page hands it to the worker. */
@@ -49,7 +49,7 @@ export function toWireError(error: unknown): WireError {
 }
 
 export function fromWireError(error: WireError): Error {
-  if (error.code !== undefined) return new OnnxletError(error.code as OnnxletError['code'], error.message);
+  if (isErrorCode(error.code)) return new OnnxletError(error.code, error.message);
   if (error.name === 'AbortError') return new DOMException(error.message, 'AbortError');
   return new Error(error.message);
 }
