@@ -3,6 +3,7 @@ import { OnnxletError } from './errors.js';
 import type { CreateOptions } from './create-options.js';
 import { type Integrity, type ModelSource, type ReadOptions, abortError, integrityMismatch, parseIntegrity, readModel } from './source.js';
 import type { EngineName } from './env.js';
+import type { ModuleConfig } from './module-config.js';
 import type { ModelBuffer, WasmModule, WasmSession } from './module.js';
 import type { WireMetadata, WireTensorType, WireValue } from '../pkg/onnxlet.js';
 import type { TensorType } from './tensor.js';
@@ -58,9 +59,15 @@ async function loadModel(
  * Hands a model that `from` cannot run (`why`) to `to`: a copy of its bytes in `to`'s memory,
  * which instantiates `to` first. The caller still frees `held`.
  */
-async function handOver(held: HeldBuffer, from: WasmModule, to: WasmModule, why: OnnxletError): Promise<ModelBuffer> {
+async function handOver(
+  held: HeldBuffer,
+  from: WasmModule,
+  to: WasmModule,
+  config: ModuleConfig,
+  why: OnnxletError,
+): Promise<ModelBuffer> {
   try {
-    await to.initialize();
+    await to.initialize(config);
   } catch (error) {
     const { code, message } = error instanceof OnnxletError ? error : new OnnxletError('WASM_LOAD_FAILED', String(error));
     throw new OnnxletError(code, `${why.message}; and the tract module, which could run it, failed to load: ${message}`, {
@@ -100,16 +107,16 @@ interface HeldBuffer {
 
 /**
  * Loads a model into this thread's modules: the first of {@link sessionModules} that can run it
- * (the lite module, else the tract module, fetched then).
+ * (the lite module, else the tract module, fetched then), as `config` names them.
  */
-export async function localBackend(source: ModelSource, options: CreateOptions): Promise<Backend> {
+export async function localBackend(source: ModelSource, options: CreateOptions, config: ModuleConfig): Promise<Backend> {
   const { onProgress, signal, integrity, headers, cache, freeDimensionOverrides } = options;
-  const modules = sessionModules();
+  const modules = sessionModules(config);
   let module = modules[0];
   const key = cache ? cacheKey(source) : undefined;
   const expected = integrity === undefined ? undefined : parseIntegrity(integrity);
   const algorithms = expected?.digests.map((d) => d.algorithm);
-  const [first, fromCache] = await loadModel(source, key, expected, { module, onProgress, signal, headers, algorithms });
+  const [first, fromCache] = await loadModel(source, key, expected, { module, config, onProgress, signal, headers, algorithms });
   let buffer: HeldBuffer | undefined = { bytes: first, generation: module.generation };
   const done = { loaded: first.length, total: first.length, progress: 1 } as const;
   const free = (held: HeldBuffer | undefined, owner: WasmModule) => {
@@ -131,7 +138,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions):
       }
       if (loaded.code !== 'UNSUPPORTED_OPERATOR') throw loaded;
       // A model this engine cannot run, handed to the next.
-      const copy = await handOver(held, module, to, loaded);
+      const copy = await handOver(held, module, to, config, loaded);
       free(held, module);
       buffer = { bytes: copy, generation: to.generation };
       module = to;
