@@ -2,25 +2,20 @@ import { cacheKey, cacheModel, cachedModel, uncacheModel } from './cache.js';
 import { OnnxletError } from './errors.js';
 import type { CreateOptions } from './create-options.js';
 import { type Integrity, type ModelSource, type ReadOptions, abortError, integrityMismatch, parseIntegrity, readModel } from './source.js';
-import type { TensorType } from './tensor.js';
 import type { EngineName } from './env.js';
+import type { ModuleConfig } from './module-config.js';
 import type { ModelBuffer, WasmModule, WasmSession } from './module.js';
+import type { WireMetadata, WireTensorType, WireValue } from '../pkg/onnxlet.js';
+import type { TensorType } from './tensor.js';
 import { sessionModules, tractNotGiven } from './wasm.js';
 
-/** A tensor as it crosses into and out of the module (or a worker): little-endian bytes. */
-export interface WireValue {
-  name: string;
-  type: TensorType;
-  dims: number[];
-  data: Uint8Array;
-}
+// The wire types are declared in Rust (src/wire.rs) and emitted into the glue's .d.ts.
+export type { WireMetadata, WireValue } from '../pkg/onnxlet.js';
 
-/** A model input or output as the module describes it. */
-export interface WireMetadata {
-  name: string;
-  type: TensorType;
-  shape: (number | string)[];
-}
+/** `true` when `A` and `B` are the same type. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// tsc fails here when the tensor types Rust reads and writes differ from the public TensorType.
+void (true satisfies Same<WireTensorType, TensorType>);
 
 /** Where a session runs: in this thread's module, or in a worker's. */
 export interface Backend {
@@ -64,9 +59,15 @@ async function loadModel(
  * Hands a model that `from` cannot run (`why`) to `to`: a copy of its bytes in `to`'s memory,
  * which instantiates `to` first. The caller still frees `held`.
  */
-async function handOver(held: HeldBuffer, from: WasmModule, to: WasmModule, why: OnnxletError): Promise<ModelBuffer> {
+async function handOver(
+  held: HeldBuffer,
+  from: WasmModule,
+  to: WasmModule,
+  config: ModuleConfig,
+  why: OnnxletError,
+): Promise<ModelBuffer> {
   try {
-    await to.initialize();
+    await to.initialize(config);
   } catch (error) {
     const { code, message } = error instanceof OnnxletError ? error : new OnnxletError('WASM_LOAD_FAILED', String(error));
     throw new OnnxletError(code, `${why.message}; and the tract module, which could run it, failed to load: ${message}`, {
@@ -106,16 +107,16 @@ interface HeldBuffer {
 
 /**
  * Loads a model into this thread's modules: the first of {@link sessionModules} that can run it
- * (the lite module, else the tract module, fetched then).
+ * (the lite module, else the tract module, fetched then), as `config` names them.
  */
-export async function localBackend(source: ModelSource, options: CreateOptions): Promise<Backend> {
+export async function localBackend(source: ModelSource, options: CreateOptions, config: ModuleConfig): Promise<Backend> {
   const { onProgress, signal, integrity, headers, cache, freeDimensionOverrides } = options;
-  const modules = sessionModules();
+  const modules = sessionModules(config);
   let module = modules[0];
   const key = cache ? cacheKey(source) : undefined;
   const expected = integrity === undefined ? undefined : parseIntegrity(integrity);
   const algorithms = expected?.digests.map((d) => d.algorithm);
-  const [first, fromCache] = await loadModel(source, key, expected, { module, onProgress, signal, headers, algorithms });
+  const [first, fromCache] = await loadModel(source, key, expected, { module, config, onProgress, signal, headers, algorithms });
   let buffer: HeldBuffer | undefined = { bytes: first, generation: module.generation };
   const done = { loaded: first.length, total: first.length, progress: 1 } as const;
   const free = (held: HeldBuffer | undefined, owner: WasmModule) => {
@@ -137,7 +138,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions):
       }
       if (loaded.code !== 'UNSUPPORTED_OPERATOR') throw loaded;
       // A model this engine cannot run, handed to the next.
-      const copy = await handOver(held, module, to, loaded);
+      const copy = await handOver(held, module, to, config, loaded);
       free(held, module);
       buffer = { bytes: copy, generation: to.generation };
       module = to;
@@ -146,7 +147,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions):
     if (session === undefined) {
       const loaded = tryLoad(module, buffer, overrides);
       if (!(loaded instanceof module.glue.WasmSession)) {
-        const advice = loaded.code === 'UNSUPPORTED_OPERATOR' && module.engine === 'lite' ? tractNotGiven() : undefined;
+        const advice = loaded.code === 'UNSUPPORTED_OPERATOR' && module.engine === 'lite' ? tractNotGiven(config) : undefined;
         throw advice === undefined ? loaded : new OnnxletError(loaded.code, `${loaded.message}; ${advice}`);
       }
       session = loaded;
@@ -177,8 +178,8 @@ export async function localBackend(source: ModelSource, options: CreateOptions):
     }
     return session;
   };
-  const describeValues = (what: string, f: (s: WasmSession) => unknown) =>
-    module.call(`describing the ${what}`, () => f(live())) as WireMetadata[];
+  const describeValues = (what: string, f: (s: WasmSession) => WireMetadata[]) =>
+    module.call(`describing the ${what}`, () => f(live()));
   const backend: Backend = {
     engine: module.engine,
     inputs: describeValues('inputs', (s) => s.inputs()),
@@ -186,7 +187,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions):
     async run(feeds, fetches) {
       // A live session's module is instantiated: the run reads the feeds before the first await.
       const s = live();
-      return module.call('running the model', () => s.run(feeds, fetches)) as WireValue[];
+      return module.call('running the model', () => s.run(feeds, fetches));
     },
     async release() {
       const s = session;

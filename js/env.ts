@@ -1,4 +1,4 @@
-declare const __ONNXLET_VERSION__: string;
+import { VERSION } from './flags.js';
 
 /** The engines a session may run on: onnxlet's own interpreter (`lite`), or tract. */
 export type EngineName = 'lite' | 'tract';
@@ -83,5 +83,5 @@ export interface Env {
 export const env: Env = {
   wasm: {},
   cache: {},
-  versions: { onnxlet: __ONNXLET_VERSION__ },
+  versions: { onnxlet: VERSION },
 };

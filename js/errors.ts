@@ -1,3 +1,16 @@
+/** Every {@link ErrorCode}: the one list the type and {@link isErrorCode} derive from. */
+export const ERROR_CODES = [
+  'INVALID_MODEL',
+  'UNSUPPORTED_OPERATOR',
+  'INVALID_INPUT',
+  'INVALID_ARGUMENT',
+  'RUNTIME_ERROR',
+  'RELEASED',
+  'FETCH_FAILED',
+  'INTEGRITY_MISMATCH',
+  'WASM_LOAD_FAILED',
+] as const;
+
 /**
  * Stable error codes carried by every {@link OnnxletError}.
  *
@@ -10,29 +23,15 @@
  * - `FETCH_FAILED`: the model or the wasm file could not be fetched or read.
  * - `INTEGRITY_MISMATCH`: the model's bytes do not match the `integrity` option.
  * - `WASM_LOAD_FAILED`: the WebAssembly module could not be compiled or instantiated.
+ *
+ * The first five are made in Rust (`ErrorCode` in src/error.rs, whose unit test checks they are here).
  */
-export type ErrorCode =
-  | 'INVALID_MODEL'
-  | 'UNSUPPORTED_OPERATOR'
-  | 'INVALID_INPUT'
-  | 'INVALID_ARGUMENT'
-  | 'RUNTIME_ERROR'
-  | 'RELEASED'
-  | 'FETCH_FAILED'
-  | 'INTEGRITY_MISMATCH'
-  | 'WASM_LOAD_FAILED';
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
-const CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  'INVALID_MODEL',
-  'UNSUPPORTED_OPERATOR',
-  'INVALID_INPUT',
-  'INVALID_ARGUMENT',
-  'RUNTIME_ERROR',
-  'RELEASED',
-  'FETCH_FAILED',
-  'INTEGRITY_MISMATCH',
-  'WASM_LOAD_FAILED',
-]);
+/** Whether `code` is one of {@link ERROR_CODES}. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return (ERROR_CODES as readonly unknown[]).includes(code);
+}
 
 /** The one error class thrown by onnxlet. Switch on {@link OnnxletError.code}, not on the message. */
 export class OnnxletError extends Error {
@@ -54,9 +53,7 @@ export function fromWasmError(error: unknown): OnnxletError {
   if (error instanceof OnnxletError) return error;
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    if (typeof code === 'string' && CODES.has(code)) {
-      return new OnnxletError(code as ErrorCode, error.message);
-    }
+    if (isErrorCode(code)) return new OnnxletError(code, error.message);
     return new OnnxletError('RUNTIME_ERROR', error.message, { cause: error });
   }
   return new OnnxletError('RUNTIME_ERROR', String(error), { cause: error });

@@ -4,6 +4,7 @@ import type { EngineName } from './env.js';
 import { OnnxletError } from './errors.js';
 import type { ModelSource } from './source.js';
 import { Tensor, type TensorType, describe, holdsType, isTensorType, tensorBytes } from './tensor.js';
+import { resolveConfig } from './module-config.js';
 import { sessionThreads } from './threads.js';
 import { workerBackend } from './worker-backend.js';
 
@@ -151,9 +152,10 @@ export class InferenceSession {
   static async create(source: ModelSource, options?: InferenceSession.SessionOptions): Promise<InferenceSession> {
     checkOptions(options);
     const { worker, ...rest } = options ?? {};
-    const threads = sessionThreads();
+    const config = resolveConfig();
+    const threads = sessionThreads(config);
     const backend =
-      worker || threads > 1 ? await workerBackend(source, rest, threads) : await localBackend(source, rest);
+      worker || threads > 1 ? await workerBackend(source, rest, config, threads) : await localBackend(source, rest, config);
     return new InferenceSession(backend);
   }
 

@@ -26,7 +26,7 @@ export function memoryUsage(options: { resetPeak?: boolean } = {}): MemoryUsage 
   let peakHeapBytes = 0;
   let memoryBytes = 0;
   for (const module of instantiatedModules()) {
-    const usage = module.glue.memoryUsage(options.resetPeak === true) as { heapAllocated: number; heapPeak: number; memoryBytes: number };
+    const usage = module.glue.memoryUsage(options.resetPeak === true);
     heapBytes += usage.heapAllocated;
     peakHeapBytes += usage.heapPeak;
     memoryBytes += usage.memoryBytes;

@@ -1,9 +1,10 @@
 // The lifecycle of one WebAssembly module: instantiation, calls, and the reset after a crash.
-// Which module file to load, and which modules a session may use, is js/wasm.ts's business.
+// Which module file to load is js/module-config.ts's business; which modules a session may use, js/wasm.ts's.
 import type * as Glue from '../pkg/onnxlet.js';
 
-import { type EngineName, env } from './env.js';
+import type { EngineName } from './env.js';
 import { OnnxletError, fromWasmError } from './errors.js';
+import type { ModuleConfig } from './module-config.js';
 
 /** One module's wasm-bindgen glue: every module has the same exports (scripts/build.mjs checks). */
 export type ModuleGlue = typeof Glue;
@@ -19,13 +20,11 @@ export type WasmSession = Glue.WasmSession;
 export type ModuleCode = BufferSource | WebAssembly.Module | Response;
 
 /**
- * Set by the multi-threaded worker (js/threads-worker.ts): starts the thread pool on the
+ * Set by the multi-threaded worker (js/threads-worker.ts): starts the thread pool `pool` on the
  * instantiated module and its shared memory.
  */
 export const threadPool: {
-  start?: (module: WebAssembly.Module, memory: WebAssembly.Memory) => Promise<void>;
-  /** The `BroadcastChannel` on which the page hears of a crashed pool thread. */
-  crashChannel?: string;
+  start?: (module: WebAssembly.Module, memory: WebAssembly.Memory, pool: ModuleConfig['pool']) => Promise<void>;
 } = {};
 
 /**
@@ -44,14 +43,14 @@ export class WasmModule {
   /**
    * @param glue the module's wasm-bindgen glue
    * @param threaded whether this is the multi-threaded module, whose pool shares its memory
-   * @param code fetches or reads the module's code when it is first needed
+   * @param code fetches or reads the module's code for a configuration when it is first needed
    * @param expected the engine the code must hold, when the user gave it under that engine's name
    */
   constructor(
     readonly glue: ModuleGlue,
     private readonly threaded: boolean,
-    private readonly code: () => Promise<ModuleCode>,
-    private readonly expected: () => EngineName | undefined = () => undefined,
+    private readonly code: (config: ModuleConfig) => Promise<ModuleCode>,
+    private readonly expected: (config: ModuleConfig) => EngineName | undefined,
   ) {}
 
   /** Whether the module is instantiated and usable now (no initialisation or reset under way). */
@@ -75,12 +74,13 @@ export class WasmModule {
   }
 
   /**
-   * Fetches and instantiates the module once; concurrent callers share the same promise. After a
-   * crash, resolves once the module has been re-instantiated.
+   * Fetches and instantiates the module `config` names, once; concurrent callers share the same
+   * promise (and the first caller's configuration). After a crash, resolves once the module has
+   * been re-instantiated.
    */
-  initialize(): Promise<void> {
+  initialize(config: ModuleConfig): Promise<void> {
     if (this.#wrongEngine !== undefined) return Promise.reject(this.#wrongEngine);
-    this.#ready ??= this.#instantiate().then(() => this.#check()).then(
+    this.#ready ??= this.#instantiate(config).then(() => this.#check(config)).then(
       () => {
         this.#instantiated = true;
       },
@@ -137,8 +137,8 @@ export class WasmModule {
   }
 
   /** Fails when the module instantiated holds another engine than the one it was given as. */
-  #check(): void {
-    const expected = this.expected();
+  #check(config: ModuleConfig): void {
+    const expected = this.expected(config);
     const engine = this.engine;
     if (expected === undefined || engine === expected) return;
     this.#wrongEngine = wrongEngine(
@@ -148,15 +148,15 @@ export class WasmModule {
     throw this.#wrongEngine;
   }
 
-  async #instantiate(): Promise<void> {
-    const code = await this.code();
+  async #instantiate(config: ModuleConfig): Promise<void> {
+    const code = await this.code(config);
     const { default: init, initSync } = this.glue;
     try {
       if (this.threaded) {
         // Compiled here, so that the pool's workers instantiate the same module on the same memory.
         const module = await compile(code);
         const exports = await init({ module_or_path: module });
-        await threadPool.start?.(module, exports.memory);
+        await threadPool.start?.(module, exports.memory, config.pool);
         return;
       }
       if (typeof document === 'undefined' && !isResponse(code)) {
@@ -170,7 +170,7 @@ export class WasmModule {
       await init({ module_or_path: code });
     } catch (error) {
       if (error instanceof OnnxletError) throw error;
-      const expected = this.expected();
+      const expected = this.expected(config);
       // The other engine's module imports what this engine's glue does not give.
       if (expected !== undefined && error instanceof WebAssembly.LinkError) throw wrongEngine(expected, error.message);
       const hint = !(error instanceof WebAssembly.CompileError)
@@ -179,7 +179,7 @@ export class WasmModule {
           ? ' (this runtime compiles no WebAssembly from bytes, as in Cloudflare Workers: import onnxlet_lite_bg.wasm ' +
             "as a module and hand the WebAssembly.Module over as env.wasm.wasmBinary = { lite }; see " +
             'docs/api.md#cloudflare-workers)'
-          : env.wasm.relaxedSimd === true
+          : config.relaxedSimd === true
           ? ' (env.wasm.relaxedSimd is true, and this engine may not have relaxed SIMD: leave it unset to choose by WebAssembly.validate)'
           : ' (onnxlet needs WebAssembly SIMD: Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+)';
       throw new OnnxletError(

@@ -1,4 +1,5 @@
 import type { EngineName } from './env.js';
+import { resolveConfig } from './module-config.js';
 import { sessionModules } from './wasm.js';
 
 /** An operator a model may use. */
@@ -29,10 +30,11 @@ export interface OperatorInfo {
  */
 export async function supportedOperators(): Promise<readonly OperatorInfo[]> {
   const byName = new Map<string, { domain: string; name: string; opsets: [number, number] | null; engines: EngineName[] }>();
-  for (const module of sessionModules()) {
-    await module.initialize();
+  const config = resolveConfig();
+  for (const module of sessionModules(config)) {
+    await module.initialize(config);
     const { engine } = module;
-    const listed = module.call('listing the operators', () => module.glue.supportedOperators()) as Omit<OperatorInfo, 'engines'>[];
+    const listed = module.call('listing the operators', () => module.glue.supportedOperators());
     for (const { domain, name, opsets } of listed) {
       const key = `${domain}\u0000${name}`;
       const known = byName.get(key);

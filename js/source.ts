@@ -1,6 +1,7 @@
 import { OnnxletError } from './errors.js';
 import { describe } from './tensor.js';
 import { nodeFs } from './local-file.js';
+import type { ModuleConfig } from './module-config.js';
 import type { ModelBuffer, WasmModule } from './module.js';
 
 /** Anything a model can be loaded from. */
@@ -20,6 +21,8 @@ export type ProgressEvent =
 export interface ReadOptions {
   /** The module whose memory receives the bytes. */
   module: WasmModule;
+  /** The configuration the module is instantiated with, if it is not yet. */
+  config: ModuleConfig;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
   headers?: HeadersInit;
@@ -162,7 +165,7 @@ class ModelWriter {
   ): Promise<ModelBuffer> {
     if (options.signal?.aborted) throw abortError(options.signal);
     const writer = new ModelWriter(total, label, options);
-    const ready = options.module.initialize().catch((error: unknown) => {
+    const ready = options.module.initialize(options.config).catch((error: unknown) => {
       writer.initError = error;
     });
     try {
@@ -226,7 +229,7 @@ export async function readResponse(response: Response, label: string, options: R
 async function fetchModel(url: string | URL, options: ReadOptions): Promise<ModelBuffer> {
   let response: Response;
   // The module instantiates while the request is under way.
-  void options.module.initialize().catch(() => {});
+  void options.module.initialize(options.config).catch(() => {});
   try {
     response = await fetch(url, { signal: options.signal, headers: options.headers });
   } catch (error) {

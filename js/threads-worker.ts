@@ -1,12 +1,11 @@
 // The entry point of the multi-threaded worker (`onnxlet.threads.worker.mjs`), bundled with the
 // threads build's glue. It serves two roles:
 // - a session's worker (as `onnxlet.worker.mjs` does), which instantiates the module and starts
-//   the thread pool: `env.wasm.numThreads` more workers of this same script;
+//   the thread pool: as many more workers of this same script as the page asked for;
 // - one of those pool workers, which instantiates the same module on the same shared memory and
 //   then computes whatever tract's parallel kernels hand its thread, until the worker stops.
 // The session's thread blocks while the pool computes, which only workers may do.
 import init, { startThreadPool, threadPoolWorker } from '../pkg/threads/onnxlet.js';
-import { env } from './env.js';
 import { OnnxletError } from './errors.js';
 import { threadPool } from './module.js';
 import type { WorkerRequest } from './worker-protocol.js';
@@ -28,8 +27,8 @@ interface Scope {
 
 const scope = globalThis as unknown as Scope;
 
-threadPool.start = async (module, memory) => {
-  const count = env.wasm.numThreads ?? 1;
+threadPool.start = async (module, memory, pool) => {
+  const count = pool?.count ?? 1;
   const workers: Worker[] = [];
   try {
     await Promise.all(
@@ -45,7 +44,7 @@ threadPool.start = async (module, memory) => {
             event.preventDefault();
             reject(new OnnxletError('WASM_LOAD_FAILED', `a thread of the pool failed to start: ${event.message}`));
           };
-          worker.postMessage({ type: 'pool', module, memory, crashChannel: threadPool.crashChannel ?? '' } satisfies PoolRequest);
+          worker.postMessage({ type: 'pool', module, memory, crashChannel: pool?.crashChannel ?? '' } satisfies PoolRequest);
         });
       }),
     );

@@ -1,13 +1,11 @@
 import type { Backend, WireValue } from './backend.js';
 import type { CreateOptions } from './create-options.js';
-import { env } from './env.js';
 import { OnnxletError } from './errors.js';
 import { fileUrl } from './local-file.js';
 import { type ModelSource, abortError, absoluteUrl, isLocalPath } from './source.js';
-import { configuredPaths, scriptSrc } from './wasm.js';
+import { SCRIPT_TAG } from './flags.js';
+import { type ModuleConfig, scriptSrc, sentConfig } from './module-config.js';
 import { type WorkerReply, type WorkerRequest, type WorkerSource, buffersOf, fromWireError } from './worker-protocol.js';
-
-declare const __ONNXLET_IIFE__: boolean;
 
 /** Distributive Omit, so each request variant keeps its own fields. */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -15,7 +13,7 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 /** The session's worker: `onnxlet.worker.mjs`, or `onnxlet.threads.worker.mjs` for more than one thread. */
 function startWorker(threads: number): Worker {
   const file = threads > 1 ? 'onnxlet.threads.worker.mjs' : 'onnxlet.worker.mjs';
-  if (__ONNXLET_IIFE__) {
+  if (SCRIPT_TAG) {
     if (!scriptSrc) throw new OnnxletError('WASM_LOAD_FAILED', `cannot locate ${file}: load onnxlet with <script src>`);
     return new Worker(new URL(file, scriptSrc), { type: 'module' });
   }
@@ -50,9 +48,15 @@ async function workerSource(source: ModelSource): Promise<WorkerSource> {
 
 /**
  * Loads a model into a dedicated worker; inputs are copied to it and outputs transferred back.
- * With `threads` above 1, the worker is the multi-threaded one, with a pool of `threads` more.
+ * The worker loads the modules `config` names; with `threads` above 1, it is the multi-threaded
+ * worker, with a pool of `threads` more.
  */
-export async function workerBackend(source: ModelSource, options: CreateOptions, threads = 1): Promise<Backend> {
+export async function workerBackend(
+  source: ModelSource,
+  options: CreateOptions,
+  config: ModuleConfig,
+  threads = 1,
+): Promise<Backend> {
   const { onProgress, signal, ...rest } = options;
   if (typeof Worker === 'undefined') {
     throw new OnnxletError(
@@ -124,20 +128,16 @@ export async function workerBackend(source: ModelSource, options: CreateOptions,
     return { id, reply };
   };
 
-  // Resolved here, against this script, so the worker loads the same files.
-  const { build, relaxedSimd } = env.wasm;
-  const wasm = { wasmPaths: configuredPaths()?.href, build, relaxedSimd };
+  const sent = sentConfig(config, crashChannel === undefined ? undefined : { count: threads, crashChannel });
   let create: ReturnType<typeof call>;
   try {
     const transfer = payload instanceof ArrayBuffer ? [payload] : typeof payload === 'object' && 'body' in payload ? [payload.body] : [];
-    const threadOptions = crashChannel === undefined ? undefined : { count: threads, crashChannel };
-    create = call({ type: 'create', source: payload, options: rest, wasm, threads: threadOptions }, transfer);
+    create = call({ type: 'create', source: payload, options: rest, config: sent }, transfer);
   } catch (error) {
     if (!(typeof payload === 'object' && 'body' in payload)) throw error;
     // No transferable streams here: the browser buffers the body as a Blob (not in the JS heap).
     const blob = await new Response(payload.body).blob();
-    const threadOptions = crashChannel === undefined ? undefined : { count: threads, crashChannel };
-    create = call({ type: 'create', source: blob, options: rest, wasm, threads: threadOptions });
+    create = call({ type: 'create', source: blob, options: rest, config: sent });
   }
   const onAbort = () => {
     worker.postMessage({ id: create.id, type: 'abort' } satisfies WorkerRequest);

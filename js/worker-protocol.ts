@@ -1,7 +1,8 @@
 import type { WireMetadata, WireValue } from './backend.js';
 import type { CreateOptions } from './create-options.js';
-import type { EngineName, Env } from './env.js';
-import { OnnxletError } from './errors.js';
+import type { EngineName } from './env.js';
+import { OnnxletError, isErrorCode } from './errors.js';
+import type { SentConfig } from './module-config.js';
 import type { ProgressEvent } from './source.js';
 
 /** A model source as the page hands it to the worker. */
@@ -18,10 +19,8 @@ export type WorkerRequest =
       type: 'create';
       source: WorkerSource;
       options: Omit<CreateOptions, 'onProgress' | 'signal'>;
-      /** The page's module settings, with `wasmPaths` made absolute. */
-      wasm: { wasmPaths: string | undefined; build: Env['wasm']['build']; relaxedSimd: boolean | undefined };
-      /** For the multi-threaded worker: its number of threads, and where pool crashes are told. */
-      threads?: { count: number; crashChannel: string };
+      /** The page's module configuration (with, for the multi-threaded worker, its pool). */
+      config: SentConfig;
     }
   | { id: number; type: 'abort' }
   | { id: number; type: 'run'; feeds: WireValue[]; fetches: string[] | undefined }
@@ -49,7 +48,7 @@ export function toWireError(error: unknown): WireError {
 }
 
 export function fromWireError(error: WireError): Error {
-  if (error.code !== undefined) return new OnnxletError(error.code as OnnxletError['code'], error.message);
+  if (isErrorCode(error.code)) return new OnnxletError(error.code, error.message);
   if (error.name === 'AbortError') return new DOMException(error.message, 'AbortError');
   return new Error(error.message);
 }

@@ -1,9 +1,8 @@
 // The entry point of the dedicated worker behind `InferenceSession.create(src, { worker: true })`:
 // one session per worker, driven by messages (see worker-protocol.ts).
 import { type Backend, localBackend } from './backend.js';
-import { env } from './env.js';
 import { OnnxletError } from './errors.js';
-import { threadPool } from './module.js';
+import { receivedConfig } from './module-config.js';
 import { tract } from './wasm.js';
 import { type WorkerReply, type WorkerRequest, buffersOf, toWireError } from './worker-protocol.js';
 
@@ -20,11 +19,6 @@ async function handle(request: WorkerRequest): Promise<void> {
   const { id } = request;
   switch (request.type) {
     case 'create': {
-      Object.assign(env.wasm, request.wasm);
-      if (request.threads !== undefined) {
-        env.wasm.numThreads = request.threads.count;
-        threadPool.crashChannel = request.threads.crashChannel;
-      }
       const controller = new AbortController();
       aborts.set(id, controller);
       try {
@@ -32,7 +26,7 @@ async function handle(request: WorkerRequest): Promise<void> {
           scope.postMessage({ id, type: 'progress', event });
         const { source } = request;
         const model = typeof source === 'object' && 'body' in source ? new Response(source.body, { headers: source.headers }) : source;
-        backend = await localBackend(model, { ...request.options, onProgress, signal: controller.signal });
+        backend = await localBackend(model, { ...request.options, onProgress, signal: controller.signal }, receivedConfig(request.config));
         const { engine, inputs, outputs } = backend;
         scope.postMessage({ id, type: 'created', engine, inputs: [...inputs], outputs: [...outputs] });
       } finally {

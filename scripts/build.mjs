@@ -321,7 +321,7 @@ async function buildJs() {
     run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', config]);
   }
   // Internal modules: no public declaration refers to them.
-  for (const internal of ['wasm', 'module', 'backend', 'local-file', 'threads', 'threads-worker', 'worker', 'worker-backend', 'worker-protocol']) {
+  for (const internal of ['flags', 'module-config', 'wasm', 'module', 'backend', 'local-file', 'threads', 'threads-worker', 'worker', 'worker-backend', 'worker-protocol']) {
     rmSync(join(dist, `${internal}.d.ts`), { force: true });
   }
   writeCjsTypes();

@@ -18,6 +18,15 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, each of which js/errors.ts lists in `ERROR_CODES` (a unit test checks).
+    pub const ALL: [ErrorCode; 5] = [
+        ErrorCode::InvalidModel,
+        ErrorCode::UnsupportedOperator,
+        ErrorCode::InvalidInput,
+        ErrorCode::InvalidArgument,
+        ErrorCode::RuntimeError,
+    ];
+
     /// The code as exposed to JS, e.g. `INVALID_MODEL`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -77,3 +86,41 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes of `ERROR_CODES` in js/errors.ts.
+    fn js_codes() -> Vec<String> {
+        let source = include_str!("../js/errors.ts");
+        let start = source
+            .find("export const ERROR_CODES = [")
+            .expect("js/errors.ts lists ERROR_CODES");
+        let list = &source[start..];
+        let list = &list[list.find('[').unwrap() + 1..list.find(']').unwrap()];
+        list.split(',')
+            .map(|c| c.trim().trim_matches('\'').to_string())
+            .filter(|c| !c.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn every_code_is_one_js_knows() {
+        let js = js_codes();
+        for code in ErrorCode::ALL {
+            // A new variant fails to compile here until it is added to `ALL` (and to js/errors.ts).
+            match code {
+                ErrorCode::InvalidModel
+                | ErrorCode::UnsupportedOperator
+                | ErrorCode::InvalidInput
+                | ErrorCode::InvalidArgument
+                | ErrorCode::RuntimeError => {}
+            }
+            assert!(
+                js.contains(&code.as_str().to_string()),
+                "{code} is not in js/errors.ts"
+            );
+        }
+    }
+}

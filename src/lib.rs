@@ -23,6 +23,8 @@ pub mod tensor;
 mod verified_opsets;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
+#[cfg(any(target_arch = "wasm32", test))]
+mod wire;
 
 /// The engine this build runs models on: `"tract"`, or `"lite"` (feature `lite`).
 pub const ENGINE: &str = engine::NAME;

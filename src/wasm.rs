@@ -8,7 +8,8 @@ use wasm_bindgen::prelude::*;
 use crate::error::Error;
 use crate::model_buffer::ModelBuffer;
 use crate::session::{LoadOptions, Session};
-use crate::tensor::{DType, Dim, HostTensor, ValueInfo};
+use crate::tensor::{DType, HostTensor};
+use crate::wire;
 
 unsafe extern "C" {
     fn __wasm_call_ctors();
@@ -46,80 +47,16 @@ fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T
         .map_err(|e| into_error(Error::invalid_argument(format!("malformed {what}: {e}"))))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct JsLoadOptions {
-    #[serde(default)]
-    free_dimension_overrides: Vec<(String, usize)>,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum JsDim<'a> {
-    Fixed(usize),
-    Symbolic(&'a str),
-}
-
-#[derive(Serialize)]
-struct JsValueInfo<'a> {
-    name: &'a str,
-    #[serde(rename = "type")]
-    dtype: &'static str,
-    shape: Vec<JsDim<'a>>,
-}
-
-impl<'a> From<&'a ValueInfo> for JsValueInfo<'a> {
-    fn from(info: &'a ValueInfo) -> Self {
-        JsValueInfo {
-            name: &info.name,
-            dtype: info.dtype.name(),
-            shape: info
-                .shape
-                .iter()
-                .map(|d| match d {
-                    Dim::Fixed(v) => JsDim::Fixed(*v),
-                    Dim::Symbolic(s) => JsDim::Symbolic(s),
-                    Dim::Unknown => JsDim::Symbolic("?"),
-                })
-                .collect(),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct JsFeed {
-    name: String,
-    #[serde(rename = "type")]
-    dtype: String,
-    dims: Vec<usize>,
-    #[serde(with = "serde_bytes")]
-    data: Vec<u8>,
-}
-
-#[derive(Serialize)]
-struct JsOutput<'a> {
-    name: &'a str,
-    #[serde(rename = "type")]
-    dtype: &'static str,
-    dims: &'a [usize],
-    #[serde(with = "serde_bytes")]
-    data: &'a [u8],
-}
-
-#[derive(Serialize)]
-struct JsOperator<'a> {
-    domain: &'static str,
-    name: &'a str,
-    opsets: Option<(u32, u32)>,
-}
+#[wasm_bindgen(typescript_custom_section)]
+const WIRE_TYPES: &str = crate::wire::TYPESCRIPT;
 
 /// `[{ domain, name, opsets: [lowest, highest] | null }]` for every operator the loader accepts.
-#[wasm_bindgen(js_name = supportedOperators)]
+#[wasm_bindgen(js_name = supportedOperators, unchecked_return_type = "WireOperator[]")]
 pub fn supported_operators() -> Result<JsValue, JsValue> {
     let operators = crate::operators::supported_operators();
-    let js: Vec<JsOperator> = operators
+    let js: Vec<wire::Operator> = operators
         .iter()
-        .map(|o| JsOperator {
+        .map(|o| wire::Operator {
             domain: o.domain,
             name: &o.name,
             opsets: o.verified_opsets,
@@ -177,23 +114,15 @@ impl WasmModelBuffer {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsMemoryUsage {
-    heap_allocated: usize,
-    heap_peak: usize,
-    memory_bytes: usize,
-}
-
 /// `{ heapAllocated, heapPeak, memoryBytes }`: heap bytes in use, the most in use at once since
 /// the last reset, and the size of the module's linear memory. `resetPeak` restarts the peak.
-#[wasm_bindgen(js_name = memoryUsage)]
+#[wasm_bindgen(js_name = memoryUsage, unchecked_return_type = "WireMemoryUsage")]
 pub fn memory_usage(reset_peak: bool) -> Result<JsValue, JsValue> {
     let heap = crate::memory::heap_usage();
     if reset_peak {
         crate::memory::reset_peak();
     }
-    to_js(&JsMemoryUsage {
+    to_js(&wire::MemoryUsage {
         heap_allocated: heap.allocated,
         heap_peak: heap.peak,
         memory_bytes: core::arch::wasm32::memory_size(0) * 65536,
@@ -273,10 +202,10 @@ impl WasmSession {
     #[wasm_bindgen(js_name = fromBuffer)]
     pub fn from_buffer(
         buffer: &mut WasmModelBuffer,
-        options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "WireLoadOptions | undefined")] options: JsValue,
     ) -> Result<WasmSession, JsValue> {
-        let options: JsLoadOptions = if options.is_undefined() || options.is_null() {
-            JsLoadOptions::default()
+        let options: wire::LoadOptions = if options.is_undefined() || options.is_null() {
+            wire::LoadOptions::default()
         } else {
             from_js(options, "session options")?
         };
@@ -289,21 +218,28 @@ impl WasmSession {
     }
 
     /// `[{ name, type, shape }]` for every model input.
+    #[wasm_bindgen(unchecked_return_type = "WireMetadata[]")]
     pub fn inputs(&self) -> Result<JsValue, JsValue> {
-        let infos: Vec<JsValueInfo> = self.session.inputs().iter().map(Into::into).collect();
+        let infos: Vec<wire::Metadata> = self.session.inputs().iter().map(Into::into).collect();
         to_js(&infos)
     }
 
     /// `[{ name, type, shape }]` for every model output.
+    #[wasm_bindgen(unchecked_return_type = "WireMetadata[]")]
     pub fn outputs(&self) -> Result<JsValue, JsValue> {
-        let infos: Vec<JsValueInfo> = self.session.outputs().iter().map(Into::into).collect();
+        let infos: Vec<wire::Metadata> = self.session.outputs().iter().map(Into::into).collect();
         to_js(&infos)
     }
 
     /// Runs the model. `feeds` is `[{ name, type, dims, data: Uint8Array }]`; returns the
     /// outputs named in `fetches` (all when undefined) as `[{ name, type, dims, data }]`.
-    pub fn run(&self, feeds: JsValue, fetches: Option<Vec<String>>) -> Result<JsValue, JsValue> {
-        let feeds: Vec<JsFeed> = from_js(feeds, "feeds")?;
+    #[wasm_bindgen(unchecked_return_type = "WireValue[]")]
+    pub fn run(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "WireValue[]")] feeds: JsValue,
+        fetches: Option<Vec<String>>,
+    ) -> Result<JsValue, JsValue> {
+        let feeds: Vec<wire::Feed> = from_js(feeds, "feeds")?;
         let feeds = feeds
             .into_iter()
             .map(|f| {
@@ -319,9 +255,9 @@ impl WasmSession {
             .session
             .run(feeds, fetches.as_deref())
             .map_err(into_error)?;
-        let js: Vec<JsOutput> = outputs
+        let js: Vec<wire::Output> = outputs
             .iter()
-            .map(|(name, t)| JsOutput {
+            .map(|(name, t)| wire::Output {
                 name,
                 dtype: t.dtype().name(),
                 dims: t.dims(),

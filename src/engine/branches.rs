@@ -124,7 +124,10 @@ fn evaluate(
     };
     let mut model = onnx.model_for_proto_model(&sub).ok()?;
     for (ix, (_, tensor)) in sources.iter().enumerate() {
-        let fact = InferenceFact::dt_shape(super::dtype_to_tract(tensor.dtype()), tensor.dims());
+        let fact = InferenceFact::dt_shape(
+            super::convert::dtype_to_tract(tensor.dtype()),
+            tensor.dims(),
+        );
         model.set_input_fact(ix, fact).ok()?;
     }
     let typed = model.into_typed().and_then(|m| m.into_decluttered()).ok()?;

@@ -10,7 +10,9 @@ use tract_onnx::pb;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::ops::konst::Const;
 
-use super::{branches, dtype_to_tract, optimise, to_tract, with_uniform_memo};
+use super::branches;
+use super::convert::{dtype_to_tract, to_tract};
+use super::plan::{optimise, with_uniform_memo};
 use crate::error::{Error, Result};
 use crate::tensor::{format_shape, HostTensor, ValueInfo};
 

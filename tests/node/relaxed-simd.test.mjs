@@ -15,7 +15,7 @@ import { after, test } from 'node:test';
 import { root } from '../support/models.mjs';
 
 const FLAG = '--experimental-wasm-relaxed-simd';
-/** The probe js/wasm.ts validates: one function with `i8x16.relaxed_swizzle`. */
+/** The probe js/module-config.ts validates: one function with `i8x16.relaxed_swizzle`. */
 const PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15,
   253, 128, 2, 11,

@@ -1,0 +1,98 @@
+//! tract's element types, tensors and errors in the crate's own, and back.
+
+use tract_onnx::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::tensor::{DType, HostTensor};
+
+/// A model tract cannot read or type, as an `INVALID_MODEL` error.
+pub(super) fn model_error(e: &TractError) -> Error {
+    Error::invalid_model(format!("{e:#}"))
+}
+
+/// The crate's element type of tract's `dt`, if JS can exchange it (`TDim` travels as int64).
+pub(super) fn dtype_from_tract(dt: DatumType) -> Option<DType> {
+    Some(match dt {
+        DatumType::F32 => DType::Float32,
+        DatumType::F64 => DType::Float64,
+        DatumType::F16 => DType::Float16,
+        DatumType::I8 => DType::Int8,
+        DatumType::U8 => DType::Uint8,
+        DatumType::I16 => DType::Int16,
+        DatumType::U16 => DType::Uint16,
+        DatumType::I32 => DType::Int32,
+        DatumType::U32 => DType::Uint32,
+        DatumType::I64 | DatumType::TDim => DType::Int64,
+        DatumType::U64 => DType::Uint64,
+        DatumType::Bool => DType::Bool,
+        DatumType::String => DType::String,
+        _ => return None,
+    })
+}
+
+/// tract's element type of `dt`.
+pub(super) fn dtype_to_tract(dt: DType) -> DatumType {
+    match dt {
+        DType::Float32 => DatumType::F32,
+        DType::Float64 => DatumType::F64,
+        DType::Float16 => DatumType::F16,
+        DType::Int8 => DatumType::I8,
+        DType::Uint8 => DatumType::U8,
+        DType::Int16 => DatumType::I16,
+        DType::Uint16 => DatumType::U16,
+        DType::Int32 => DatumType::I32,
+        DType::Uint32 => DatumType::U32,
+        DType::Int64 => DatumType::I64,
+        DType::Uint64 => DatumType::U64,
+        DType::Bool => DatumType::Bool,
+        DType::String => DatumType::String,
+    }
+}
+
+/// A feed as a tract tensor.
+pub(super) fn to_tract(t: HostTensor) -> Result<Tensor> {
+    if let Some(strings) = t.strings() {
+        return tract_ndarray::ArrayD::from_shape_vec(t.dims(), strings)
+            .map(Tensor::from)
+            .map_err(|e| Error::invalid_input(format!("{e}")));
+    }
+    let dtype = t.dtype();
+    let dims = t.dims().to_vec();
+    let mut data = t.into_data();
+    if dtype == DType::Bool {
+        // Rust's bool must be 0 or 1; JS hands us arbitrary bytes.
+        data.iter_mut().for_each(|b| *b = (*b != 0) as u8);
+    }
+    // SAFETY: HostTensor guarantees data.len() == product(dims) * size, every bit pattern is
+    // valid for the numeric types, and bool bytes were normalised above.
+    unsafe { Tensor::from_raw_dt(dtype_to_tract(dtype), &dims, &data) }
+        .map_err(|e| Error::invalid_input(format!("{e:#}")))
+}
+
+/// An output of tract's as the crate's tensor.
+pub(super) fn from_tract(tensor: Tensor) -> Result<HostTensor> {
+    let tensor = if tensor.datum_type() == DatumType::TDim {
+        tensor
+            .cast_to::<i64>()
+            .map_err(|e| Error::runtime(format!("{e:#}")))?
+            .into_owned()
+    } else {
+        tensor
+    };
+    let dtype = dtype_from_tract(tensor.datum_type()).ok_or_else(|| {
+        Error::runtime(format!(
+            "the model produced a {:?} tensor, which onnxlet cannot exchange with JS",
+            tensor.datum_type()
+        ))
+    })?;
+    let plain = tensor
+        .try_as_plain_ram()
+        .map_err(|e| Error::runtime(format!("{e:#}")))?;
+    if dtype == DType::String {
+        let strings = plain
+            .as_slice::<String>()
+            .map_err(|e| Error::runtime(format!("{e:#}")))?;
+        return HostTensor::from_strings(tensor.shape().to_vec(), strings);
+    }
+    HostTensor::new(dtype, tensor.shape().to_vec(), plain.as_bytes().to_vec())
+}
