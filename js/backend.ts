@@ -96,9 +96,9 @@ function tryLoad(
   maxMemoryBytes: number | undefined,
 ): WasmSession | OnnxletError {
   try {
-    return module.call('loading the model', () =>
-      module.glue.WasmSession.fromBuffer(held.bytes, { freeDimensionOverrides: overrides, maxMemoryBytes }),
-    );
+    // maxMemoryBytes only when given: the module's default applies otherwise.
+    const options = maxMemoryBytes === undefined ? { freeDimensionOverrides: overrides } : { freeDimensionOverrides: overrides, maxMemoryBytes };
+    return module.call('loading the model', () => module.glue.WasmSession.fromBuffer(held.bytes, options));
   } catch (error) {
     if (error instanceof OnnxletError) return error;
     throw error;

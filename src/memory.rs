@@ -20,7 +20,12 @@ fn add(size: usize) {
     let now = ALLOCATED.fetch_add(size, Relaxed) + size;
     PEAK.fetch_max(now, Relaxed);
     // An allocation no check foresaw that takes the heap over the running call's budget: the
-    // engine refuses to go on after the step that made it (see `overrun`).
+    // engine refuses to go on after the step that made it (see `overrun`). Thread-locals are
+    // only read while a budget runs: a thread of the `threads` build allocates its thread-local
+    // storage through this allocator when it starts.
+    if BUDGETS.load(Relaxed) == 0 {
+        return;
+    }
     let _ = LIMIT.try_with(|limit| {
         if now > limit.get() {
             let _ = OVERRUN.try_with(|o| o.set(o.get().max(now)));
@@ -99,6 +104,9 @@ pub fn reset_peak() {
 /// budget leaves as much again for those before `memory.grow` fails and the module traps.
 pub const DEFAULT_MAX_MEMORY_BYTES: usize = 1 << 31;
 
+/// How many calls run with a budget, on all threads.
+static BUDGETS: AtomicUsize = AtomicUsize::new(0);
+
 thread_local! {
     /// The budget of the call running on this thread (`usize::MAX`: none).
     static LIMIT: Cell<usize> = const { Cell::new(usize::MAX) };
@@ -109,12 +117,24 @@ thread_local! {
 /// Runs `f` with a memory budget of `limit` bytes of heap in use on this thread (nested calls
 /// keep the smaller budget), restoring the previous one after.
 pub fn with_budget<T>(limit: usize, f: impl FnOnce() -> T) -> T {
-    let outer = LIMIT.with(|l| l.replace(limit.min(l.get())));
-    let outer_overrun = OVERRUN.with(|o| o.replace(0));
-    let result = f();
-    LIMIT.with(|l| l.set(outer));
-    OVERRUN.with(|o| o.set(outer_overrun));
-    result
+    /// Restores the outer budget, also when `f` panics (natively, panics are caught).
+    struct Outer {
+        limit: usize,
+        overrun: usize,
+    }
+    impl Drop for Outer {
+        fn drop(&mut self) {
+            BUDGETS.fetch_sub(1, Relaxed);
+            LIMIT.with(|l| l.set(self.limit));
+            OVERRUN.with(|o| o.set(self.overrun));
+        }
+    }
+    let _outer = Outer {
+        limit: LIMIT.with(|l| l.replace(limit.min(l.get()))),
+        overrun: OVERRUN.with(|o| o.replace(0)),
+    };
+    BUDGETS.fetch_add(1, Relaxed);
+    f()
 }
 
 /// The budget of the running call, if it has one.

@@ -65,5 +65,8 @@ pub fn a_small_budget_refuses_a_normal_run_and_a_large_one_runs_it() {
         &["maxMemoryBytes = 1;", "over the session's memory budget"],
     );
     let roomy = Session::load(&model, &budget(usize::MAX)).unwrap();
-    assert_eq!(f32_values(&roomy.run(feeds(), None).unwrap()[0].1), vec![3.0; 6]);
+    assert_eq!(
+        f32_values(&roomy.run(feeds(), None).unwrap()[0].1),
+        vec![3.0; 6]
+    );
 }
