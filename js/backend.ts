@@ -89,9 +89,16 @@ async function handOver(held: HeldBuffer, from: WasmModule, to: WasmModule, why:
 }
 
 /** The model in `held` loaded on `module`, or the error why not. */
-function tryLoad(module: WasmModule, held: HeldBuffer, overrides: [string, number][]): WasmSession | OnnxletError {
+function tryLoad(
+  module: WasmModule,
+  held: HeldBuffer,
+  overrides: [string, number][],
+  maxMemoryBytes: number | undefined,
+): WasmSession | OnnxletError {
   try {
-    return module.call('loading the model', () => module.glue.WasmSession.fromBuffer(held.bytes, { freeDimensionOverrides: overrides }));
+    // maxMemoryBytes only when given: the module's default applies otherwise.
+    const options = maxMemoryBytes === undefined ? { freeDimensionOverrides: overrides } : { freeDimensionOverrides: overrides, maxMemoryBytes };
+    return module.call('loading the model', () => module.glue.WasmSession.fromBuffer(held.bytes, options));
   } catch (error) {
     if (error instanceof OnnxletError) return error;
     throw error;
@@ -109,7 +116,7 @@ interface HeldBuffer {
  * (the lite module, else the tract module, fetched then).
  */
 export async function localBackend(source: ModelSource, options: CreateOptions): Promise<Backend> {
-  const { onProgress, signal, integrity, headers, cache, freeDimensionOverrides } = options;
+  const { onProgress, signal, integrity, headers, cache, freeDimensionOverrides, maxMemoryBytes } = options;
   const modules = sessionModules();
   let module = modules[0];
   const key = cache ? cacheKey(source) : undefined;
@@ -130,7 +137,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions):
     const overrides = Object.entries(freeDimensionOverrides ?? {});
     for (const to of modules.slice(1)) {
       const held: HeldBuffer = buffer;
-      const loaded = tryLoad(module, held, overrides);
+      const loaded = tryLoad(module, held, overrides, maxMemoryBytes);
       if (loaded instanceof module.glue.WasmSession) {
         session = loaded;
         break;
@@ -144,7 +151,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions):
       if (signal?.aborted) throw abortError(signal);
     }
     if (session === undefined) {
-      const loaded = tryLoad(module, buffer, overrides);
+      const loaded = tryLoad(module, buffer, overrides, maxMemoryBytes);
       if (!(loaded instanceof module.glue.WasmSession)) throw loaded;
       session = loaded;
     }

@@ -6,6 +6,7 @@
  * - `INVALID_INPUT`: a feed is unknown, missing, or has the wrong type or shape.
  * - `INVALID_ARGUMENT`: an argument or option is malformed.
  * - `RUNTIME_ERROR`: the model failed while computing, or the WebAssembly module crashed and was reset.
+ * - `RESOURCE_LIMIT`: computing would take the module's memory over the session's `maxMemoryBytes`.
  * - `RELEASED`: the session or tensor was released/disposed (or lost in a module reset).
  * - `FETCH_FAILED`: the model or the wasm file could not be fetched or read.
  * - `INTEGRITY_MISMATCH`: the model's bytes do not match the `integrity` option.
@@ -17,6 +18,7 @@ export type ErrorCode =
   | 'INVALID_INPUT'
   | 'INVALID_ARGUMENT'
   | 'RUNTIME_ERROR'
+  | 'RESOURCE_LIMIT'
   | 'RELEASED'
   | 'FETCH_FAILED'
   | 'INTEGRITY_MISMATCH'
@@ -28,6 +30,7 @@ const CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'INVALID_INPUT',
   'INVALID_ARGUMENT',
   'RUNTIME_ERROR',
+  'RESOURCE_LIMIT',
   'RELEASED',
   'FETCH_FAILED',
   'INTEGRITY_MISMATCH',

@@ -15,6 +15,8 @@ pub enum ErrorCode {
     InvalidArgument,
     /// The model loaded but failed while computing.
     RuntimeError,
+    /// Computing would take more memory than the session's budget (`maxMemoryBytes`).
+    ResourceLimit,
 }
 
 impl ErrorCode {
@@ -26,6 +28,7 @@ impl ErrorCode {
             ErrorCode::InvalidInput => "INVALID_INPUT",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::RuntimeError => "RUNTIME_ERROR",
+            ErrorCode::ResourceLimit => "RESOURCE_LIMIT",
         }
     }
 }
@@ -65,6 +68,17 @@ impl Error {
 
     pub fn runtime(message: impl Into<String>) -> Error {
         Error::new(ErrorCode::RuntimeError, message)
+    }
+
+    /// A failure while computing: `RESOURCE_LIMIT` when it is a refusal of the memory budget
+    /// (see `memory::OVER_BUDGET`), `RUNTIME_ERROR` otherwise.
+    pub fn computing(message: impl Into<String>) -> Error {
+        let message = message.into();
+        if message.contains(crate::memory::OVER_BUDGET) {
+            Error::new(ErrorCode::ResourceLimit, message)
+        } else {
+            Error::runtime(message)
+        }
     }
 }
 

@@ -24,7 +24,7 @@ const total = Number(process.env.ONNXLET_HOSTILE_CASES ?? 300);
 const BATCH = 25;
 /** Seconds a load plus run may take (a generous bound for a busy CI machine; the cases are small). */
 const BOUND_S = 15;
-const CODES = new Set(['INVALID_MODEL', 'INVALID_INPUT', 'INVALID_ARGUMENT', 'UNSUPPORTED_OPERATOR', 'RUNTIME_ERROR', 'FETCH_FAILED']);
+const CODES = new Set(['INVALID_MODEL', 'INVALID_INPUT', 'INVALID_ARGUMENT', 'UNSUPPORTED_OPERATOR', 'RUNTIME_ERROR', 'RESOURCE_LIMIT', 'FETCH_FAILED']);
 
 const cases = generateCases(seed, total);
 

@@ -1,6 +1,6 @@
 //! Cast and CastLike between the element types of the lite engine.
 
-use super::super::tensor::{Data, OpResult, Tensor};
+use super::super::tensor::{alloc_len_of, Data, OpResult, Tensor};
 use super::elementwise::*;
 use super::{input, Builder, NodeCtx, Op};
 use crate::onnx_types::dtype_from_onnx;
@@ -29,6 +29,7 @@ macro_rules! convert {
 /// saturate into integers (NaN becomes 0), integers wrap, non-zero is true.
 #[allow(clippy::unnecessary_cast)]
 fn cast(t: &Tensor, to: DType) -> OpResult<Tensor> {
+    alloc_len_of(&t.shape, to)?;
     if t.dtype() == to {
         return Ok(t.clone());
     }
