@@ -99,6 +99,8 @@ impl SpecialOps<TypedFact, Box<dyn TypedOp>> for TypedModel {
                             .map(|t| t.into_tvalue())
                     })
                     .collect::<Option<TVec<_>>>()
+                // onnxlet: only outputs of a bounded size (see `fold_fits`).
+                && crate::optim::fold_fits(&output_facts, 0)
                 && let Ok(Some(outputs)) = op.eval_out_of_plan(tensors)
             {
                 return outputs
@@ -340,6 +342,11 @@ impl TypedModel {
             let (inputs, outputs) = self.node_facts(n)?;
             if inputs.iter().all(|i| i.konst.as_ref().is_some_and(|k| k.is_plain_ram()))
                 && outputs.iter().any(|o| o.konst.is_none())
+                // onnxlet: only outputs of a bounded size (see `fold_fits`).
+                && crate::optim::fold_fits(
+                    &outputs.iter().map(|o| (*o).clone()).collect::<Vec<_>>(),
+                    inputs.iter().map(|i| i.mem_size().to_i64().unwrap_or(i64::MAX) as u64).sum(),
+                )
             {
                 let inputs_ref =
                     inputs.iter().map(|f| f.konst.clone().unwrap().into_tvalue()).collect();

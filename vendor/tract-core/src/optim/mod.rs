@@ -34,6 +34,20 @@ use op_optim::OpOptim;
 /// above.
 pub const CONST_FOLD_MEM_BUDGET: u64 = 4 << 20;
 
+/// onnxlet: whether outputs of these facts may be computed while a model is prepared: their
+/// size must be known and within [`CONST_FOLD_MEM_BUDGET`] (or `input_mem`, the size of the
+/// constants they are made of). A fold computes its output before any caller can weigh it, so a
+/// few bytes of constants expanded to gigabytes (`Expand`, `ConstantOfShape`, `Tile`) would be
+/// allocated, and take as long to fill, at load; left unfolded, they are computed when the
+/// model runs, where onnxlet's memory budget applies.
+pub fn fold_fits(facts: &[TypedFact], input_mem: u64) -> bool {
+    facts
+        .iter()
+        .map(|f| f.mem_size().to_i64().ok().and_then(|m| u64::try_from(m).ok()))
+        .try_fold(0u64, |sum, m| sum.checked_add(m?))
+        .is_some_and(|m| m <= input_mem.max(CONST_FOLD_MEM_BUDGET))
+}
+
 pub trait TypedPass: Debug + Send + Sync + dyn_clone::DynClone {
     fn reset(&mut self) -> TractResult<()>;
     fn next(

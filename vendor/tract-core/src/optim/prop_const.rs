@@ -60,6 +60,12 @@ impl super::TypedPass for PropConst {
                     .iter()
                     .map(|f| f.mem_size().as_i64().unwrap_or(i64::MAX) as u64)
                     .sum();
+                // onnxlet: outputs over the allowance are not computed to be dropped.
+                let outputs: Vec<TypedFact> =
+                    node.outputs.iter().map(|o| o.fact.clone()).collect();
+                if !crate::optim::fold_fits(&outputs, input_mem) {
+                    continue;
+                }
                 match node.op.eval_out_of_plan(inputs) {
                     Ok(None) => (),
                     Ok(Some(mut res)) => {

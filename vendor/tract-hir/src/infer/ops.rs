@@ -61,6 +61,20 @@ pub trait InferenceOp: Op {
                 .collect::<Option<TVec<_>>>()
         {
             let input_mem: u64 = input_values.iter().map(|t| tensor_mem(t)).sum();
+            // onnxlet: outputs already known to be over the allowance are not computed to be
+            // dropped (a few bytes expanded to gigabytes took seconds and the memory at load).
+            let known_mem = infered_outputs.iter().try_fold(0u64, |sum, o| {
+                let dt = o.datum_type.concretize()?;
+                let volume = o
+                    .shape
+                    .concretize()?
+                    .iter()
+                    .try_fold(1u64, |v, d| v.checked_mul(u64::try_from(d.to_i64().ok()?).ok()?))?;
+                sum.checked_add(volume.checked_mul(dt.size_of() as u64)?)
+            });
+            if known_mem.is_some_and(|m| m > input_mem.max(CONST_FOLD_MEM_BUDGET)) {
+                return Ok((infered_inputs, infered_outputs, observed));
+            }
             match self.eval_out_of_plan(input_values) {
                 Ok(None) => (),
                 Ok(Some(values)) => {
