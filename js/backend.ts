@@ -90,9 +90,16 @@ async function handOver(
 }
 
 /** The model in `held` loaded on `module`, or the error why not. */
-function tryLoad(module: WasmModule, held: HeldBuffer, overrides: [string, number][]): WasmSession | OnnxletError {
+function tryLoad(
+  module: WasmModule,
+  held: HeldBuffer,
+  overrides: [string, number][],
+  maxMemoryBytes: number | undefined,
+): WasmSession | OnnxletError {
   try {
-    return module.call('loading the model', () => module.glue.WasmSession.fromBuffer(held.bytes, { freeDimensionOverrides: overrides }));
+    // maxMemoryBytes only when given: the module's default applies otherwise.
+    const options = maxMemoryBytes === undefined ? { freeDimensionOverrides: overrides } : { freeDimensionOverrides: overrides, maxMemoryBytes };
+    return module.call('loading the model', () => module.glue.WasmSession.fromBuffer(held.bytes, options));
   } catch (error) {
     if (error instanceof OnnxletError) return error;
     throw error;
@@ -110,7 +117,7 @@ interface HeldBuffer {
  * (the lite module, else the tract module, fetched then), as `config` names them.
  */
 export async function localBackend(source: ModelSource, options: CreateOptions, config: ModuleConfig): Promise<Backend> {
-  const { onProgress, signal, integrity, headers, cache, freeDimensionOverrides } = options;
+  const { onProgress, signal, integrity, headers, cache, freeDimensionOverrides, maxMemoryBytes } = options;
   const modules = sessionModules(config);
   let module = modules[0];
   const key = cache ? cacheKey(source) : undefined;
@@ -131,7 +138,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions, 
     const overrides = Object.entries(freeDimensionOverrides ?? {});
     for (const to of modules.slice(1)) {
       const held: HeldBuffer = buffer;
-      const loaded = tryLoad(module, held, overrides);
+      const loaded = tryLoad(module, held, overrides, maxMemoryBytes);
       if (loaded instanceof module.glue.WasmSession) {
         session = loaded;
         break;
@@ -145,7 +152,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions, 
       if (signal?.aborted) throw abortError(signal);
     }
     if (session === undefined) {
-      const loaded = tryLoad(module, buffer, overrides);
+      const loaded = tryLoad(module, buffer, overrides, maxMemoryBytes);
       if (!(loaded instanceof module.glue.WasmSession)) {
         const advice = loaded.code === 'UNSUPPORTED_OPERATOR' && module.engine === 'lite' ? tractNotGiven(config) : undefined;
         throw advice === undefined ? loaded : new OnnxletError(loaded.code, `${loaded.message}; ${advice}`);

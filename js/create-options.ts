@@ -9,6 +9,14 @@ export interface CreateOptions {
    */
   freeDimensionOverrides?: Readonly<Record<string, number>>;
   /**
+   * The most heap, in bytes, the WebAssembly module may have in use while this session runs
+   * (the heap of every session on the module counts). A tensor that would take it further is
+   * refused before it is allocated: the run rejects with `RESOURCE_LIMIT`, naming the node, the
+   * tensor's shape and size, and the budget. Default: 2 GiB (2147483648), half of what the
+   * module's memory can address, which leaves room for the allocator's free blocks.
+   */
+  maxMemoryBytes?: number;
+  /**
    * Called as the model loads: `download` events at least every 1% or 100 ms while its bytes
    * arrive, then `compile`, then `ready`.
    */

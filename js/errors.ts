@@ -5,6 +5,7 @@ export const ERROR_CODES = [
   'INVALID_INPUT',
   'INVALID_ARGUMENT',
   'RUNTIME_ERROR',
+  'RESOURCE_LIMIT',
   'RELEASED',
   'FETCH_FAILED',
   'INTEGRITY_MISMATCH',
@@ -19,12 +20,13 @@ export const ERROR_CODES = [
  * - `INVALID_INPUT`: a feed is unknown, missing, or has the wrong type or shape.
  * - `INVALID_ARGUMENT`: an argument or option is malformed.
  * - `RUNTIME_ERROR`: the model failed while computing, or the WebAssembly module crashed and was reset.
+ * - `RESOURCE_LIMIT`: computing would take the module's memory over the session's `maxMemoryBytes`.
  * - `RELEASED`: the session or tensor was released/disposed (or lost in a module reset).
  * - `FETCH_FAILED`: the model or the wasm file could not be fetched or read.
  * - `INTEGRITY_MISMATCH`: the model's bytes do not match the `integrity` option.
  * - `WASM_LOAD_FAILED`: the WebAssembly module could not be compiled or instantiated.
  *
- * The first five are made in Rust (`ErrorCode` in src/error.rs, whose unit test checks they are here).
+ * The first six are made in Rust (`ErrorCode` in src/error.rs, whose unit test checks they are here).
  */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -46,8 +46,11 @@ function checkOptions(options: unknown): void {
   if (options === null || typeof options !== 'object') {
     throw new OnnxletError('INVALID_ARGUMENT', `session options must be an object, got ${describe(options)}`);
   }
-  const { freeDimensionOverrides: overrides, onProgress, signal, integrity, cache, worker } =
+  const { freeDimensionOverrides: overrides, maxMemoryBytes, onProgress, signal, integrity, cache, worker } =
     options as InferenceSession.SessionOptions;
+  if (maxMemoryBytes !== undefined && (typeof maxMemoryBytes !== 'number' || !Number.isSafeInteger(maxMemoryBytes) || maxMemoryBytes <= 0)) {
+    throw new OnnxletError('INVALID_ARGUMENT', `maxMemoryBytes must be a positive integer (bytes), got ${describe(maxMemoryBytes)}`);
+  }
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new OnnxletError('INVALID_ARGUMENT', `onProgress must be a function, got ${describe(onProgress)}`);
   }

@@ -15,16 +15,19 @@ pub enum ErrorCode {
     InvalidArgument,
     /// The model loaded but failed while computing.
     RuntimeError,
+    /// Computing would take more memory than the session's budget (`maxMemoryBytes`).
+    ResourceLimit,
 }
 
 impl ErrorCode {
     /// Every code, each of which js/errors.ts lists in `ERROR_CODES` (a unit test checks).
-    pub const ALL: [ErrorCode; 5] = [
+    pub const ALL: [ErrorCode; 6] = [
         ErrorCode::InvalidModel,
         ErrorCode::UnsupportedOperator,
         ErrorCode::InvalidInput,
         ErrorCode::InvalidArgument,
         ErrorCode::RuntimeError,
+        ErrorCode::ResourceLimit,
     ];
 
     /// The code as exposed to JS, e.g. `INVALID_MODEL`.
@@ -35,6 +38,7 @@ impl ErrorCode {
             ErrorCode::InvalidInput => "INVALID_INPUT",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::RuntimeError => "RUNTIME_ERROR",
+            ErrorCode::ResourceLimit => "RESOURCE_LIMIT",
         }
     }
 }
@@ -74,6 +78,17 @@ impl Error {
 
     pub fn runtime(message: impl Into<String>) -> Error {
         Error::new(ErrorCode::RuntimeError, message)
+    }
+
+    /// A failure while computing: `RESOURCE_LIMIT` when it is a refusal of the memory budget
+    /// (see `memory::OVER_BUDGET`), `RUNTIME_ERROR` otherwise.
+    pub fn computing(message: impl Into<String>) -> Error {
+        let message = message.into();
+        if message.contains(crate::memory::OVER_BUDGET) {
+            Error::new(ErrorCode::ResourceLimit, message)
+        } else {
+            Error::runtime(message)
+        }
     }
 }
 
@@ -115,7 +130,8 @@ mod tests {
                 | ErrorCode::UnsupportedOperator
                 | ErrorCode::InvalidInput
                 | ErrorCode::InvalidArgument
-                | ErrorCode::RuntimeError => {}
+                | ErrorCode::RuntimeError
+                | ErrorCode::ResourceLimit => {}
             }
             assert!(
                 js.contains(&code.as_str().to_string()),

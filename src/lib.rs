@@ -30,7 +30,7 @@ mod wire;
 pub const ENGINE: &str = engine::NAME;
 
 pub use error::{Error, ErrorCode, Result};
-pub use memory::{heap_usage, reset_peak, HeapUsage};
+pub use memory::{heap_usage, reset_peak, HeapUsage, DEFAULT_MAX_MEMORY_BYTES};
 pub use model_buffer::ModelBuffer;
 pub use operators::{supported_operators, OperatorInfo};
 pub use session::{LoadOptions, Session};

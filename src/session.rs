@@ -11,15 +11,29 @@ use crate::model_buffer::ModelBuffer;
 use crate::tensor::{format_shape, Dim, HostTensor, ValueInfo};
 
 /// Options applied when a model is loaded.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct LoadOptions {
     /// Symbolic dimensions pinned to a value at load time, e.g. `("N", 1)`.
     pub free_dimension_overrides: Vec<(String, usize)>,
+    /// The most heap the module may have in use while this session runs (`maxMemoryBytes`):
+    /// a tensor that would take it further is refused with `RESOURCE_LIMIT` before it is
+    /// allocated. The heap is the module's, shared by all its sessions.
+    pub max_memory_bytes: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions {
+            free_dimension_overrides: vec![],
+            max_memory_bytes: crate::memory::DEFAULT_MAX_MEMORY_BYTES,
+        }
+    }
 }
 
 /// A model ready to run.
 pub struct Session {
     engine: Engine,
+    max_memory_bytes: usize,
 }
 
 impl Session {
@@ -32,7 +46,10 @@ impl Session {
     /// decoded.
     pub fn from_bytes(bytes: Vec<u8>, options: &LoadOptions) -> Result<Session> {
         guarded("loading the model", || {
-            Engine::load(bytes, &options.free_dimension_overrides).map(|engine| Session { engine })
+            Engine::load(bytes, &options.free_dimension_overrides).map(|engine| Session {
+                engine,
+                max_memory_bytes: options.max_memory_bytes,
+            })
         })
     }
 
@@ -42,9 +59,16 @@ impl Session {
     /// to the tract module.
     pub fn from_buffer(buffer: &mut ModelBuffer, options: &LoadOptions) -> Result<Session> {
         guarded("loading the model", || {
-            Engine::load_buffer(buffer, &options.free_dimension_overrides)
-                .map(|engine| Session { engine })
+            Engine::load_buffer(buffer, &options.free_dimension_overrides).map(|engine| Session {
+                engine,
+                max_memory_bytes: options.max_memory_bytes,
+            })
         })
+    }
+
+    /// The memory budget of its runs (see [`LoadOptions::max_memory_bytes`]).
+    pub fn max_memory_bytes(&self) -> usize {
+        self.max_memory_bytes
     }
 
     /// The model's inputs, in declaration order.
@@ -66,7 +90,9 @@ impl Session {
     ) -> Result<Vec<(String, HostTensor)>> {
         let wanted = self.output_indices(fetches)?;
         let ordered = self.order_feeds(feeds)?;
-        let mut outputs = guarded("running the model", || self.engine.run(ordered))?;
+        let mut outputs = guarded("running the model", || {
+            self.engine.run(ordered, self.max_memory_bytes)
+        })?;
         let mut taken: Vec<Option<HostTensor>> = outputs.drain(..).map(Some).collect();
         wanted
             .into_iter()

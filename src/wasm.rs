@@ -198,7 +198,7 @@ pub struct WasmSession {
 impl WasmSession {
     /// Loads the model received into `buffer`, which the caller then frees (the lite engine
     /// leaves the bytes there, for the tract module to load a model it cannot run). `options` is
-    /// `{ freeDimensionOverrides?: [name, value][] }`.
+    /// `{ freeDimensionOverrides?: [name, value][], maxMemoryBytes?: number }`.
     #[wasm_bindgen(js_name = fromBuffer)]
     pub fn from_buffer(
         buffer: &mut WasmModelBuffer,
@@ -209,8 +209,19 @@ impl WasmSession {
         } else {
             from_js(options, "session options")?
         };
+        let max_memory_bytes = match options.max_memory_bytes {
+            None => crate::memory::DEFAULT_MAX_MEMORY_BYTES,
+            Some(0) => {
+                return Err(into_error(Error::invalid_argument(
+                    "maxMemoryBytes must be a positive integer, got 0",
+                )))
+            }
+            // More than the module can address is no budget at all.
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        };
         let options = LoadOptions {
             free_dimension_overrides: options.free_dimension_overrides,
+            max_memory_bytes,
         };
         Session::from_buffer(&mut buffer.inner, &options)
             .map(|session| WasmSession { session })

@@ -31,6 +31,7 @@ export interface WireMetadata {
 /** The options of `WasmSession.fromBuffer`. */
 export interface WireLoadOptions {
   freeDimensionOverrides?: [string, number][];
+  maxMemoryBytes?: number;
 }
 
 /** An operator the module loads: its verified opsets `[lowest, highest]`, if any. */
@@ -55,6 +56,9 @@ export interface WireMemoryUsage {
 pub struct LoadOptions {
     #[serde(default)]
     pub free_dimension_overrides: Vec<(String, usize)>,
+    /// The session's memory budget in bytes; the default when absent.
+    #[serde(default)]
+    pub max_memory_bytes: Option<u64>,
 }
 
 /// One dimension of `WireMetadata.shape`.
@@ -215,6 +219,7 @@ mod tests {
     fn options_operators_and_memory_match_their_declarations() {
         let options = LoadOptions {
             free_dimension_overrides: vec![("batch".into(), 1)],
+            max_memory_bytes: Some(1 << 20),
         };
         assert_eq!(keys(&options), declared("WireLoadOptions"));
         let operator = Operator {

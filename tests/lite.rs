@@ -238,3 +238,21 @@ fn hostile_tiny_models_are_errors_naming_the_node() {
     let failures: Vec<String> = hostile::cases().iter().filter_map(hostile::check).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[path = "support/budget.rs"]
+mod budget;
+
+/// The lite engine checks a tensor's size against the budget before allocating it: the message
+/// names the tensor's shape, type and size.
+#[test]
+fn a_tensor_over_the_memory_budget_is_refused_before_it_is_allocated() {
+    budget::a_tensor_over_the_budget_is_refused_naming_its_node(&[
+        "Expand node 'square'",
+        "needs a [16384, 16384] float32 tensor (1.1 GB)",
+    ]);
+}
+
+#[test]
+fn a_small_memory_budget_refuses_a_run_and_a_large_one_runs_it() {
+    budget::a_small_budget_refuses_a_normal_run_and_a_large_one_runs_it();
+}

@@ -251,6 +251,7 @@ fn two_symbols_vary_independently() {
 fn free_dimension_overrides_pin_a_symbol() {
     let options = LoadOptions {
         free_dimension_overrides: vec![("N".into(), 2)],
+        ..LoadOptions::default()
     };
     let session = Session::load(&test_model("add_dynamic.onnx"), &options).unwrap();
     assert_eq!(
@@ -278,6 +279,7 @@ fn free_dimension_overrides_pin_a_symbol() {
     );
     let bad = LoadOptions {
         free_dimension_overrides: vec![("batch".into(), 2)],
+        ..LoadOptions::default()
     };
     expect_error(
         Session::load(&test_model("add_dynamic.onnx"), &bad),
@@ -710,4 +712,19 @@ fn decoder_llama_gqa_split() {
 #[test]
 fn decoder_llama_gqa_merged() {
     check_decoder("llama", "merged");
+}
+
+#[path = "support/budget.rs"]
+mod budget;
+
+/// tract learns the size of Expand's output only by computing it: the run stops after the node
+/// that took the heap over the budget.
+#[test]
+fn a_tensor_over_the_memory_budget_is_refused_naming_its_node() {
+    budget::a_tensor_over_the_budget_is_refused_naming_its_node(&[]);
+}
+
+#[test]
+fn a_small_memory_budget_refuses_a_run_and_a_large_one_runs_it() {
+    budget::a_small_budget_refuses_a_normal_run_and_a_large_one_runs_it();
 }

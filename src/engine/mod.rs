@@ -27,6 +27,7 @@ use std::sync::Arc;
 use tract_onnx::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::memory;
 use crate::model_buffer::ModelBuffer;
 use crate::onnx_types::pin_declared;
 use crate::tensor::{HostTensor, ValueInfo};
@@ -128,8 +129,9 @@ impl Engine {
         matches!(self.plans, Plans::Symbolic(_))
     }
 
-    /// Runs the model on inputs given in declaration order; returns outputs in declaration order.
-    pub fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>> {
+    /// Runs the model on inputs given in declaration order, with a memory budget of
+    /// `max_memory_bytes` of heap in use; returns outputs in declaration order.
+    pub fn run(&self, inputs: Vec<HostTensor>, max_memory_bytes: usize) -> Result<Vec<HostTensor>> {
         let (plan, fed) = match &self.plans {
             Plans::Symbolic(plan) => (plan.clone(), vec![true; inputs.len()]),
             Plans::PerShape(per_shape) => {
@@ -138,19 +140,67 @@ impl Engine {
             }
         };
         on_pool(move || {
-            let values = inputs
-                .into_iter()
-                .zip(fed)
-                .filter(|(_, fed)| *fed)
-                .map(|(t, _)| to_tract(t).map(TValue::from))
-                .collect::<Result<TVec<TValue>>>()?;
-            let outputs = plan
-                .run(values)
-                .map_err(|e| Error::runtime(format!("{e:#}")))?;
-            outputs
-                .into_iter()
-                .map(|v| from_tract(v.into_tensor()))
-                .collect()
+            memory::with_budget(max_memory_bytes, || {
+                let values = inputs
+                    .into_iter()
+                    .zip(fed)
+                    .filter(|(_, fed)| *fed)
+                    .map(|(t, _)| to_tract(t).map(TValue::from))
+                    .collect::<Result<TVec<TValue>>>()?;
+                let outputs = plan
+                    .spawn()
+                    .and_then(|mut state| state.run_plan_with_eval(values, eval_within_budget))
+                    .map_err(|e| Error::computing(format!("{e:#}")))?;
+                outputs
+                    .into_iter()
+                    .map(|v| from_tract(v.into_tensor()))
+                    .collect()
+            })
         })
     }
+}
+
+/// tract's evaluation of a node, within the running call's memory budget: refused before it
+/// runs when its outputs, sized from the shapes tract knows by then, would take the heap over
+/// the budget; and stopped after it when it went over anyway (an operator's scratch memory, or
+/// outputs whose size tract only learns by computing them).
+fn eval_within_budget(
+    ctx: &tract_onnx::tract_core::internal::EvalContext,
+    state: Option<&mut (dyn tract_onnx::tract_core::internal::OpState + 'static)>,
+    node: &TypedNode,
+    inputs: TVec<TValue>,
+) -> TractResult<TVec<TValue>> {
+    let described = || format!("node '{}' ({})", node.name, node.op.name());
+    if !node.inputs.is_empty() {
+        for output in &node.outputs {
+            let fact = &output.fact;
+            let dims: Option<Vec<usize>> = fact
+                .shape
+                .iter()
+                .map(|d| usize::try_from(d.eval(ctx.symbols).to_i64().ok()?).ok())
+                .collect();
+            let Some(dims) = dims else { continue };
+            let bytes = dims
+                .iter()
+                .try_fold(fact.datum_type.size_of(), |n, &d| n.checked_mul(d))
+                .unwrap_or(usize::MAX);
+            if let Err(over) = memory::reserve(bytes) {
+                anyhow::bail!(
+                    "{} needs a {dims:?} {} tensor ({}), {over}",
+                    described(),
+                    dtype_from_tract(fact.datum_type).map_or("?", DType::name),
+                    memory::human_bytes(bytes)
+                );
+            }
+        }
+    }
+    let outputs = tract_onnx::tract_core::plan::eval(ctx, state, node, inputs)?;
+    if let Some(over) = memory::overrun() {
+        anyhow::bail!(
+            "{} took the heap to {} bytes, {over}",
+            described(),
+            over.in_use
+        );
+    }
+    Ok(outputs)
 }

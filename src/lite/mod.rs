@@ -21,6 +21,7 @@ use std::sync::Arc;
 use prost::Message;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::memory;
 use crate::model_buffer::ModelBuffer;
 use crate::model_rules;
 use crate::onnx_types::{dtype_from_onnx, pin_declared};
@@ -104,10 +105,24 @@ impl Engine {
         false
     }
 
-    pub fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>> {
+    /// Runs the model with a memory budget of `max_memory_bytes` of heap in use.
+    pub fn run(&self, inputs: Vec<HostTensor>, max_memory_bytes: usize) -> Result<Vec<HostTensor>> {
+        memory::with_budget(max_memory_bytes, || self.run_now(inputs))
+    }
+
+    fn run_now(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>> {
+        fn named<'a>(
+            what: &'a str,
+            values: &'a [ValueInfo],
+            i: usize,
+        ) -> impl Fn(Error) -> Error + 'a {
+            let name = values.get(i).map(|v| v.name.as_str()).unwrap_or("");
+            move |e: Error| Error::new(e.code, format!("{what} '{name}': {}", e.message))
+        }
         let inputs = inputs
             .into_iter()
-            .map(from_host)
+            .enumerate()
+            .map(|(i, t)| from_host(t).map_err(named("input", &self.inputs, i)))
             .collect::<Result<Vec<Tensor>>>()?;
         let results = self.graph.run(inputs, |i| {
             format!(
@@ -118,7 +133,10 @@ impl Engine {
         results
             .into_iter()
             .zip(&self.outputs)
-            .map(|(t, declared)| to_host(t, declared.dtype))
+            .enumerate()
+            .map(|(i, (t, declared))| {
+                to_host(t, declared.dtype).map_err(named("output", &self.outputs, i))
+            })
             .collect()
     }
 }
@@ -517,10 +535,21 @@ impl Graph {
                 step.op.run(&args).map_err(|e| {
                     op_error(
                         format!("{} node '{}': {e}", step.op_type, step.name),
-                        Error::runtime,
+                        Error::computing,
                     )
                 })?
             };
+            // What the checks before each tensor did not foresee (an operator's scratch
+            // memory, say) stops the run after the step that went over the budget.
+            if let Some(over) = memory::overrun() {
+                return Err(Error::new(
+                    ErrorCode::ResourceLimit,
+                    format!(
+                        "{} node '{}': took the heap to {} bytes, {over}",
+                        step.op_type, step.name, over.in_use
+                    ),
+                ));
+            }
             for (out, t) in step.outputs.iter().zip(results) {
                 if let Some(v) = *out {
                     values[v] = Some(t);
@@ -731,7 +760,9 @@ pub(crate) fn operator_names() -> Vec<String> {
 /// dtype, a 3-D convolution): that is `UNSUPPORTED_OPERATOR`, with the way to the tract engine;
 /// anything else is `otherwise` (a defect of the model at load, a failure while running).
 fn op_error(message: String, otherwise: fn(String) -> Error) -> Error {
-    if message.contains(TRACT_HINT) {
+    if message.contains(memory::OVER_BUDGET) {
+        Error::new(ErrorCode::ResourceLimit, message)
+    } else if message.contains(TRACT_HINT) {
         // Already classified, inside an `If` branch.
         Error::new(ErrorCode::UnsupportedOperator, message)
     } else if message.contains("the lite build") {
@@ -813,7 +844,9 @@ fn free_after_last_use(steps: &mut [Step], outputs: &[Slot]) {
     }
 }
 
+/// The elements of a feed, copied (the feed's bytes are freed after).
 fn from_host(t: HostTensor) -> Result<Tensor> {
+    tensor::alloc_len_of(t.dims(), t.dtype()).map_err(Error::computing)?;
     let dims = t.dims().to_vec();
     let b = t.data();
     fn le<const N: usize, T>(b: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
@@ -845,6 +878,7 @@ fn from_host(t: HostTensor) -> Result<Tensor> {
 /// An output for the host, as `declared`: float16 outputs are kept as float32 inside the engine.
 fn to_host(t: Tensor, declared: DType) -> Result<HostTensor> {
     if let (DType::Float16, Data::F32(v)) = (declared, &t.data) {
+        tensor::alloc_len_of(&t.shape, DType::Float16).map_err(Error::computing)?;
         let bytes = v
             .iter()
             .flat_map(|&x| f16::from_f32(x).to_le_bytes())
@@ -852,6 +886,7 @@ fn to_host(t: Tensor, declared: DType) -> Result<HostTensor> {
         return HostTensor::new(DType::Float16, t.shape, bytes);
     }
     let dtype = t.dtype();
+    tensor::alloc_len_of(&t.shape, dtype).map_err(Error::computing)?;
     let bytes = match t.data {
         Data::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
         Data::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),

@@ -189,6 +189,43 @@ pub fn broadcast(a: &[usize], b: &[usize]) -> OpResult<Vec<usize>> {
 /// computed shape is an error, not an allocation that takes the module down.
 pub const MAX_ELEMENTS: usize = 1 << 28;
 
+/// The number of elements of a tensor of `shape` with elements of `T` about to be allocated:
+/// checked against [`MAX_ELEMENTS`], and its bytes against the running call's memory budget
+/// (`maxMemoryBytes`), so that a tensor over it is refused before it takes any memory.
+pub fn alloc_len<T: 'static>(shape: &[usize]) -> OpResult<usize> {
+    use std::any::TypeId;
+    let t = TypeId::of::<T>();
+    let name = [
+        (TypeId::of::<f32>(), "float32"),
+        (TypeId::of::<i64>(), "int64"),
+        (TypeId::of::<i32>(), "int32"),
+        (TypeId::of::<bool>(), "bool"),
+        (TypeId::of::<u8>(), "uint8"),
+        (TypeId::of::<i8>(), "int8"),
+    ]
+    .into_iter()
+    .find(|(id, _)| *id == t)
+    .map_or("scratch", |(_, name)| name);
+    alloc_bytes(shape, std::mem::size_of::<T>(), name)
+}
+
+/// [`alloc_len`] for a tensor of `dtype`.
+pub fn alloc_len_of(shape: &[usize], dtype: DType) -> OpResult<usize> {
+    alloc_bytes(shape, dtype.size().unwrap_or(1), dtype.name())
+}
+
+fn alloc_bytes(shape: &[usize], size: usize, name: &str) -> OpResult<usize> {
+    let len = volume(shape)?;
+    let bytes = len.saturating_mul(size);
+    crate::memory::reserve(bytes).map_err(|over| {
+        format!(
+            "needs a {shape:?} {name} tensor ({}), {over}",
+            crate::memory::human_bytes(bytes)
+        )
+    })?;
+    Ok(len)
+}
+
 /// The number of elements of `shape`, checked against [`MAX_ELEMENTS`].
 pub fn volume(shape: &[usize]) -> OpResult<usize> {
     shape

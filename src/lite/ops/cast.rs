@@ -1,7 +1,7 @@
 //! Cast and CastLike between the element types of the lite engine.
 
 use super::super::f16;
-use super::super::tensor::{Data, OpResult, Tensor, TYPES};
+use super::super::tensor::{alloc_len_of, Data, OpResult, Tensor, TYPES};
 use super::elementwise::*;
 use super::{input, Builder, NodeCtx, Op};
 use crate::onnx_types::dtype_from_onnx;
@@ -38,6 +38,7 @@ fn cast(t: &Tensor, to: DType) -> OpResult<Tensor> {
         }
         return Ok(t);
     }
+    alloc_len_of(&t.shape, to)?;
     if t.dtype() == to {
         return Ok(t.clone());
     }

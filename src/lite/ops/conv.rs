@@ -6,7 +6,7 @@
 //! LeakyRelu) are applied as each tile is stored. Conv goes through im2col (not for 1x1 kernels
 //! of stride 1 without padding) on chunks of output pixels; a depthwise Conv has its own loop.
 
-use super::super::tensor::{broadcast, volume, OpResult, Tensor, MAX_ELEMENTS};
+use super::super::tensor::{alloc_len, broadcast, volume, OpResult, Tensor, MAX_ELEMENTS};
 use super::{f32s, input, Builder, NodeCtx, Op};
 
 pub(super) const OPS: &[(&str, Builder)] = &[
@@ -160,7 +160,7 @@ fn pack(
     scale: f32,
 ) -> OpResult<Vec<f32>> {
     let panels = count.div_ceil(w);
-    let len = volume(&[panels, w, k])?;
+    let len = alloc_len::<f32>(&[panels, w, k])?;
     if count > 0 && k > 0 {
         let last = (count - 1)
             .checked_mul(is)
@@ -648,7 +648,7 @@ impl Op for Conv {
         let (oh, pt) = conv_axis(geo, 0, hw[0])?;
         let (ow, pl) = conv_axis(geo, 1, hw[1])?;
         let shape = out_shape(n, self.m, [oh, ow], geo.spatial);
-        let len = volume(&shape)?;
+        let len = alloc_len::<f32>(&shape)?;
         let mut out = vec![0f32; len];
         let (mg, cg) = (self.mg(), self.cg);
         let [kh, kw] = geo.kernel;
@@ -664,7 +664,7 @@ impl Op for Conv {
         let mut col = if pointwise || !self.dw.is_empty() {
             vec![]
         } else {
-            vec![0f32; volume(&[k, nc_max])?]
+            vec![0f32; alloc_len::<f32>(&[k, nc_max])?]
         };
         for b in 0..n {
             for g in 0..self.group {
@@ -988,12 +988,12 @@ impl Op for ConvTranspose {
         let (ow, pl) = self.axis(1, hw[1])?;
         let m = self.mg * self.group;
         let shape = out_shape(n, m, [oh, ow], geo.spatial);
-        let mut out = vec![0f32; volume(&shape)?];
+        let mut out = vec![0f32; alloc_len::<f32>(&shape)?];
         let [kh, kw] = geo.kernel;
         let rows = self.mg * kh * kw;
         let (isz, osz) = (hw[0] * hw[1], oh * ow);
         let cg = c / self.group;
-        let mut col = vec![0f32; volume(&[rows, isz])?];
+        let mut col = vec![0f32; alloc_len::<f32>(&[rows, isz])?];
         for b in 0..n {
             for g in 0..self.group {
                 let xg = x
@@ -1172,7 +1172,7 @@ impl Op for Gemm {
             ));
         }
         let shape = vec![m, n];
-        let mut out = vec![0f32; volume(&shape)?];
+        let mut out = vec![0f32; alloc_len::<f32>(&shape)?];
         let mut accumulate = false;
         if !self.c_folded {
             if let Some(ct) = inputs.get(2).copied().flatten() {
@@ -1332,7 +1332,7 @@ impl Op for MatMul {
         if bshape.len() >= 2 {
             shape.push(n);
         }
-        let mut out = vec![0f32; volume(&shape)?];
+        let mut out = vec![0f32; alloc_len::<f32>(&shape)?];
         let col_bias = expand_bias(&self.col_bias, n, "added bias")?;
         let epi = Epi {
             row_bias: &[],

@@ -2,7 +2,7 @@
 //! for those with arithmetic, and [`with_elem!`] and [`with_num!`], which pick the instance of a
 //! generic kernel from a tensor's `Data`.
 
-use super::super::tensor::{Data, OpResult, Tensor};
+use super::super::tensor::{alloc_len_of, Data, OpResult, Tensor};
 use super::dims::count;
 
 // ---------------------------------------------------------------------------------------------
@@ -213,5 +213,6 @@ pub(super) fn empty_like(x: &Tensor, shape: Vec<usize>) -> OpResult<Tensor> {
 
 /// The same elements under another shape (Reshape and its kin).
 pub(super) fn same_data(x: &Tensor, shape: Vec<usize>) -> OpResult<Tensor> {
+    alloc_len_of(&x.shape, x.dtype())?;
     Tensor::new(shape, x.data.clone())
 }

@@ -8,7 +8,7 @@
 //! int8 and uint8 arithmetic is computed in i32 and wrapped back, which gives the same results as
 //! wrapping arithmetic in the narrow type.
 
-use super::super::tensor::{broadcast, volume, Data, OpResult, Tensor};
+use super::super::tensor::{alloc_len, broadcast, Data, OpResult, Tensor};
 
 /// A tensor's data that disagrees with its shape (an engine bug, reported rather than a panic).
 pub(super) const INTERNAL: &str = "internal: a tensor's data does not match its shape";
@@ -364,7 +364,7 @@ pub(super) fn step<const N: usize>(
 
 /// `f` applied element-wise to `a` (of shape `ash`) and `b` (of shape `bsh`) broadcast
 /// together: the output's shape and elements.
-pub(super) fn zip_with<A: Copy, B: Copy, U>(
+pub(super) fn zip_with<A: Copy, B: Copy, U: 'static>(
     a: &[A],
     ash: &[usize],
     b: &[B],
@@ -375,7 +375,7 @@ pub(super) fn zip_with<A: Copy, B: Copy, U>(
         return Err(INTERNAL.into());
     }
     let shape = broadcast(ash, bsh)?;
-    let n = volume(&shape)?;
+    let n = alloc_len::<U>(&shape)?;
     let mut out = Vec::with_capacity(n);
     if n == 0 {
     } else if ash == bsh {
@@ -463,7 +463,7 @@ impl<T: Copy> Row<T> {
 }
 
 /// Where's selection with the three inputs broadcast together.
-pub(super) fn where_select<T: Copy>(
+pub(super) fn where_select<T: Copy + 'static>(
     c: &[bool],
     csh: &[usize],
     x: &[T],
@@ -475,7 +475,7 @@ pub(super) fn where_select<T: Copy>(
         return Err(INTERNAL.into());
     }
     let shape = broadcast(&broadcast(csh, xsh)?, ysh)?;
-    let n = volume(&shape)?;
+    let n = alloc_len::<T>(&shape)?;
     let mut out = Vec::with_capacity(n);
     if n == 0 {
     } else if csh == xsh && xsh == ysh {

@@ -1,6 +1,6 @@
 //! Indexed reads and writes: Gather, GatherElements, GatherND and ScatterND.
 
-use super::super::tensor::{volume, Data, OpResult, Tensor};
+use super::super::tensor::{alloc_len_of, Data, OpResult, Tensor};
 use super::data::*;
 use super::dims::*;
 use super::transpose::for_each_offset;
@@ -54,7 +54,7 @@ impl Op for Gather {
         let mut shape = x.shape[..a].to_vec();
         shape.extend_from_slice(&it.shape);
         shape.extend_from_slice(&x.shape[a + 1..]);
-        let len = volume(&shape)?;
+        let len = alloc_len_of(&shape, x.dtype())?;
         if len == 0 {
             return Ok(vec![empty_like(x, shape)?]);
         }
@@ -164,7 +164,7 @@ impl Op for GatherNd {
         let it = input(inputs, 1, "indices")?;
         let b = to_usize(self.batch_dims, "batch_dims")?;
         let (offs, inner, shape) = nd_offsets(&x.shape, it, b)?;
-        let len = volume(&shape)?;
+        let len = alloc_len_of(&shape, x.dtype())?;
         let data = with_elem!(&x.data, T => {
             let src = elems::<T>(x, "data")?;
             let mut out = Vec::with_capacity(len);

@@ -1,7 +1,7 @@
 //! Operators that make a tensor from attributes, shapes or indices: Constant, ConstantOfShape,
 //! Range, OneHot, and Trilu (a triangular mask of its input).
 
-use super::super::tensor::{volume, Data, OpResult, Tensor, MAX_ELEMENTS};
+use super::super::tensor::{alloc_len, alloc_len_of, Data, OpResult, Tensor, MAX_ELEMENTS};
 use super::data::*;
 use super::dims::*;
 use super::{input, Builder, NodeCtx, Op};
@@ -67,7 +67,7 @@ fn build_constant_of_shape(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
 impl Op for ConstantOfShape {
     fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
         let shape = to_dims(&self.shape.need(inputs, "shape")?, "shape value")?;
-        let len = volume(&shape)?;
+        let len = alloc_len_of(&shape, self.value.dtype())?;
         let data = with_elem!(&self.value.data, T => {
             let v = T::of(&self.value.data).and_then(|s| s.first().copied()).unwrap_or_default();
             T::wrap(vec![v; len])
@@ -103,7 +103,7 @@ fn range_int<T: Elem + Into<i64> + TryFrom<i64>>(inputs: &[Option<&Tensor>]) -> 
     let (diff, dl) = (limit as i128 - start as i128, delta as i128);
     let n = (diff / dl + i128::from(diff % dl != 0 && (diff < 0) == (dl < 0))).max(0);
     let n = usize::try_from(n).map_err(|_| "the range is too long")?;
-    volume(&[n])?;
+    alloc_len::<T>(&[n])?;
     let v = (0..n)
         .map(|i| {
             i64::try_from(start as i128 + i as i128 * dl)
@@ -133,6 +133,7 @@ impl Op for Range {
                     ));
                 }
                 let n = n.max(0.0) as usize;
+                alloc_len::<f32>(&[n])?;
                 let v = (0..n).map(|i| start + i as f32 * delta).collect();
                 Ok(vec![Tensor::f32(vec![n], v)])
             }
@@ -232,7 +233,7 @@ impl Op for OneHot {
         let mut shape = it.shape[..a].to_vec();
         shape.push(depth);
         shape.extend_from_slice(&it.shape[a..]);
-        let len = volume(&shape)?;
+        let len = alloc_len_of(&shape, vt.dtype())?;
         let inner = count(&it.shape[a..])?;
         let di = depth as i64;
         let data = with_elem!(&vt.data, T => {

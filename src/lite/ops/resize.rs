@@ -1,7 +1,7 @@
 //! Resize and Upsample: nearest, linear and cubic interpolation, with every coordinate
 //! transformation mode, antialiasing, axes and keep_aspect_ratio_policy.
 
-use super::super::tensor::{volume, OpResult, Tensor, MAX_ELEMENTS};
+use super::super::tensor::{alloc_len, volume, OpResult, Tensor, MAX_ELEMENTS};
 use super::common::*;
 use super::simd::*;
 use super::{f32s, input, Builder, NodeCtx, Op};
@@ -453,7 +453,7 @@ impl Op for Resize {
                 roi[a] = (v[i] as f64, v[i + axes.len()] as f64);
             }
         }
-        let len = volume(&out)?;
+        let len = alloc_len::<f32>(&out)?;
         if len == 0 {
             return Ok(vec![Tensor::f32(out, vec![])]);
         }

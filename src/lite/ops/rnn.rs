@@ -8,7 +8,7 @@
 //! The products and the sigmoid and tanh are written in wasm SIMD (module `simd`), with scalar
 //! twins for other targets.
 
-use super::super::tensor::{volume, Data, OpResult, Tensor, MAX_ELEMENTS};
+use super::super::tensor::{alloc_len, volume, Data, OpResult, Tensor, MAX_ELEMENTS};
 use super::{f32s, input, Builder, NodeCtx, Op};
 
 pub(super) const OPS: &[(&str, Builder)] =
@@ -855,7 +855,7 @@ fn initial(
             }
             Ok(f32s(t, name)?.to_vec())
         }
-        None => Ok(vec![0f32; volume(shape)?]),
+        None => Ok(vec![0f32; alloc_len::<f32>(shape)?]),
     }
 }
 
@@ -1123,11 +1123,11 @@ impl Op for Recurrent {
             vec![seq, dirs, batch, n]
         };
         let mut y = if self.want_y {
-            vec![0f32; volume(&y_shape)?]
+            vec![0f32; alloc_len::<f32>(&y_shape)?]
         } else {
             vec![]
         };
-        let mut xw = vec![0f32; volume(&[seq, batch, gh])?];
+        let mut xw = vec![0f32; alloc_len::<f32>(&[seq, batch, gh])?];
         let mut scratch = match self.cell {
             Cell::Gru { .. } => vec![0f32; volume(&[batch, n])?],
             _ => vec![],

@@ -1,6 +1,6 @@
 //! Operators that scan along an axis: CumSum, TopK and NonZero.
 
-use super::super::tensor::{volume, Data, OpResult, Tensor};
+use super::super::tensor::{alloc_len, volume, Data, OpResult, Tensor};
 use super::data::*;
 use super::dims::*;
 use super::{input, Builder, NodeCtx, Op};
@@ -249,7 +249,7 @@ fn nonzero<T: Elem>(src: &[T], shape: &[usize]) -> OpResult<Tensor> {
     let dims = if shape.is_empty() { &[1][..] } else { shape };
     let r = dims.len();
     let nnz = src.iter().filter(|&&v| v != T::default()).count();
-    let mut out = vec![0i64; volume(&[r, nnz])?];
+    let mut out = vec![0i64; alloc_len::<i64>(&[r, nnz])?];
     let mut coord = vec![0usize; r];
     let mut j = 0;
     for &v in src {

@@ -1,7 +1,7 @@
 //! Operators that cut, join and extend tensors along their axes: Concat, Split, Slice, Expand,
 //! Tile and Pad.
 
-use super::super::tensor::{broadcast, volume, Data, OpResult, Tensor};
+use super::super::tensor::{alloc_len, alloc_len_of, broadcast, volume, Data, OpResult, Tensor};
 use super::data::*;
 use super::dims::*;
 use super::transpose::{for_each_offset, view};
@@ -33,7 +33,7 @@ fn build_concat(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
 }
 
 fn concat<T: Elem>(ts: &[&Tensor], a: usize, shape: &[usize]) -> OpResult<Vec<T>> {
-    let len = volume(shape)?;
+    let len = alloc_len::<T>(shape)?;
     if len == 0 {
         return Ok(Vec::new());
     }
@@ -292,7 +292,7 @@ impl Op for Expand {
         let x = input(inputs, 0, "input")?;
         let target = to_dims(&self.shape.need(inputs, "shape")?, "shape value")?;
         let shape = broadcast(&x.shape, &target)?;
-        volume(&shape)?;
+        alloc_len_of(&shape, x.dtype())?;
         let r = shape.len();
         let st = istrides(&x.shape)?;
         let pad = r - x.rank();
@@ -334,7 +334,7 @@ impl Op for Tile {
             .zip(&reps)
             .map(|(&d, &n)| mul(d, n))
             .collect::<OpResult<Vec<usize>>>()?;
-        volume(&shape)?;
+        alloc_len_of(&shape, x.dtype())?;
         // The result is x viewed as [r0, d0, r1, d1, ...] with stride 0 along each rk.
         let st = istrides(&x.shape)?;
         let mut dims = Vec::with_capacity(2 * reps.len());
@@ -429,7 +429,7 @@ fn pad_constant<T: Elem>(
     begins: &[i64],
     value: T,
 ) -> OpResult<Vec<T>> {
-    let mut out = vec![value; volume(oshape)?];
+    let mut out = vec![value; alloc_len::<T>(oshape)?];
     let r = ishape.len();
     // The box of the input that lands in the result, where it starts in each.
     let mut region = vec![0usize; r];

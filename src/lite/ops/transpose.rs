@@ -4,7 +4,7 @@
 //! view of a tensor (transposed, broadcast, sliced, reversed) in row-major order after merging
 //! its axes, so that the inner loop is a contiguous copy, a fill or a 2-D transpose.
 
-use super::super::tensor::{volume, Data, OpResult, Tensor};
+use super::super::tensor::{alloc_len, volume, Data, OpResult, Tensor};
 use super::data::*;
 use super::dims::*;
 use super::{input, Builder, NodeCtx, Op};
@@ -23,13 +23,13 @@ pub(super) const OPS: &[(&str, Builder)] = &[
 /// Axes of size 1 are dropped and adjacent axes merged when their strides allow, so the inner
 /// loop is a contiguous copy (stride 1), a fill (0), a strided read, or, for a block whose two
 /// inner axes swap, a 2-D transpose.
-pub(super) fn gather_view<T: Copy>(
+pub(super) fn gather_view<T: Copy + 'static>(
     src: &[T],
     base: usize,
     dims: &[usize],
     strides: &[isize],
 ) -> OpResult<Vec<T>> {
-    let len = volume(dims)?;
+    let len = alloc_len::<T>(dims)?;
     if len == 0 {
         return Ok(Vec::new());
     }

@@ -1,0 +1,33 @@
+// Models of the memory budget tests (issue 31, class 4): tests/node/memory-budget.test.mjs runs
+// them through the wasm modules, tests/lite.rs and tests/native.rs natively, from
+// tests/models/budget/ (written by running this file: node tests/support/budget-models.mjs).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { graphModel } from './onnx-proto.mjs';
+
+/**
+ * `y = Expand(x, s) + Expand(x, s)`: node 'square' expands the one-element x to the fed shape s
+ * (a [16384, 16384] float32 tensor, 2^28 elements, is 1.07 GB), node 'twice' adds it to itself (another one).
+ */
+const expandTwice = graphModel({
+  nodes: [
+    { op: 'Expand', name: 'square', inputs: ['x', 's'], outputs: ['big'] },
+    { op: 'Add', name: 'twice', inputs: ['big', 'big'], outputs: ['y'] },
+  ],
+  inputs: [
+    ['x', 'float32', [1]],
+    ['s', 'int64', [2]],
+  ],
+  outputs: [['y', 'float32']],
+});
+
+export const budgetModels = { expand_twice: expandTwice };
+
+export const budgetDir = fileURLToPath(new URL('../models/budget/', import.meta.url));
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  mkdirSync(budgetDir, { recursive: true });
+  for (const [name, bytes] of Object.entries(budgetModels)) writeFileSync(join(budgetDir, `${name}.onnx`), bytes);
+}
