@@ -256,3 +256,29 @@ fn a_tensor_over_the_memory_budget_is_refused_before_it_is_allocated() {
 fn a_small_memory_budget_refuses_a_run_and_a_large_one_runs_it() {
     budget::a_small_budget_refuses_a_normal_run_and_a_large_one_runs_it();
 }
+
+/// A few hundred bytes of ConstantOfShape and Transpose would fold into 2 GB at load: the lite
+/// engine folds only within an allowance (64 MiB, or twice the weights), so loading allocates
+/// next to nothing and the run, under its memory budget, refuses the 1 GB constant by name.
+#[test]
+fn a_constant_folding_bomb_is_computed_at_run_time_under_the_budget() {
+    let model = test_model("budget/fold_bomb.onnx");
+    let options = LoadOptions {
+        max_memory_bytes: 1 << 29,
+        ..LoadOptions::default()
+    };
+    let before = onnxlet::heap_usage().allocated;
+    let session = Session::load(&model, &options).unwrap();
+    // Other tests allocate beside this one: the bound is far from the 1 GB a fold would take.
+    let grown = onnxlet::heap_usage().allocated.saturating_sub(before);
+    assert!(grown < 256 << 20, "loading allocated {grown} bytes");
+    expect_error(
+        session.run(vec![], None),
+        ErrorCode::ResourceLimit,
+        &[
+            "'make'",
+            "needs a [16000, 16000] float32 tensor",
+            "maxMemoryBytes = 536870912",
+        ],
+    );
+}

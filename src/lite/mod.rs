@@ -220,6 +220,10 @@ impl Checked {
     }
 }
 
+/// The heap a load may take to fold constants, at least: more if the model's weights are larger
+/// (twice their size), so that a model whose folded weights are big still folds them.
+const FOLD_ALLOWANCE: usize = 64 << 20;
+
 /// The element types the lite engine computes with (float16 as float32).
 const LITE_DTYPES: [DType; 7] = [
     DType::Float32,
@@ -312,12 +316,16 @@ impl Graph {
                 Captured::Value => bind_value(&mut names, &name),
             }
         }
+        let mut weight_bytes = 0usize;
         for init in std::mem::take(&mut graph.initializer) {
             let t = ops::from_proto(&init)
                 .map_err(|e| Error::invalid_model(format!("initializer {e}")))?;
+            let size = t.dtype().size().unwrap_or(1);
+            weight_bytes = weight_bytes.saturating_add(t.len().saturating_mul(size));
             names.insert(init.name, Slot::Const(consts.len()));
             consts.push(Arc::new(t));
         }
+        let fold_allowance = FOLD_ALLOWANCE.max(weight_bytes.saturating_mul(2));
         let output_names: Vec<String> = graph.output.iter().map(|v| v.name.clone()).collect();
 
         // How many readers each name has (subgraphs included): an operator may take over the node
@@ -447,18 +455,27 @@ impl Graph {
             };
             let constant = slots.iter().all(|s| !matches!(s, Some(Slot::Value(_))));
             if constant {
-                // Computed once, here.
+                // Computed once, here, within an allowance proportional to the model's weights:
+                // an output beyond it (a few bytes of ConstantOfShape that expand to gigabytes)
+                // is computed when the model runs, under the session's memory budget, so that
+                // loading stays linear in the model's size.
                 let all: Vec<usize> = (0..slots.len()).collect();
-                let results = op
-                    .run(&ctx_consts(&slots, &all))
-                    .map_err(|e| load_error(at(e)))?;
-                for (name, t) in node.output.iter().zip(results) {
-                    if !name.is_empty() {
-                        names.insert(name.clone(), Slot::Const(consts.len()));
-                        consts.push(Arc::new(t));
+                let limit = memory::heap_usage()
+                    .allocated
+                    .saturating_add(fold_allowance);
+                match memory::with_budget(limit, || op.run(&ctx_consts(&slots, &all))) {
+                    Ok(results) => {
+                        for (name, t) in node.output.iter().zip(results) {
+                            if !name.is_empty() {
+                                names.insert(name.clone(), Slot::Const(consts.len()));
+                                consts.push(Arc::new(t));
+                            }
+                        }
+                        continue;
                     }
+                    Err(e) if e.contains(memory::OVER_BUDGET) => {}
+                    Err(e) => return Err(load_error(at(e))),
                 }
-                continue;
             }
             let outputs = node
                 .output

@@ -217,6 +217,12 @@ pub fn alloc_len_of(shape: &[usize], dtype: DType) -> OpResult<usize> {
 fn alloc_bytes(shape: &[usize], size: usize, name: &str) -> OpResult<usize> {
     let len = volume(shape)?;
     let bytes = len.saturating_mul(size);
+    if bytes > isize::MAX as usize {
+        return Err(format!(
+            "needs a {shape:?} {name} tensor ({}), more than the module can address",
+            crate::memory::human_bytes(bytes)
+        ));
+    }
     crate::memory::reserve(bytes).map_err(|over| {
         format!(
             "needs a {shape:?} {name} tensor ({}), {over}",

@@ -23,7 +23,21 @@ const expandTwice = graphModel({
   outputs: [['y', 'float32']],
 });
 
-export const budgetModels = { expand_twice: expandTwice };
+/**
+ * `y = Transpose(ConstantOfShape([16000, 16000]))`: a model of a few hundred bytes whose constant
+ * folding would fill 2 GB at load (1 GB each); the lite engine computes it at run time instead,
+ * under the memory budget.
+ */
+const foldBomb = graphModel({
+  nodes: [
+    { op: 'ConstantOfShape', name: 'make', inputs: ['s'], outputs: ['big'], attrs: { value: { tensor: ['float32', [1], [1]] } } },
+    { op: 'Transpose', name: 'turn', inputs: ['big'], outputs: ['y'] },
+  ],
+  initializers: [['s', 'int64', [2], [16000, 16000]]],
+  outputs: [['y', 'float32']],
+});
+
+export const budgetModels = { expand_twice: expandTwice, fold_bomb: foldBomb };
 
 export const budgetDir = fileURLToPath(new URL('../models/budget/', import.meta.url));
 
