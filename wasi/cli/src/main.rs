@@ -168,6 +168,7 @@ fn main_inner(args: &[String]) -> Result<(), Failure> {
     let command = parse(args)?;
     let options = LoadOptions {
         free_dimension_overrides: command.dims.clone(),
+        ..LoadOptions::default()
     };
     let bytes = read_file(&command.model, "the model")?;
     let session = Session::from_bytes(bytes, &options)?;

@@ -89,6 +89,7 @@ fn load(model: Vec<u8>, dims: Vec<(String, u64)>) -> Result<Session, Error> {
         .collect::<Result<_, Error>>()?;
     let options = LoadOptions {
         free_dimension_overrides,
+        ..LoadOptions::default()
     };
     let session = onnxlet::Session::from_bytes(model, &options).map_err(error)?;
     Ok(Session::new(Model(session)))
@@ -109,6 +110,7 @@ fn error(e: onnxlet::Error) -> Error {
         C::InvalidInput => ErrorCode::InvalidInput,
         C::InvalidArgument => ErrorCode::InvalidArgument,
         C::RuntimeError => ErrorCode::RuntimeError,
+        C::ResourceLimit => ErrorCode::ResourceLimit,
     };
     Error {
         code,
