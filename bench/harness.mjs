@@ -26,11 +26,35 @@ const plain = (data) => Array.from(data, Number);
  * - `hooks.log(text)`: progress.
  *
  * The first `create` includes the runtime's own initialisation (fetching and compiling its
- * wasm), as in an application; a second `create` after `release` measures a warm runtime.
+ * wasm), as in an application; a second `create` after `release` measures a warm runtime. Both
+ * also give the longest the event loop was blocked meanwhile (`createBlockMs`, `createWarmBlockMs`).
  * Stateful models (`job.state`) feed each run's state output back as the next run's input.
  * `firstResultMs` is the time from the page's navigation (the process's start in Node) to the
  * first result, less the time spent in memory checkpoints.
  */
+/**
+ * Awaits `f()` while a 1 ms interval timer watches the event loop: its result, and the longest the
+ * loop went without a turn (ms) meanwhile. That is how long a page could not paint or handle
+ * input, and how late an `AbortSignal` could be honoured, while a session was created.
+ */
+async function watched(f) {
+  let last = performance.now();
+  let longest = 0;
+  const tick = () => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  };
+  const timer = setInterval(tick, 1);
+  try {
+    const result = await f();
+    tick();
+    return [result, longest];
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export async function measure(runtime, job, data, hooks) {
   const { InferenceSession, Tensor } = runtime;
   const spare = data.model.slice();
@@ -48,7 +72,7 @@ export async function measure(runtime, job, data, hooks) {
   const before = await memory('before');
 
   let started = performance.now();
-  const session = await InferenceSession.create(data.model, job.sessionOptions);
+  const [session, createBlockMs] = await watched(() => InferenceSession.create(data.model, job.sessionOptions));
   const createMs = performance.now() - started;
   const afterLoad = await memory('load');
 
@@ -84,7 +108,7 @@ export async function measure(runtime, job, data, hooks) {
 
   await session.release();
   started = performance.now();
-  const again = await InferenceSession.create(spare, job.sessionOptions);
+  const [again, createWarmBlockMs] = await watched(() => InferenceSession.create(spare, job.sessionOptions));
   const createWarmMs = performance.now() - started;
   await again.release();
 
@@ -93,6 +117,8 @@ export async function measure(runtime, job, data, hooks) {
     engine: session.engine,
     createMs,
     createWarmMs,
+    createBlockMs,
+    createWarmBlockMs,
     firstRunMs: first.ms,
     firstResultMs,
     latencies,

@@ -23,6 +23,8 @@ export function summarise(raw) {
   return {
     createMs: raw.createMs,
     createWarmMs: raw.createWarmMs,
+    createBlockMs: raw.createBlockMs,
+    createWarmBlockMs: raw.createWarmBlockMs,
     firstRunMs: raw.firstRunMs,
     coldStartMs: raw.firstResultMs,
     medianMs: quantile(latencies, 0.5),
@@ -39,7 +41,13 @@ export function summarise(raw) {
 
 /** The metrics each fresh page or process measures (a "start"), from its raw result. */
 export function startOf(raw) {
-  return { createMs: raw.createMs, createWarmMs: raw.createWarmMs, coldStartMs: raw.firstResultMs };
+  return {
+    createMs: raw.createMs,
+    createWarmMs: raw.createWarmMs,
+    createBlockMs: raw.createBlockMs,
+    createWarmBlockMs: raw.createWarmBlockMs,
+    coldStartMs: raw.firstResultMs,
+  };
 }
 
 /**
@@ -49,7 +57,7 @@ export function startOf(raw) {
  */
 export function withStarts(summary, starts) {
   const out = { ...summary, starts: starts.length };
-  for (const key of ['createMs', 'createWarmMs', 'coldStartMs']) {
+  for (const key of ['createMs', 'createWarmMs', 'createBlockMs', 'createWarmBlockMs', 'coldStartMs']) {
     const values = starts.map((s) => s[key]).filter(Number.isFinite);
     if (values.length) out[key] = quantile(values, 0.5);
   }
@@ -58,7 +66,7 @@ export function withStarts(summary, starts) {
 
 /** Metrics compared as onnxlet / onnxruntime-web. */
 export const RATIO_METRICS = [
-  'createMs', 'createWarmMs', 'firstRunMs', 'coldStartMs', 'medianMs', 'p10Ms', 'p90Ms', 'wasmLoadBytes',
+  'createMs', 'createWarmMs', 'createBlockMs', 'createWarmBlockMs', 'firstRunMs', 'coldStartMs', 'medianMs', 'p10Ms', 'p90Ms', 'wasmLoadBytes',
   'wasmRunsBytes', 'jsHeapLoadBytes', 'jsHeapRunsBytes',
 ];
 
