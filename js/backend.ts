@@ -1,10 +1,10 @@
 import { cacheKey, cacheModel, cachedModel, uncacheModel } from './cache.js';
 import { OnnxletError } from './errors.js';
 import type { CreateOptions } from './create-options.js';
-import { type Integrity, type ModelSource, type ReadOptions, abortError, integrityMismatch, parseIntegrity, readModel } from './source.js';
+import { type Integrity, type ModelSource, type ReadOptions, abortError, integrityMismatch, nextTask, parseIntegrity, readModel } from './source.js';
 import type { EngineName } from './env.js';
 import type { ModuleConfig } from './module-config.js';
-import type { ModelBuffer, WasmModule, WasmSession } from './module.js';
+import type { ModelBuffer, WasmLoading, WasmModule, WasmSession } from './module.js';
 import type { WireMetadata, WireTensorType, WireValue } from '../pkg/onnxlet.js';
 import type { TensorType } from './tensor.js';
 import { sessionModules, tractNotGiven } from './wasm.js';
@@ -89,20 +89,50 @@ async function handOver(
   return copy;
 }
 
-/** The model in `held` loaded on `module`, or the error why not. */
-function tryLoad(
+/** How long the module works on a load before returning to the event loop (an abort, a frame). */
+const LOAD_SLICE_MS = 16;
+
+/**
+ * The model in `held` loaded on `module`, or the error why not. The module loads it a slice at a
+ * time ({@link LOAD_SLICE_MS}), returning to the event loop in between: the page stays
+ * responsive, `signal` aborts within a slice, and `onProgress` hears how far the build is.
+ */
+async function tryLoad(
   module: WasmModule,
   held: HeldBuffer,
   overrides: [string, number][],
-  maxMemoryBytes: number | undefined,
-): WasmSession | OnnxletError {
+  options: Pick<CreateOptions, 'maxMemoryBytes' | 'signal' | 'onProgress'>,
+): Promise<WasmSession | OnnxletError> {
+  const { maxMemoryBytes, signal, onProgress } = options;
+  const what = 'loading the model';
+  // The engine takes the bytes out of the buffer once its checks pass.
+  const bytes = { loaded: held.bytes.length, total: held.bytes.length };
+  let loading: WasmLoading;
   try {
     // maxMemoryBytes only when given: the module's default applies otherwise.
-    const options = maxMemoryBytes === undefined ? { freeDimensionOverrides: overrides } : { freeDimensionOverrides: overrides, maxMemoryBytes };
-    return module.call('loading the model', () => module.glue.WasmSession.fromBuffer(held.bytes, options));
+    const wire = maxMemoryBytes === undefined ? { freeDimensionOverrides: overrides } : { freeDimensionOverrides: overrides, maxMemoryBytes };
+    loading = module.call(what, () => module.glue.WasmSession.startLoading(held.bytes, wire));
   } catch (error) {
     if (error instanceof OnnxletError) return error;
     throw error;
+  }
+  const { generation } = module;
+  try {
+    for (;;) {
+      const session = module.call(what, () => loading.step(LOAD_SLICE_MS));
+      if (session !== undefined) return session;
+      onProgress?.({ status: 'compile', ...bytes, progress: loading.progress() });
+      await nextTask();
+      if (signal?.aborted) throw abortError(signal);
+      if (module.generation !== generation) {
+        throw new OnnxletError('RUNTIME_ERROR', 'the WebAssembly module was reset after a crash while the model loaded; create the session again');
+      }
+    }
+  } catch (error) {
+    if (error instanceof OnnxletError) return error;
+    throw error;
+  } finally {
+    if (module.generation === generation) loading.free();
   }
 }
 
@@ -134,11 +164,11 @@ export async function localBackend(source: ModelSource, options: CreateOptions, 
   try {
     if (key !== undefined && !fromCache) ({ stored } = await cacheModel(key, first));
     if (signal?.aborted) throw abortError(signal);
-    onProgress?.({ status: 'compile', ...done });
+    onProgress?.({ status: 'compile', loaded: first.length, total: first.length, progress: 0 });
     const overrides = Object.entries(freeDimensionOverrides ?? {});
     for (const to of modules.slice(1)) {
       const held: HeldBuffer = buffer;
-      const loaded = tryLoad(module, held, overrides, maxMemoryBytes);
+      const loaded = await tryLoad(module, held, overrides, { maxMemoryBytes, signal, onProgress });
       if (loaded instanceof module.glue.WasmSession) {
         session = loaded;
         break;
@@ -152,7 +182,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions, 
       if (signal?.aborted) throw abortError(signal);
     }
     if (session === undefined) {
-      const loaded = tryLoad(module, buffer, overrides, maxMemoryBytes);
+      const loaded = await tryLoad(module, buffer, overrides, { maxMemoryBytes, signal, onProgress });
       if (!(loaded instanceof module.glue.WasmSession)) {
         const advice = loaded.code === 'UNSUPPORTED_OPERATOR' && module.engine === 'lite' ? tractNotGiven(config) : undefined;
         throw advice === undefined ? loaded : new OnnxletError(loaded.code, `${loaded.message}; ${advice}`);

@@ -14,6 +14,7 @@ export type ModelBuffer = Glue.ModelBuffer;
 
 /** A loaded model in a module. */
 export type WasmSession = Glue.WasmSession;
+export type WasmLoading = Glue.WasmLoading;
 
 
 /** A module's code: bytes, a compiled module, or a fetched response. */

@@ -9,12 +9,13 @@ export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView | Respons
 
 /**
  * Progress of {@link InferenceSession.create}, a union on `status`: the model's bytes arriving
- * (`download`), then the model being parsed and optimised (`compile`), then done (`ready`).
- * `total` and `progress` (0 to 1) are undefined while the size is unknown.
+ * (`download`; `total` and `progress`, 0 to 1, are undefined while the size is unknown), then
+ * the model being built (`compile`, from `progress` 0 as the build goes, for a model that takes
+ * more than a few milliseconds), then done (`ready`). `loaded` and `total` count the model's bytes.
  */
 export type ProgressEvent =
   | { status: 'download'; loaded: number; total: number | undefined; progress: number | undefined }
-  | { status: 'compile'; loaded: number; total: number; progress: 1 }
+  | { status: 'compile'; loaded: number; total: number; progress: number }
   | { status: 'ready'; loaded: number; total: number; progress: 1 };
 
 /** How {@link readModel} reads a source. @internal */
@@ -279,10 +280,42 @@ export async function readFileModel(path: string | URL, options: ReadOptions): P
   }
 }
 
-/** Bytes already in memory, copied into the module at once. */
+/** Bytes in memory are copied into the module this much at a time, returning to the event loop in between. */
+const COPY_CHUNK = 8 << 20;
+
+/** Bytes already in memory, copied into the module a chunk at a time (a large model froze the page). */
 function readBytes(bytes: Uint8Array, options: ReadOptions): Promise<ModelBuffer> {
-  return ModelWriter.into(bytes.length, 'from memory', options, async (writer) => writer.write(bytes));
+  return ModelWriter.into(bytes.length, 'from memory', options, async (writer) => {
+    for (let at = 0; at < bytes.length || at === 0; at += COPY_CHUNK) {
+      if (at > 0) await nextTask();
+      writer.write(bytes.subarray(at, at + COPY_CHUNK));
+    }
+  });
 }
+
+/** Returns to the event loop (its tasks, timers, I/O and aborts) and comes back at once. @internal */
+export function nextTask(): Promise<void> {
+  const host = globalThis as {
+    scheduler?: { yield?: () => Promise<void> };
+    setImmediate?: (callback: () => void) => unknown;
+  };
+  if (typeof host.scheduler?.yield === 'function') return host.scheduler.yield();
+  const { setImmediate } = host;
+  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
+  if (typeof MessageChannel === 'function') {
+    // Not setTimeout(0), which browsers stretch to 4 ms once nested.
+    return new Promise((resolve) => {
+      const { port1, port2 } = new MessageChannel();
+      port1.onmessage = () => {
+        port1.close();
+        resolve();
+      };
+      port2.postMessage(undefined);
+    });
+  }
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 
 /**
  * Reads a model source into a {@link ModelBuffer} in the module's memory. URLs, files,

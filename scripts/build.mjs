@@ -367,12 +367,15 @@ function checkBudget() {
   console.log(line);
 }
 
-/** `--module a,b` builds only those modules (names in BUILDS, or `wasi`), for a fast inner loop. */
+/**
+ * `--module a,b` builds only those modules (names in BUILDS, or `wasi`), for a fast inner loop;
+ * `--module js` only the JS bundles, on the modules already in pkg/.
+ */
 function selectedBuilds() {
   const at = process.argv.indexOf('--module');
   if (at < 0) return { builds: BUILDS, wasi: true };
   const names = (process.argv[at + 1] ?? '').split(',');
-  const known = [...BUILDS.map((b) => b.name), 'wasi'];
+  const known = [...BUILDS.map((b) => b.name), 'wasi', 'js'];
   const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length) {
     throw new Error(`--module: unknown ${unknown.join(', ')} (one or more of ${known.join(', ')})`);

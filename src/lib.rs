@@ -13,6 +13,7 @@ mod engine;
 mod engine;
 pub mod error;
 mod full_build;
+mod loading;
 pub mod memory;
 pub mod model_buffer;
 mod model_rules;

@@ -117,6 +117,11 @@ impl ModelBuffer {
     }
 
     /// Takes the bytes out, without spare capacity, leaving the buffer empty.
+    /// Puts back bytes taken by [`ModelBuffer::take_bytes`].
+    pub fn restore(&mut self, bytes: Vec<u8>) {
+        self.bytes = bytes;
+    }
+
     pub fn take_bytes(&mut self) -> Vec<u8> {
         let mut bytes = std::mem::take(&mut self.bytes);
         bytes.shrink_to_fit();

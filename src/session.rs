@@ -7,6 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::loading::Steps;
 use crate::model_buffer::ModelBuffer;
 use crate::tensor::{format_shape, Dim, HostTensor, ValueInfo};
 
@@ -27,6 +28,36 @@ impl Default for LoadOptions {
             free_dimension_overrides: vec![],
             max_memory_bytes: crate::memory::DEFAULT_MAX_MEMORY_BYTES,
         }
+    }
+}
+
+/// A model being loaded a slice of time at a time, so that the caller can attend to other work
+/// (and to an abort) in between: the lite engine builds its graph in steps; tract's load is done
+/// at once, when it starts.
+pub struct Loading {
+    steps: Steps<Engine>,
+    max_memory_bytes: usize,
+}
+
+impl Loading {
+    /// Loads for about `slice_ms` (at least up to the next point where loading can pause): the
+    /// session once loaded, `None` while there is more to do.
+    pub fn step(&mut self, slice_ms: f64) -> Option<Result<Session>> {
+        let max_memory_bytes = self.max_memory_bytes;
+        let steps = &mut self.steps;
+        guarded("loading the model", || Ok(steps.step(slice_ms)))
+            .unwrap_or_else(|e| Some(Err(e)))
+            .map(|result| {
+                result.map(|engine| Session {
+                    engine,
+                    max_memory_bytes,
+                })
+            })
+    }
+
+    /// How much of the load is done, from 0 to 1.
+    pub fn progress(&self) -> f64 {
+        self.steps.progress()
     }
 }
 
@@ -62,6 +93,20 @@ impl Session {
             Engine::load_buffer(buffer, &options.free_dimension_overrides).map(|engine| Session {
                 engine,
                 max_memory_bytes: options.max_memory_bytes,
+            })
+        })
+    }
+
+    /// [`Session::from_buffer`] in slices (see [`Loading`]): the model's checks are done (and,
+    /// when they pass, its bytes taken) before this returns; the rest is done by
+    /// [`Loading::step`].
+    pub fn start_loading(buffer: &mut ModelBuffer, options: &LoadOptions) -> Result<Loading> {
+        guarded("loading the model", || {
+            Engine::load_buffer_in_steps(buffer, &options.free_dimension_overrides).map(|load| {
+                Loading {
+                    steps: Steps::new(load),
+                    max_memory_bytes: options.max_memory_bytes,
+                }
             })
         })
     }

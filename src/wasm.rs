@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::Error;
 use crate::model_buffer::ModelBuffer;
-use crate::session::{LoadOptions, Session};
+use crate::session::{LoadOptions, Loading, Session};
 use crate::tensor::{DType, HostTensor};
 use crate::wire;
 
@@ -188,6 +188,58 @@ pub fn thread_pool_worker() {
     }
 }
 
+/// The load options of `fromBuffer` and `startLoading`: `{ freeDimensionOverrides?: [name,
+/// value][], maxMemoryBytes?: number }`, or undefined for the defaults.
+fn load_options(options: JsValue) -> Result<LoadOptions, JsValue> {
+    let options: wire::LoadOptions = if options.is_undefined() || options.is_null() {
+        wire::LoadOptions::default()
+    } else {
+        from_js(options, "session options")?
+    };
+    let max_memory_bytes = match options.max_memory_bytes {
+        None => crate::memory::DEFAULT_MAX_MEMORY_BYTES,
+        Some(0) => {
+            return Err(into_error(Error::invalid_argument(
+                "maxMemoryBytes must be a positive integer, got 0",
+            )))
+        }
+        // More than the module can address is no budget at all.
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    Ok(LoadOptions {
+        free_dimension_overrides: options.free_dimension_overrides,
+        max_memory_bytes,
+    })
+}
+
+/// A model being loaded (`WasmSession.startLoading`): the wrapper calls `step` until it returns
+/// the session, returning to the event loop in between.
+#[wasm_bindgen(js_name = WasmLoading)]
+pub struct WasmLoading {
+    loading: Loading,
+}
+
+#[wasm_bindgen(js_class = WasmLoading)]
+impl WasmLoading {
+    /// Loads for about `sliceMs` milliseconds: the session once loaded, else undefined.
+    pub fn step(
+        &mut self,
+        #[wasm_bindgen(js_name = sliceMs)] slice_ms: f64,
+    ) -> Result<Option<WasmSession>, JsValue> {
+        match self.loading.step(slice_ms) {
+            None => Ok(None),
+            Some(result) => result
+                .map(|session| Some(WasmSession { session }))
+                .map_err(into_error),
+        }
+    }
+
+    /// How much of the load is done, from 0 to 1.
+    pub fn progress(&self) -> f64 {
+        self.loading.progress()
+    }
+}
+
 /// A loaded model. The TypeScript `InferenceSession` wraps it; it is not public API.
 #[wasm_bindgen(js_name = WasmSession)]
 pub struct WasmSession {
@@ -196,35 +248,18 @@ pub struct WasmSession {
 
 #[wasm_bindgen(js_class = WasmSession)]
 impl WasmSession {
-    /// Loads the model received into `buffer`, which the caller then frees (the lite engine
-    /// leaves the bytes there, for the tract module to load a model it cannot run). `options` is
-    /// `{ freeDimensionOverrides?: [name, value][], maxMemoryBytes?: number }`.
-    #[wasm_bindgen(js_name = fromBuffer)]
-    pub fn from_buffer(
+    /// Starts loading the model received into `buffer`, which the caller then frees (the lite
+    /// engine leaves the bytes there when it cannot run the model, for the tract module to load
+    /// it). The checks are done here, the rest by `WasmLoading.step`, a slice of time at a time.
+    /// `options` is `{ freeDimensionOverrides?: [name, value][], maxMemoryBytes?: number }`.
+    #[wasm_bindgen(js_name = startLoading)]
+    pub fn start_loading(
         buffer: &mut WasmModelBuffer,
         #[wasm_bindgen(unchecked_param_type = "WireLoadOptions | undefined")] options: JsValue,
-    ) -> Result<WasmSession, JsValue> {
-        let options: wire::LoadOptions = if options.is_undefined() || options.is_null() {
-            wire::LoadOptions::default()
-        } else {
-            from_js(options, "session options")?
-        };
-        let max_memory_bytes = match options.max_memory_bytes {
-            None => crate::memory::DEFAULT_MAX_MEMORY_BYTES,
-            Some(0) => {
-                return Err(into_error(Error::invalid_argument(
-                    "maxMemoryBytes must be a positive integer, got 0",
-                )))
-            }
-            // More than the module can address is no budget at all.
-            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-        };
-        let options = LoadOptions {
-            free_dimension_overrides: options.free_dimension_overrides,
-            max_memory_bytes,
-        };
-        Session::from_buffer(&mut buffer.inner, &options)
-            .map(|session| WasmSession { session })
+    ) -> Result<WasmLoading, JsValue> {
+        let options = load_options(options)?;
+        Session::start_loading(&mut buffer.inner, &options)
+            .map(|loading| WasmLoading { loading })
             .map_err(into_error)
     }
 

@@ -282,3 +282,63 @@ fn a_constant_folding_bomb_is_computed_at_run_time_under_the_budget() {
         ],
     );
 }
+
+/// Loading in slices (what the JS wrapper does, returning to the event loop between slices so
+/// that an abort is seen while a large model loads): with no time per slice, each step builds
+/// one initializer or node, progress rises from 0 to 1, and the session equals one loaded at once.
+#[test]
+fn a_model_loads_in_steps_with_progress_and_runs_as_one_loaded_at_once() {
+    let dir = real_models::models_dir();
+    let bytes = std::fs::read(dir.join("squeezenet/model.onnx")).unwrap();
+    let options = LoadOptions::default();
+    let mut buffer = onnxlet::ModelBuffer::new(bytes.len(), &[]).unwrap();
+    buffer.append(&bytes).unwrap();
+    let mut loading = Session::start_loading(&mut buffer, &options).unwrap();
+    assert!(
+        buffer.bytes().is_empty(),
+        "the checks passed: the bytes are taken"
+    );
+    let mut progress = vec![loading.progress()];
+    let session = loop {
+        match loading.step(0.0) {
+            Some(result) => break result.unwrap(),
+            None => progress.push(loading.progress()),
+        }
+    };
+    // squeezenet has 52 initializers and 66 nodes (some fused into their producers).
+    assert!(progress.len() > 100, "{} steps", progress.len());
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert!(
+        progress.iter().all(|p| (0.0..1.0).contains(p)),
+        "{progress:?}"
+    );
+    assert_eq!(loading.progress(), 1.0);
+    assert!(
+        loading.step(0.0).unwrap().is_err(),
+        "a finished load has no more steps"
+    );
+
+    let at_once = Session::load(&bytes, &options).unwrap();
+    let input = f32_tensor(&[1, 3, 224, 224], &vec![0.5; 3 * 224 * 224]);
+    let name = at_once.inputs()[0].name.clone();
+    let a = at_once
+        .run(vec![(name.clone(), input.clone())], None)
+        .unwrap();
+    let b = session.run(vec![(name, input)], None).unwrap();
+    assert_eq!(f32_values(&a[0].1), f32_values(&b[0].1));
+}
+
+/// A load dropped part-way (an abort) leaves nothing behind that stops the next one.
+#[test]
+fn a_load_dropped_part_way_leaves_the_next_load_working() {
+    let bytes = std::fs::read(real_models::models_dir().join("squeezenet/model.onnx")).unwrap();
+    let mut buffer = onnxlet::ModelBuffer::new(bytes.len(), &[]).unwrap();
+    buffer.append(&bytes).unwrap();
+    let mut loading = Session::start_loading(&mut buffer, &LoadOptions::default()).unwrap();
+    for _ in 0..20 {
+        assert!(loading.step(0.0).is_none());
+    }
+    drop(loading);
+    let session = Session::load(&bytes, &LoadOptions::default()).unwrap();
+    assert_eq!(session.inputs().len(), 1);
+}

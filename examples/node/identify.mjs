@@ -29,7 +29,13 @@ const contentTypes = await readJson('content_types_kb.min.json');
 const started = performance.now();
 const session = await InferenceSession.create(join(values.model, 'model.onnx'), {
   onProgress: ({ status, loaded, progress }) =>
-    console.error(status === 'download' ? `download ${Math.round(progress * 100)}% (${loaded} bytes)` : status),
+    console.error(
+      status === 'download'
+        ? `download ${Math.round(progress * 100)}% (${loaded} bytes)`
+        : status === 'compile'
+          ? `compile ${Math.round(progress * 100)}%`
+          : status,
+    ),
 });
 console.error(`model ready in ${Math.round(performance.now() - started)} ms`);
 

@@ -75,6 +75,16 @@ impl Engine {
         Engine::load(buffer.take_bytes(), overrides)
     }
 
+    /// [`Engine::load_buffer`] in the form of a load polled in slices (see `crate::loading`):
+    /// tract's analysis and optimisation cannot stop part-way, so it is all done here.
+    pub fn load_buffer_in_steps(
+        buffer: &mut ModelBuffer,
+        overrides: &[(String, usize)],
+    ) -> Result<crate::loading::Load<Engine>> {
+        let engine = Engine::load_buffer(buffer, overrides)?;
+        Ok(Box::pin(std::future::ready(Ok(engine))))
+    }
+
     fn load_now(bytes: Vec<u8>, overrides: &[(String, usize)]) -> Result<Engine> {
         let onnx = onnx();
         let weights::Decoded { proto, weights } = weights::decode(bytes)?;

@@ -18,9 +18,11 @@ mod tensor;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use prost::bytes::Bytes;
 use prost::Message;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::loading::{self, Load};
 use crate::memory;
 use crate::model_buffer::ModelBuffer;
 use crate::model_rules;
@@ -79,24 +81,40 @@ struct Step {
 impl Engine {
     /// Loads a model from its bytes, freed once decoded.
     pub fn load(bytes: Vec<u8>, overrides: &[(String, usize)]) -> Result<Engine> {
-        let proto = decode(&bytes)?;
-        drop(bytes);
-        Engine::from_proto(proto, overrides)
+        Engine::from_proto(decode(Bytes::from(bytes))?, overrides)
     }
 
-    /// Loads the model in `buffer`. Its bytes stay there until the checks of what this engine
-    /// supports have passed, so that a model it cannot run can be handed to the tract module;
-    /// then they are freed, before the graph is built, so that the peak stays about twice the
-    /// model's size. (What only building finds unsupported, e.g. a 3-D convolution, is refused
-    /// without the bytes.)
+    /// Loads the model in `buffer`. Its bytes go back there when the checks of what this engine
+    /// supports fail, so that a model it cannot run can be handed to the tract module; otherwise
+    /// the weights are read from them in place, and the peak stays about twice the model's size.
+    /// (What only building finds unsupported, e.g. a 3-D convolution, is refused without the
+    /// bytes.)
     pub fn load_buffer(buffer: &mut ModelBuffer, overrides: &[(String, usize)]) -> Result<Engine> {
-        let checked = Checked::new(decode(buffer.bytes())?, overrides)?;
-        drop(buffer.take_bytes());
-        checked.build()
+        loading::finish(Engine::load_buffer_in_steps(buffer, overrides)?)
+    }
+
+    /// [`Engine::load_buffer`] as a load polled in slices (see `crate::loading`): the checks
+    /// are done (and the bytes taken) before it returns, the graph is built in steps.
+    pub fn load_buffer_in_steps(
+        buffer: &mut ModelBuffer,
+        overrides: &[(String, usize)],
+    ) -> Result<Load<Engine>> {
+        // The weights are slices of the model's bytes (no copy), each turned into a tensor as
+        // the graph is built; the bytes are freed once the last one is.
+        let bytes = Bytes::from(buffer.take_bytes());
+        match decode(bytes.clone()).and_then(|proto| Checked::new(proto, overrides)) {
+            Ok(checked) => Ok(Box::pin(checked.build())),
+            Err(e) => {
+                // Back in the buffer (not copied: the decoded slices are gone), for the tract
+                // module to load a model this engine cannot run.
+                buffer.restore(Vec::from(bytes));
+                Err(e)
+            }
+        }
     }
 
     fn from_proto(proto: pb::ModelProto, overrides: &[(String, usize)]) -> Result<Engine> {
-        Checked::new(proto, overrides)?.build()
+        loading::finish(Checked::new(proto, overrides)?.build())
     }
 
     /// Whether inputs that share a symbolic dimension must agree on its value: never here, where
@@ -210,11 +228,18 @@ impl Checked {
         })
     }
 
-    fn build(self) -> Result<Engine> {
-        let graph = Graph::build(self.graph, self.opset, &self.input_names, vec![])?;
+    async fn build(self) -> Result<Engine> {
+        let Checked {
+            graph,
+            opset,
+            input_names,
+            inputs,
+            outputs,
+        } = self;
+        let graph = Graph::build_in_steps(graph, opset, &input_names, vec![], true).await?;
         Ok(Engine {
-            inputs: self.inputs,
-            outputs: self.outputs,
+            inputs,
+            outputs,
             graph,
         })
     }
@@ -288,11 +313,31 @@ impl Graph {
     /// which reads the names of `captured` from the enclosing graphs (the `Captured::Value` ones
     /// are filled after the inputs, in this order).
     fn build(
-        mut graph: pb::GraphProto,
+        graph: pb::GraphProto,
         opset: i64,
         input_names: &[String],
         captured: Vec<(String, Captured)>,
     ) -> Result<Graph> {
+        loading::finish(Graph::build_in_steps(
+            graph,
+            opset,
+            input_names,
+            captured,
+            false,
+        ))
+    }
+
+    /// [`Graph::build`], pausing between initializers and between nodes (see `crate::loading`)
+    /// and reporting its progress there when `top` (the model's main graph).
+    async fn build_in_steps(
+        mut graph: pb::GraphProto,
+        opset: i64,
+        input_names: &[String],
+        captured: Vec<(String, Captured)>,
+        top: bool,
+    ) -> Result<Graph> {
+        let work = (graph.initializer.len() + graph.node.len()).max(1) as f64;
+        let mut done = 0usize;
         let registry: HashMap<&str, ops::Builder> = ops::registry().into_iter().collect();
         let ml_registry: HashMap<&str, ops::Builder> = ops::ml_registry().into_iter().collect();
         let mut consts: Vec<Arc<Tensor>> = vec![];
@@ -318,6 +363,10 @@ impl Graph {
         }
         let mut weight_bytes = 0usize;
         for init in std::mem::take(&mut graph.initializer) {
+            if top {
+                loading::pause(done as f64 / work).await;
+                done += 1;
+            }
             let t = ops::from_proto(&init)
                 .map_err(|e| Error::invalid_model(format!("initializer {e}")))?;
             let size = t.dtype().size().unwrap_or(1);
@@ -344,6 +393,10 @@ impl Graph {
 
         let mut steps: Vec<Step> = vec![];
         for (node, reads) in graph.node.iter().zip(&subgraph_reads) {
+            if top {
+                loading::pause(done as f64 / work).await;
+                done += 1;
+            }
             let node_name = if node.name.is_empty() {
                 node.output.first().cloned().unwrap_or_default()
             } else {
@@ -447,7 +500,7 @@ impl Graph {
                     // Weights computed at run time: the operator is built at each run.
                     Err(e) if e.contains(ops::NOT_CONSTANT) => Box::new(Rebuild {
                         build: *build,
-                        node: node.clone(),
+                        node: detached(node),
                         opset,
                     }),
                     Err(e) => return Err(load_error(at(e))),
@@ -796,7 +849,19 @@ fn load_error(message: String) -> Error {
     op_error(message, Error::invalid_model)
 }
 
-fn decode(bytes: &[u8]) -> Result<pb::ModelProto> {
+/// A copy of `node` that holds no slice of the model's bytes (see `Engine::load_buffer_in_steps`):
+/// kept for the life of the session, it must not keep the whole model alive.
+fn detached(node: &pb::NodeProto) -> pb::NodeProto {
+    let mut node = node.clone();
+    for a in &mut node.attribute {
+        for t in a.t.iter_mut().chain(a.tensors.iter_mut()) {
+            t.raw_data = Bytes::copy_from_slice(&t.raw_data);
+        }
+    }
+    node
+}
+
+fn decode(bytes: Bytes) -> Result<pb::ModelProto> {
     pb::ModelProto::decode(bytes)
         .map_err(|e| Error::invalid_model(format!("not a valid ONNX model: {e}")))
 }

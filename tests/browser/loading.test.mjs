@@ -46,7 +46,10 @@ test('progress arrives in order; without Content-Length the total is undefined',
       return events;
     }, url);
     const downloads = events.filter((e) => e.status === 'download');
-    assert.deepEqual(events.slice(downloads.length).map((e) => e.status), ['compile', 'ready']);
+    // Compile events (one per slice of the build) from progress 0, then ready.
+    const rest = events.slice(downloads.length);
+    assert.deepEqual(rest.map((e) => e.status).filter((s, i, all) => s !== all[i - 1]), ['compile', 'ready']);
+    assert.equal(rest[0].progress, 0);
     // With a total, an event per percent; without, one per 100 ms.
     const least = url.endsWith('length=0') ? 3 : 30;
     assert.ok(downloads.length >= least, `${url}: only ${downloads.length} download events`);
@@ -183,4 +186,49 @@ test('the largest real model: heap peak about twice its size; timings with and w
   assert.equal(fetched, 2, 'the cached load made a request');
   assert.deepEqual(problems, []);
   await page.close();
+});
+
+test('the page keeps painting while a large model is built, and an abort part-way stops the build', async () => {
+  const { page, problems } = await loadingPage();
+  const result = await page.evaluate(async (url) => {
+    const { InferenceSession, memoryUsage } = window.onnxlet;
+    const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    await (await InferenceSession.create(new URL('/test-models/two_outputs.onnx', location.href))).release();
+    memoryUsage();
+    const baseline = memoryUsage().heapBytes;
+    // Animation frames while the model (in memory: no download) is copied in and built.
+    let frames = 0;
+    let counting = true;
+    const count = () => {
+      frames++;
+      if (counting) requestAnimationFrame(count);
+    };
+    requestAnimationFrame(count);
+    const built = [];
+    const session = await InferenceSession.create(bytes, {
+      onProgress: (e) => e.status === 'compile' && built.push({ progress: e.progress, frames }),
+    });
+    counting = false;
+    await session.release();
+    // Abort at the first report of a partly built model.
+    const controller = new AbortController();
+    const compiles = [];
+    const onProgress = (e) => {
+      if (e.status !== 'compile') return;
+      compiles.push(e.progress);
+      if (compiles.length === 2) controller.abort();
+    };
+    const aborted = await InferenceSession.create(bytes, { signal: controller.signal, onProgress }).then(
+      () => 'created',
+      (e) => e.name,
+    );
+    return { built, aborted, compiles, heapAfterAbort: memoryUsage().heapBytes - baseline };
+  }, `${models.url}/minilm`);
+  const { built } = result;
+  assert.ok(built.length >= 3, `minilm was built in ${built.length} slices`);
+  assert.ok(built.at(-1).frames > built[0].frames, `no frame was painted while minilm was built: ${JSON.stringify(built)}`);
+  assert.equal(result.aborted, 'AbortError');
+  assert.ok(result.compiles.length <= 3 && result.compiles.at(-1) < 0.9, `the build went on: ${result.compiles}`);
+  assert.equal(result.heapAfterAbort, 0, 'the aborted load did not give its heap back');
+  assert.deepEqual(problems, []);
 });

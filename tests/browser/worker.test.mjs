@@ -66,7 +66,7 @@ test('worker errors are OnnxletErrors; abort rejects with an AbortError', async 
   });
   assert.equal(outcome.invalid.code, 'INVALID_MODEL');
   assert.equal(outcome.invalid.onnxlet, true);
-  assert.equal(outcome.unsupported.code, 'UNSUPPORTED_OPERATOR');
+  assert.equal(outcome.unsupported.code, 'UNSUPPORTED_OPERATOR', outcome.unsupported.message);
   assert.match(outcome.unsupported.message, /FrobnicateTensor.*weird_node/);
   assert.equal(outcome.aborted.name, 'AbortError');
   assert.deepEqual(outcome.sum, [2, 4, 6]);

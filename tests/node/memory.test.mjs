@@ -63,6 +63,29 @@ test('every failed or aborted load gives its heap back', async () => {
   assert.equal(memoryUsage().heapBytes, baseline, 'release() gives the session back');
 });
 
+test('a load aborted part-way through building the model stops there and gives its heap back', async () => {
+  const baseline = memoryUsage().heapBytes;
+  const controller = new AbortController();
+  const compiles = [];
+  const onProgress = (e) => {
+    if (e.status !== 'compile') return;
+    compiles.push(e.progress);
+    // At the first report of a partly built model, abort from a timer, as a page would: the
+    // timer runs only if the module returns to the event loop while it builds the model.
+    if (compiles.length === 2) setTimeout(() => controller.abort(), 0);
+  };
+  await assert.rejects(InferenceSession.create(`${base}/minilm`, { signal: controller.signal, onProgress }), { name: 'AbortError' });
+  // The module built the 90 MB model a slice at a time, and stopped soon after the abort, well
+  // short of its end.
+  assert.ok(compiles.length >= 2 && compiles.length <= 4, `compile progress ${compiles}`);
+  assert.ok(compiles.at(-1) > 0 && compiles.at(-1) < 0.9, `compile progress ${compiles}`);
+  assert.equal(memoryUsage().heapBytes, baseline, 'the heap did not return to its baseline');
+  // The module still loads and runs the model.
+  const session = await InferenceSession.create(`${base}/minilm`);
+  await session.release();
+  assert.equal(memoryUsage().heapBytes, baseline);
+});
+
 /** A full garbage collection (`--expose-gc`, set at run time for this file's tests). */
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc');

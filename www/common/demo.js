@@ -110,8 +110,8 @@ export async function loadModel(url, { progress, label, signal } = {}) {
         text.textContent = `Downloading ${name}: ${formatProgress(event.loaded, event.total)} (${percent}%)`;
       }
     } else if (event.status === 'compile') {
-      bar.value = 1;
-      text.textContent = `Compiling ${name}…`;
+      bar.value = event.progress;
+      text.textContent = `Compiling ${name}… (${Math.floor(100 * event.progress)}%)`;
     }
   };
   const started = performance.now();

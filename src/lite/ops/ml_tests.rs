@@ -252,7 +252,7 @@ fn tree_ensemble_of_opset_5_has_set_membership() {
     let modes = pb::TensorProto {
         dims: vec![2],
         data_type: 2,
-        raw_data: vec![MEMBER, LT],
+        raw_data: vec![MEMBER, LT].into(),
         ..Default::default()
     };
     let floats_tensor = |v: &[f32]| pb::TensorProto {

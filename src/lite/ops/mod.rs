@@ -190,7 +190,7 @@ pub fn from_proto(t: &pb::TensorProto) -> OpResult<Tensor> {
         6 => Data::I32(t.int32_data.clone()),
         9 if !raw.is_empty() => Data::Bool(raw.iter().map(|&b| b != 0).collect()),
         9 => Data::Bool(t.int32_data.iter().map(|&b| b != 0).collect()),
-        2 if !raw.is_empty() => Data::U8(raw.clone()),
+        2 if !raw.is_empty() => Data::U8(raw.to_vec()),
         2 => Data::U8(t.int32_data.iter().map(|&b| b as u8).collect()),
         3 if !raw.is_empty() => Data::I8(raw.iter().map(|&b| b as i8).collect()),
         3 => Data::I8(t.int32_data.iter().map(|&b| b as i8).collect()),
