@@ -197,7 +197,7 @@ impl Op for Pow {
                 let (s, v) = int_pow(a, &x.shape, y)?;
                 (s, Data::I32(v))
             }
-            (Data::I8(_) | Data::U8(_), _) => {
+            (Data::I8(_) | Data::U8(_) | Data::Str(_), _) => {
                 let (s, v) = int_pow(&widen(&x.data), &x.shape, y)?;
                 (s, narrow(v, x.dtype() == DType::Int8))
             }

@@ -22,8 +22,15 @@ macro_rules! convert {
             Data::U8(v) => map(v, |x| x as $t),
             Data::I8(v) => map(v, |x| x as $t),
             Data::Bool(v) => map(v, |x| u8::from(x) as $t),
+            Data::Str(v) => v.iter().map(|s| parse_number(s) as $t).collect(),
         }
     };
+}
+
+/// A string as Cast reads it: a number in decimal or scientific notation, "inf", "-inf" or
+/// "nan" (any case); anything else is NaN (0 in an integer type).
+fn parse_number(s: &str) -> f64 {
+    s.trim().parse().unwrap_or(f64::NAN)
 }
 
 /// `t` converted to `to`, one of the lite engine's types: floats truncate toward zero and
@@ -56,6 +63,7 @@ fn cast(t: &Tensor, to: DType) -> OpResult<Tensor> {
             Data::U8(v) => map(v, |x| x != 0),
             Data::I8(v) => map(v, |x| x != 0),
             Data::Bool(v) => v.clone(),
+            Data::Str(v) => v.iter().map(|s| parse_number(s) != 0.0).collect(),
         }),
         other => return Err(format!("cannot cast to {other} in the lite build")),
     };
