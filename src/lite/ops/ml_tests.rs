@@ -670,3 +670,20 @@ fn array_feature_extractor_and_feature_vectorizer() {
     assert_eq!(y[0].shape, [2, 4]);
     assert_eq!(values(&y[0]), [1.0, 5.0, 6.0, 0.0, 3.0, 7.0, 8.0, 0.0]);
 }
+
+#[test]
+fn strings_go_through_gather_and_reshape_only() {
+    use super::super::testing::run1;
+    let x = text(&[2, 2], &["a", "b", "c", "d"]);
+    let y = run1("Gather", &[int("axis", 1)], &[&x, &i(&[1], &[1])]).unwrap();
+    assert_eq!(y.shape, [2, 1]);
+    assert_eq!(texts(&y), ["b", "d"]);
+    let y = run1("Reshape", &[], &[&x, &i(&[1], &[4])]).unwrap();
+    assert_eq!(texts(&y), ["a", "b", "c", "d"]);
+    fails(
+        run1("Cast", &[int("to", 1)], &[&text(&[1], &["1.5"])]),
+        "Cast from string is not in the lite build",
+    );
+    let e = err(run1("Add", &[], &[&x, &x]));
+    assert!(e.contains("string"), "{e}");
+}
