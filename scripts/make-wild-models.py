@@ -28,7 +28,13 @@ and real exports from pinned PyPI wheels, plus the converters' own models:
   skl_*                     skl2onnx on scikit-learn models trained on iris: LogisticRegression
                             with default options (ZipMap: a sequence of maps) and without ZipMap,
                             RandomForest classifier (TreeEnsembleClassifier), GradientBoosting and
-                            RandomForest regressors (TreeEnsembleRegressor)
+                            RandomForest regressors (TreeEnsembleRegressor); classifiers with string
+                            class labels (a string label output, ZipMap with string keys), SVC
+                            (SVMClassifier: votes, probabilities, two classes) and SVR
+                            (SVMRegressor), sklearn's LabelEncoder, and a pipeline of SimpleImputer,
+                            StandardScaler, OneHotEncoder and OrdinalEncoder over a float and a
+                            string input (Imputer, Scaler, OneHotEncoder, LabelEncoder,
+                            ArrayFeatureExtractor, Gather on strings)
 
 The models, their inputs and onnxruntime's outputs go to .cache/wild-models (env
 ONNXLET_WILD_MODELS_DIR overrides) with an index.json in the format of .cache/models/index.json,
@@ -60,7 +66,7 @@ from onnxlet_data import (
 )
 
 # Bump when what the script writes changes in a way its own hash does not capture.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 # The shape that makes PP-OCR's GlobalAveragePool average 80x120 values (the issue's image).
 PPOCR_SHAPE = (320, 480)
 # max |a - b| <= atol + rtol * max |b| (atol for outputs that are all near 0, such as a page
@@ -152,7 +158,8 @@ def write_tensor(out_dir, rel, name, arr, files):
     data = le_bytes(arr)
     write_atomic(out_dir / rel, data)
     files[rel] = sha256_bytes(data)
-    return {"name": name, "type": arr.dtype.name, "dims": list(arr.shape), "file": rel}
+    dtype = "string" if arr.dtype == object else arr.dtype.name
+    return {"name": name, "type": dtype, "dims": list(arr.shape), "file": rel}
 
 
 def write_model(out_dir, name, model_bytes, feeds_list, tolerance, source, ort, onnx):
@@ -170,9 +177,10 @@ def write_model(out_dir, name, model_bytes, feeds_list, tolerance, source, ort, 
     cases = []
     for k, feeds in enumerate(feeds_list):
         # A ZipMap output (a list of {class: probability}) is kept as the [N, classes] tensor
-        # it maps, in class order: what a tensor API would return for it.
+        # it maps, in class order (the order of its keys): what a tensor API would return for
+        # it. A string output (object array) is written in onnxlet's string format.
         outs = [
-            np.array([[d[c] for c in sorted(d)] for d in o], dtype="float32") if isinstance(o, list) else o
+            np.array([list(d.values()) for d in o], dtype="float32") if isinstance(o, list) else o
             for o in sess.run(out_names, feeds)
         ]
         cases.append({
@@ -334,6 +342,95 @@ def sklearn_models(libs_):
          f"{v}: GradientBoostingRegressor(100 trees, depth 3), default options (TreeEnsembleRegressor)"),
         ("skl_rf_regressor", one(rfr, xr), feeds_r, FLOAT_TOLERANCE,
          f"{v}: RandomForestRegressor(50 trees, depth 8), default options (TreeEnsembleRegressor)"),
+    ]
+
+
+def sklearn_string_models(libs_):
+    """skl2onnx on scikit-learn models with string class labels or string features, and SVMs
+    (iris, fixed seeds)."""
+    np, _, _, _, _ = libs_
+    try:
+        import skl2onnx
+        import sklearn
+        from skl2onnx import to_onnx
+        from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+        from sklearn.compose import ColumnTransformer
+        from sklearn.datasets import load_iris
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import LabelEncoder, OneHotEncoder, OrdinalEncoder, StandardScaler
+        from sklearn.svm import SVC, SVR
+    except ImportError as e:
+        raise WildError(f"missing Python package ({e}); run: {install_hint()}") from None
+    x, y = load_iris(return_X_y=True)
+    x = x.astype(np.float32)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    train = np.arange(len(x)) % 5 != 0
+    rows = x[~train]
+    v = f"skl2onnx=={skl2onnx.__version__} on scikit-learn=={sklearn.__version__}"
+    nozip = {"zipmap": False}
+    one = lambda m, r, **kw: to_onnx(m, r[:1], **kw).SerializeToString()  # noqa: E731
+    feeds = [{"X": rows[:1]}, {"X": rows}]
+    logreg = LogisticRegression(max_iter=500).fit(x[train], names[train])
+    forest = RandomForestClassifier(n_estimators=30, max_depth=8, random_state=0).fit(x[train], names[train])
+    svc = SVC().fit(x[train], y[train])
+    svc_proba = SVC(probability=True, random_state=0).fit(x[train], names[train])
+    # Two overlapping classes (versicolor, virginica) on two features: a linear kernel's
+    # decision values on both sides of 0.
+    two = y > 0
+    svc2 = SVC(kernel="linear").fit(x[train & two][:, 2:], names[train & two])
+    feeds2 = [{"X": rows[:, 2:][y[~train] > 0]}]
+    xr, yr = x[:, :3], x[:, 3]
+    svr = SVR(C=2.0).fit(xr[train], yr[train])
+    feeds_r = [{"X": xr[~train][:1]}, {"X": xr[~train]}]
+    labels = LabelEncoder().fit(names)
+    words = np.array(["virginica", "setosa", "versicolor", "setosa"], dtype=object)
+
+    # A pipeline over a float input with missing values and a string input of two columns.
+    rng = np.random.default_rng(17)
+    cat = np.stack([rng.choice(["red", "green", "blue"], len(x)), rng.choice(["S", "M", "L"], len(x))], 1)
+    cat[:, 0] = np.where(y == 2, "blue", cat[:, 0])
+    num = x.copy()
+    num[rng.random(num.shape) < 0.05] = np.nan
+    table = np.empty((len(x), 6), dtype=object)
+    table[:, :4] = num
+    table[:, 4:] = cat
+    pre = ColumnTransformer([
+        ("num", Pipeline([("impute", SimpleImputer(strategy="mean")), ("scale", StandardScaler())]), [0, 1, 2, 3]),
+        ("onehot", OneHotEncoder(handle_unknown="ignore"), [4]),
+        ("ordinal", OrdinalEncoder(), [5]),
+    ])
+    pipe = Pipeline([("pre", pre), ("clf", LogisticRegression(max_iter=500))]).fit(table[train], names[train])
+    pipe_onnx = to_onnx(
+        pipe,
+        initial_types=[("num", FloatTensorType([None, 4])), ("cat", StringTensorType([None, 2]))],
+        options={id(pipe): nozip},
+    ).SerializeToString()
+    unseen = cat[~train].astype(object)
+    unseen[0, 0] = "purple"  # not a category: OneHotEncoder's handle_unknown="ignore" gives zeros
+    pipe_feeds = [
+        {"num": num[~train][:1], "cat": cat[~train][:1].astype(object)},
+        {"num": num[~train], "cat": unseen},
+    ]
+    return [
+        ("skl_logreg_str_zipmap", one(logreg, x), feeds, LABEL_TOLERANCE,
+         f"{v}: LogisticRegression on string targets, default options (string labels, ZipMap)"),
+        ("skl_rf_str_zipmap", one(forest, x), feeds, LABEL_TOLERANCE,
+         f"{v}: RandomForestClassifier(30 trees, depth 8) on string targets, default options"),
+        ("skl_svc", one(svc, x), feeds, FLOAT_TOLERANCE,
+         f"{v}: SVC (RBF), default options (SVMClassifier, one-vs-rest scores, ZipMap)"),
+        ("skl_svc_proba_str", one(svc_proba, x, options={id(svc_proba): nozip}), feeds, FLOAT_TOLERANCE,
+         f"{v}: SVC(probability=True) on string targets, zipmap=False (Platt probabilities)"),
+        ("skl_svc_linear_binary", one(svc2, x[:, 2:], options={id(svc2): nozip}), feeds2, FLOAT_TOLERANCE,
+         f"{v}: SVC(kernel='linear') on two classes, zipmap=False (two-class rules)"),
+        ("skl_svr", one(svr, xr), feeds_r, FLOAT_TOLERANCE, f"{v}: SVR(C=2, RBF) (SVMRegressor)"),
+        ("skl_label_encoder", to_onnx(labels, words[:1]).SerializeToString(), [{"X": words}], LABEL_TOLERANCE,
+         f"{v}: LabelEncoder on strings (LabelEncoder string to int64)"),
+        ("skl_pipeline_mixed", pipe_onnx, pipe_feeds, FLOAT_TOLERANCE,
+         f"{v}: SimpleImputer + StandardScaler, OneHotEncoder, OrdinalEncoder -> LogisticRegression "
+         "on a float and a string input, zipmap=False"),
     ]
 
 
@@ -567,7 +664,7 @@ def main():
     add("minilm_dynamic", make_dynamic(out_dir, minilm), minilm_feeds(np, models_dir, minilm_entry),
         {"rtol": 0.25, "atol": 1e-5},
         "minilm through onnxruntime.quantization.quantize_dynamic (DynamicQuantizeLinear, MatMulInteger)")
-    for name, data, feeds, tolerance, source in sklearn_models(libs_):
+    for name, data, feeds, tolerance, source in sklearn_models(libs_) + sklearn_string_models(libs_):
         add(name, data, feeds, tolerance, source)
 
     write_atomic(index_path, (json.dumps({"version": 1, "models": entries}, indent=2) + "\n").encode())

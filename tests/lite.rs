@@ -55,6 +55,14 @@ fn wild_models_match_onnxruntime_or_are_unsupported() {
         "skl_logreg_zipmap",
         "skl_rf_classifier",
         "skl_rf_regressor",
+        "skl_logreg_str_zipmap",
+        "skl_rf_str_zipmap",
+        "skl_svc",
+        "skl_svc_proba_str",
+        "skl_svc_linear_binary",
+        "skl_svr",
+        "skl_label_encoder",
+        "skl_pipeline_mixed",
     ] {
         assert!(
             accepted.contains(&name),

@@ -250,7 +250,7 @@ impl Checked {
 const FOLD_ALLOWANCE: usize = 64 << 20;
 
 /// The element types the lite engine computes with (float16 as float32).
-const LITE_DTYPES: [DType; 7] = [
+const LITE_DTYPES: [DType; 8] = [
     DType::Float32,
     DType::Float16,
     DType::Int64,
@@ -258,6 +258,7 @@ const LITE_DTYPES: [DType; 7] = [
     DType::Bool,
     DType::Uint8,
     DType::Int8,
+    DType::String,
 ];
 
 /// Refuses, before anything is built, a graph (subgraphs included) with an initializer, a
@@ -948,6 +949,7 @@ fn from_host(t: HostTensor) -> Result<Tensor> {
         DType::Uint8 => Data::U8(b.to_vec()),
         DType::Int8 => Data::I8(b.iter().map(|&x| x as i8).collect()),
         DType::Float16 => Data::F32(le(b, |h| f16::to_f32(u16::from_le_bytes(h)))),
+        DType::String => Data::Str(t.strings().unwrap_or_default()),
         other => {
             return Err(Error::invalid_input(format!(
                 "the lite build does not compute with {other} tensors"
@@ -976,6 +978,7 @@ fn to_host(t: Tensor, declared: DType) -> Result<HostTensor> {
         Data::Bool(v) => v.iter().map(|&x| x as u8).collect(),
         Data::U8(v) => v,
         Data::I8(v) => v.iter().map(|&x| x as u8).collect(),
+        Data::Str(v) => return HostTensor::from_strings(t.shape, &v),
     };
     HostTensor::new(dtype, t.shape, bytes)
 }

@@ -4,7 +4,7 @@ use crate::tensor::DType;
 
 /// The element types the lite engine takes, for messages about the others.
 pub const TYPES: &str =
-    "float32, float16 (computed in float32), int64, int32, bool, uint8 and int8";
+    "float32, float16 (computed in float32), int64, int32, bool, uint8, int8 and string";
 
 /// The elements of a tensor. Only the types the lite engine computes with (float16 values are
 /// kept as float32: `super::f16`); the others are rejected where they enter (model constants,
@@ -17,6 +17,10 @@ pub enum Data {
     Bool(Vec<bool>),
     U8(Vec<u8>),
     I8(Vec<i8>),
+    /// Strings: the labels of scikit-learn models and their categorical inputs. Only the ML
+    /// operators, the graph's inputs and outputs, and the operators that move a tensor whole
+    /// (Identity, Reshape and their kin) take them.
+    Str(Vec<String>),
 }
 
 /// A tensor with a row-major (C order) layout.
@@ -79,6 +83,7 @@ impl Tensor {
             Data::Bool(v) => v.len(),
             Data::U8(v) => v.len(),
             Data::I8(v) => v.len(),
+            Data::Str(v) => v.len(),
         }
     }
 
@@ -98,6 +103,7 @@ impl Tensor {
             Data::Bool(_) => DType::Bool,
             Data::U8(_) => DType::Uint8,
             Data::I8(_) => DType::Int8,
+            Data::Str(_) => DType::String,
         }
     }
 
@@ -132,7 +138,7 @@ impl Tensor {
             Data::U8(v) => v.iter().map(|&x| x as i64).collect(),
             Data::I8(v) => v.iter().map(|&x| x as i64).collect(),
             Data::Bool(v) => v.iter().map(|&x| x as i64).collect(),
-            Data::F32(_) => {
+            Data::F32(_) | Data::Str(_) => {
                 return Err(format!("expected an integer tensor, got {}", self.dtype()))
             }
         })
@@ -147,6 +153,8 @@ impl Tensor {
             Data::U8(v) => v.iter().map(|&x| x as f32).collect(),
             Data::I8(v) => v.iter().map(|&x| x as f32).collect(),
             Data::Bool(v) => v.iter().map(|&x| x as u8 as f32).collect(),
+            // Not numbers: the operators that read numbers refuse strings before.
+            Data::Str(v) => vec![f32::NAN; v.len()],
         }
     }
 }
@@ -202,6 +210,7 @@ pub fn alloc_len<T: 'static>(shape: &[usize]) -> OpResult<usize> {
         (TypeId::of::<bool>(), "bool"),
         (TypeId::of::<u8>(), "uint8"),
         (TypeId::of::<i8>(), "int8"),
+        (TypeId::of::<String>(), "string"),
     ]
     .into_iter()
     .find(|(id, _)| *id == t)

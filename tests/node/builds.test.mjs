@@ -88,7 +88,7 @@ test('the default build names the full build for every operator only the full bu
       error.message,
     );
     const lite = `. The lite engine runs ${name} (env.wasm.build 'auto', the default, or 'lite'; docs/api.md#scikit-learn-models)`;
-    assert.equal(error.message.endsWith(lite), domain === 'ai.onnx.ml' && name !== 'CategoryMapper', error.message);
+    assert.equal(error.message.endsWith(lite), domain === 'ai.onnx.ml', error.message);
   }
 });
 

@@ -61,6 +61,19 @@ pub fn check(model: &WildModel) -> onnxlet::Result<()> {
         &model.cases,
         |k, name, actual, expected| {
             assert_eq!(actual.dtype(), expected.dtype(), "{} {name}", model.name);
+            // String outputs (class labels) must be identical.
+            if expected.dtype() == DType::String {
+                if actual.strings() != expected.strings() || actual.dims() != expected.dims() {
+                    failures.push(format!(
+                        "case {k} {name}: {:?} {:?}, where onnxruntime has {:?} {:?}",
+                        actual.dims(),
+                        actual.strings(),
+                        expected.dims(),
+                        expected.strings()
+                    ));
+                }
+                return;
+            }
             let (a, e) = (values(actual), values(expected));
             let diff = a
                 .iter()

@@ -177,8 +177,8 @@ impl Op for Pow {
     fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
         let x = input(inputs, 0, "X")?;
         let y = input(inputs, 1, "Y")?;
-        if y.dtype() == DType::Bool {
-            return Err("input Y is bool, expected a number".into());
+        if matches!(y.dtype(), DType::Bool | DType::String) {
+            return Err(format!("input Y is {}, expected a number", y.dtype()));
         }
         let (shape, data) = match (&x.data, &y.data) {
             (Data::F32(a), Data::F32(e)) => {
@@ -197,7 +197,7 @@ impl Op for Pow {
                 let (s, v) = int_pow(a, &x.shape, y)?;
                 (s, Data::I32(v))
             }
-            (Data::I8(_) | Data::U8(_), _) => {
+            (Data::I8(_) | Data::U8(_) | Data::Str(_), _) => {
                 let (s, v) = int_pow(&widen(&x.data), &x.shape, y)?;
                 (s, narrow(v, x.dtype() == DType::Int8))
             }

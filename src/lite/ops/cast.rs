@@ -22,9 +22,14 @@ macro_rules! convert {
             Data::U8(v) => map(v, |x| x as $t),
             Data::I8(v) => map(v, |x| x as $t),
             Data::Bool(v) => map(v, |x| u8::from(x) as $t),
+            Data::Str(_) => return Err(FROM_STRING.into()),
         }
     };
 }
+
+/// Strings are labels and categories in the lite build: parsing numbers would take the float
+/// parser's tables into the module.
+const FROM_STRING: &str = "Cast from string is not in the lite build";
 
 /// `t` converted to `to`, one of the lite engine's types: floats truncate toward zero and
 /// saturate into integers (NaN becomes 0), integers wrap, non-zero is true; float16 is float32
@@ -56,6 +61,7 @@ fn cast(t: &Tensor, to: DType) -> OpResult<Tensor> {
             Data::U8(v) => map(v, |x| x != 0),
             Data::I8(v) => map(v, |x| x != 0),
             Data::Bool(v) => v.clone(),
+            Data::Str(_) => return Err(FROM_STRING.into()),
         }),
         other => return Err(format!("cannot cast to {other} in the lite build")),
     };
@@ -82,6 +88,7 @@ fn build_cast(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
         6 => DType::Int32,
         7 => DType::Int64,
         9 => DType::Bool,
+        8 => return Err("Cast to string is not in the lite build".into()),
         code => {
             return Err(match i32::try_from(code).ok().and_then(dtype_from_onnx) {
                 Some(d) => format!("Cast to {d} is not in the lite build (it has {TYPES})"),

@@ -150,11 +150,15 @@ macro_rules! with_elem {
                 type $T = i8;
                 $body
             }
+            Data::Str(_) => return Err(NO_STRINGS.to_string()),
         }
     };
 }
 
 pub(super) use with_elem;
+
+/// The error of the operators that do not take string tensors.
+pub(super) const NO_STRINGS: &str = "the lite build takes string tensors only in the ai.onnx.ml                                      operators and the operators that keep a tensor whole";
 
 /// [`with_elem!`] for the types with arithmetic; `$body` is an `OpResult`, and bool an error.
 macro_rules! with_num {
@@ -181,6 +185,7 @@ macro_rules! with_num {
                 $body
             }
             Data::Bool(_) => Err(format!("{} does not compute on bool tensors", $what)),
+            Data::Str(_) => Err(format!("{} does not compute on string tensors", $what)),
         }
     };
 }

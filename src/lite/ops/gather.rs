@@ -26,11 +26,11 @@ fn build_gather(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
     }))
 }
 
-fn gather<T: Elem>(src: &[T], d: usize, inner: usize, ids: &[usize], len: usize) -> Vec<T> {
+fn gather<T: Clone>(src: &[T], d: usize, inner: usize, ids: &[usize], len: usize) -> Vec<T> {
     let mut out = Vec::with_capacity(len);
     for base in (0..src.len()).step_by(d * inner) {
         if inner == 1 {
-            out.extend(ids.iter().map(|&i| src[base + i]));
+            out.extend(ids.iter().map(|&i| src[base + i].clone()));
         } else {
             for &i in ids {
                 let at = base + i * inner;
@@ -55,10 +55,19 @@ impl Op for Gather {
         shape.extend_from_slice(&it.shape);
         shape.extend_from_slice(&x.shape[a + 1..]);
         let len = alloc_len_of(&shape, x.dtype())?;
+        let inner = count(&x.shape[a + 1..])?;
+        // Strings too: skl2onnx selects a pipeline's string columns with Gather.
+        if let Data::Str(v) = &x.data {
+            let v = if len == 0 {
+                vec![]
+            } else {
+                gather(v, d, inner, &ids, len)
+            };
+            return Ok(vec![Tensor::new(shape, Data::Str(v))?]);
+        }
         if len == 0 {
             return Ok(vec![empty_like(x, shape)?]);
         }
-        let inner = count(&x.shape[a + 1..])?;
         let data =
             with_elem!(&x.data, T => T::wrap(gather(elems::<T>(x, "data")?, d, inner, &ids, len)));
         Ok(vec![Tensor::new(shape, data)?])

@@ -28,16 +28,31 @@ pub const OPS: &[(&str, Builder)] = &[
     ("TreeEnsembleClassifier", tree_classifier),
     ("TreeEnsembleRegressor", tree_regressor),
     ("ZipMap", zipmap),
+    ("SVMClassifier", svm::svm_classifier),
+    ("SVMRegressor", svm::svm_regressor),
+    ("LabelEncoder", encode::label_encoder),
+    ("CategoryMapper", encode::category_mapper),
+    ("OneHotEncoder", encode::one_hot_encoder),
+    ("Scaler", encode::scaler),
+    ("Imputer", encode::imputer),
+    ("Binarizer", encode::binarizer),
+    ("ArrayFeatureExtractor", encode::array_feature_extractor),
+    ("FeatureVectorizer", encode::feature_vectorizer),
 ];
+
+#[path = "ml_encode.rs"]
+mod encode;
+#[path = "ml_svm.rs"]
+mod svm;
 
 // ---------------------------------------------------------------------------------------------
 // Attributes
 
-fn attr<'a>(ctx: &'a NodeCtx, name: &str) -> Option<&'a pb::AttributeProto> {
+pub(super) fn attr<'a>(ctx: &'a NodeCtx, name: &str) -> Option<&'a pb::AttributeProto> {
     ctx.node.attribute.iter().find(|a| a.name == name)
 }
 
-fn strings(ctx: &NodeCtx, name: &str) -> Option<Vec<String>> {
+pub(super) fn strings(ctx: &NodeCtx, name: &str) -> Option<Vec<String>> {
     attr(ctx, name).map(|a| {
         a.strings
             .iter()
@@ -46,13 +61,13 @@ fn strings(ctx: &NodeCtx, name: &str) -> Option<Vec<String>> {
     })
 }
 
-fn ints(ctx: &NodeCtx, name: &str) -> Vec<i64> {
+pub(super) fn ints(ctx: &NodeCtx, name: &str) -> Vec<i64> {
     ctx.ints(name).unwrap_or_default()
 }
 
 /// A float list given as `name` (floats) or `name_as_tensor` (a float32 tensor; a float64 one
 /// is refused: the lite build computes in float32), empty when neither is.
-fn floats(ctx: &NodeCtx, name: &str) -> OpResult<Vec<f32>> {
+pub(super) fn floats(ctx: &NodeCtx, name: &str) -> OpResult<Vec<f32>> {
     if let Some(v) = ctx.floats(name).filter(|v| !v.is_empty()) {
         return Ok(v);
     }
@@ -60,7 +75,7 @@ fn floats(ctx: &NodeCtx, name: &str) -> OpResult<Vec<f32>> {
 }
 
 /// A float32 tensor attribute's elements, empty when absent.
-fn float_tensor(ctx: &NodeCtx, name: &str) -> OpResult<Vec<f32>> {
+pub(super) fn float_tensor(ctx: &NodeCtx, name: &str) -> OpResult<Vec<f32>> {
     match attr(ctx, name).and_then(|a| a.t.as_ref()) {
         None => Ok(vec![]),
         Some(t) => match from_proto(t)
@@ -82,7 +97,7 @@ fn float_tensor(ctx: &NodeCtx, name: &str) -> OpResult<Vec<f32>> {
 
 /// A `post_transform`, as a string (opsets 1 to 3) or an integer (TreeEnsemble).
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Transform {
+pub(super) enum Transform {
     None,
     Softmax,
     Logistic,
@@ -149,7 +164,7 @@ impl Transform {
     }
 }
 
-fn logistic(v: f32) -> f32 {
+pub(super) fn logistic(v: f32) -> f32 {
     let e = 1.0 / (1.0 + (-v.abs()).exp());
     if v < 0.0 {
         1.0 - e
@@ -159,7 +174,7 @@ fn logistic(v: f32) -> f32 {
 }
 
 /// onnxruntime's probit: sqrt(2) erfinv(2v - 1), with its approximation of erfinv.
-fn probit(v: f32) -> f32 {
+pub(super) fn probit(v: f32) -> f32 {
     let x = 2.0 * v - 1.0;
     let sign = if x < 0.0 { -1.0 } else { 1.0 };
     let ln = ((1.0 - x) * (1.0 + x)).ln();
@@ -200,7 +215,7 @@ fn second_class(score: f32, transform: Transform, how: i32, out: &mut [f32]) {
 }
 
 /// The rows and features of an `[N, F]` (or `[F]`, one row) input, as float32.
-fn rows(x: &Tensor) -> OpResult<(usize, usize, std::borrow::Cow<'_, [f32]>)> {
+pub(super) fn rows(x: &Tensor) -> OpResult<(usize, usize, std::borrow::Cow<'_, [f32]>)> {
     let (n, f) = match x.shape[..] {
         [f] => (1, f),
         [n, f] => (n, f),
@@ -224,17 +239,57 @@ fn rows(x: &Tensor) -> OpResult<(usize, usize, std::borrow::Cow<'_, [f32]>)> {
     Ok((n, f, data))
 }
 
-/// Class labels: `classlabels_int64s` (or `classlabels_ints`). String labels make a string
-/// output, which the lite build does not have.
-fn class_labels(ctx: &NodeCtx, ints_name: &str) -> OpResult<Vec<i64>> {
-    if strings(ctx, "classlabels_strings").is_some_and(|s| !s.is_empty()) {
-        return Err(
-            "string class labels (classlabels_strings) make a string output, which the lite \
-             build does not have"
-                .into(),
-        );
+/// A classifier's class labels: `classlabels_int64s` (or `classlabels_ints`), or
+/// `classlabels_strings`. The operators pick labels by index in `ints`, which for string labels
+/// are the indices of the strings (as onnxruntime does: its rules for two classes then give the
+/// first or second string where they give 0 or 1).
+pub(super) struct Labels {
+    pub ints: Vec<i64>,
+    pub names: Option<Vec<String>>,
+}
+
+impl Labels {
+    pub fn len(&self) -> usize {
+        self.ints.len()
     }
-    Ok(ints(ctx, ints_name))
+
+    /// The label output `[N]`: int64, or the strings at the indices in `picked`.
+    pub fn tensor(&self, picked: Vec<i64>) -> Tensor {
+        let n = picked.len();
+        match &self.names {
+            None => Tensor::i64(vec![n], picked),
+            Some(names) => Tensor {
+                shape: vec![n],
+                data: Data::Str(
+                    picked
+                        .iter()
+                        .map(|&i| {
+                            usize::try_from(i)
+                                .ok()
+                                .and_then(|i| names.get(i))
+                                .cloned()
+                                .unwrap_or_default()
+                        })
+                        .collect(),
+                ),
+            },
+        }
+    }
+}
+
+pub(super) fn class_labels(ctx: &NodeCtx, ints_name: &str) -> OpResult<Labels> {
+    Ok(
+        match strings(ctx, "classlabels_strings").filter(|s| !s.is_empty()) {
+            Some(names) => Labels {
+                ints: (0..names.len() as i64).collect(),
+                names: Some(names),
+            },
+            None => Labels {
+                ints: ints(ctx, ints_name),
+                names: None,
+            },
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -843,7 +898,7 @@ impl Op for TreeRegressor {
 /// TreeEnsembleClassifier: the labels `[N]` (int64) and the scores `[N, classes]`.
 struct TreeClassifier {
     forest: Forest,
-    labels: Vec<i64>,
+    labels: Labels,
     base: Vec<f32>,
     transform: Transform,
     /// Two classes with weights for only one of them.
@@ -900,7 +955,7 @@ impl TreeClassifier {
             }
             self.transform.apply(s);
             z.copy_from_slice(s);
-            return self.labels[best.unwrap_or(0)];
+            return self.labels.ints[best.unwrap_or(0)];
         }
         let mut how = -1;
         let mut len = 2;
@@ -942,7 +997,7 @@ impl TreeClassifier {
                 (positive > 0.0, [2, 3])
             };
             how = if win { h[0] } else { h[1] };
-            self.labels[win as usize]
+            self.labels.ints[win as usize]
         } else {
             // onnxruntime's label when both classes have weights: 1 or 0, not the labels.
             (positive > 0.0) as i64
@@ -975,10 +1030,7 @@ impl Op for TreeClassifier {
         {
             labels.push(self.finish(s, h, z));
         }
-        Ok(vec![
-            Tensor::i64(vec![n], labels),
-            Tensor::f32(vec![n, c], z),
-        ])
+        Ok(vec![self.labels.tensor(labels), Tensor::f32(vec![n, c], z)])
     }
 }
 
@@ -1008,7 +1060,7 @@ fn linear(x: &[f32], n: usize, f: usize, w: &[f32], b: &[f32], c: usize) -> OpRe
 struct LinearClassifier {
     coefficients: Vec<f32>,
     intercepts: Vec<f32>,
-    labels: Vec<i64>,
+    labels: Labels,
     transform: Transform,
 }
 
@@ -1040,7 +1092,7 @@ impl Op for LinearClassifier {
         let c = self.intercepts.len();
         let mut scores = linear(&x, n, f, &self.coefficients, &self.intercepts, c)?;
         let labels: Vec<i64> = if c == 1 {
-            let (neg, pos) = match self.labels[..] {
+            let (neg, pos) = match self.labels.ints[..] {
                 [a, b] => (a, b),
                 _ => (0, 1),
             };
@@ -1058,7 +1110,7 @@ impl Op for LinearClassifier {
                             best = k;
                         }
                     }
-                    self.labels[best]
+                    self.labels.ints[best]
                 })
                 .collect()
         };
@@ -1080,7 +1132,7 @@ impl Op for LinearClassifier {
         };
         let width = z.len() / n.max(1);
         Ok(vec![
-            Tensor::i64(vec![n], labels),
+            self.labels.tensor(labels),
             Tensor::f32(vec![n, if n == 0 { c } else { width }], z),
         ])
     }

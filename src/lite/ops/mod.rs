@@ -194,6 +194,12 @@ pub fn from_proto(t: &pb::TensorProto) -> OpResult<Tensor> {
         2 => Data::U8(t.int32_data.iter().map(|&b| b as u8).collect()),
         3 if !raw.is_empty() => Data::I8(raw.iter().map(|&b| b as i8).collect()),
         3 => Data::I8(t.int32_data.iter().map(|&b| b as i8).collect()),
+        8 => Data::Str(
+            t.string_data
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect(),
+        ),
         // float16, kept as float32; without raw data, each value's bits are in an int32.
         10 if !raw.is_empty() => Data::F32(le(raw, |b| f16::to_f32(u16::from_le_bytes(b)))),
         10 => Data::F32(

@@ -463,6 +463,7 @@ impl Op for ArgExt {
             Data::U8(x) => arg_ext(x, n, inner, m, l),
             Data::I8(x) => arg_ext(x, n, inner, m, l),
             Data::Bool(x) => arg_ext(x, n, inner, m, l),
+            Data::Str(_) => return Err("input is a string tensor, expected numbers".into()),
         };
         Ok(vec![Tensor::new(shape, Data::I64(out))?])
     }

@@ -266,7 +266,7 @@ impl Op for Unary {
             Data::I8(_) | Data::U8(_) => {
                 map_int(m, &widen(&x.data)).map(|v| narrow(v, x.dtype() == DType::Int8))
             }
-            Data::Bool(_) => None,
+            Data::Bool(_) | Data::Str(_) => None,
         };
         let data = data.ok_or_else(|| {
             let ints = if map_int(m, &[0i32]).is_some() {
@@ -404,7 +404,9 @@ impl Op for Clip {
             (Data::I32(v), None) => clip(inputs, x, v)?,
             (Data::I8(v), None) => clip(inputs, x, v)?,
             (Data::U8(v), None) => clip(inputs, x, v)?,
-            (Data::Bool(_), None) => return Err("input is bool, expected a number".into()),
+            (Data::Bool(_) | Data::Str(_), None) => {
+                return Err(format!("input is {}, expected a number", x.dtype()))
+            }
         };
         Ok(vec![Tensor {
             shape: x.shape.clone(),
