@@ -3,11 +3,18 @@
 use tract_onnx::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::memory;
 use crate::tensor::{DType, HostTensor};
 
 /// A model tract cannot read or type, as an `INVALID_MODEL` error.
+/// (`RESOURCE_LIMIT` when it is an allocation the heap could not make: a tensor of a size the
+/// model declares.)
 pub(super) fn model_error(e: &TractError) -> Error {
-    Error::invalid_model(format!("{e:#}"))
+    let message = format!("{e:#}");
+    if message.contains(memory::ALLOCATION_FAILED) {
+        return Error::new(crate::error::ErrorCode::ResourceLimit, message);
+    }
+    Error::invalid_model(message)
 }
 
 /// The crate's element type of tract's `dt`, if JS can exchange it (`TDim` travels as int64).
