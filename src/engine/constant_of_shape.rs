@@ -139,6 +139,17 @@ impl ConstantOfShape {
         let bytes = dims
             .iter()
             .try_fold(self.scalar.datum_type().size_of(), |n, &d| n.checked_mul(d));
+        // Made while a run prepares a plan for its inputs (a fed shape), it is weighed against
+        // the run's memory budget (at load there is none): `RESOURCE_LIMIT`.
+        if let Err(over) = crate::memory::reserve(bytes.unwrap_or(usize::MAX)) {
+            bail!(
+                "ConstantOfShape: a tensor of shape {dims:?} ({}), {over}",
+                bytes.map_or(
+                    "more bytes than a usize holds".into(),
+                    crate::memory::human_bytes
+                )
+            );
+        }
         if bytes.is_none_or(|b| b > isize::MAX as usize) {
             bail!("ConstantOfShape: a tensor of shape {dims:?} is too large to hold in memory");
         }
