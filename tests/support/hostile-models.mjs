@@ -197,6 +197,26 @@ export const cases = [
     feeds: { x: ['float32', [1, 2, 3, 4], [1, 4, 1, 1]] },
     error: /blocksize|1099511627776/i,
   },
+  {
+    name: 'TopK of k = -1',
+    model: graphModel({
+      nodes: [{ op: 'TopK', name: 'bad_topk', inputs: ['x', 'k'], outputs: ['y', 'i'] }],
+      inputs: xIn([3]),
+      initializers: [['k', 'int64', [1], [-1]]],
+      outputs: [
+        ['y', 'float32'],
+        ['i', 'int64'],
+      ],
+    }),
+    feeds: x3,
+    error: /-1|negative/i,
+  },
+  {
+    name: 'AveragePool with a kernel of 0',
+    model: oneNode('AveragePool', { dims: [1, 1, 4, 4], attrs: { kernel_shape: [0, 1] } }),
+    feeds: image,
+    error: /kernel/i,
+  },
   ...[
     ['ij->k', 1, 'an output label no input has'],
     ['i->i', 1, 'one label for a rank-2 input'],

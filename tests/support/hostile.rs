@@ -279,7 +279,14 @@ pub fn cases() -> Vec<Case> {
             "depthtospace_with_a_blocksize_of_2_40",
             "bad_depthtospace",
             x(&[1, 4, 1, 1]),
-            Error("blocksize"),
+            Error("1099511627776"),
+        ),
+        case("topk_of_k_1", "bad_topk", x(&[3]), Error("-1")),
+        case(
+            "averagepool_with_a_kernel_of_0",
+            "bad_averagepool",
+            x(&[1, 1, 4, 4]),
+            Error("kernel_shape"),
         ),
     ]
 }
