@@ -263,6 +263,12 @@ export const cases = [
     error: /4294967300|4294967297/,
   },
   {
+    name: 'Pad by 2^63 - 1',
+    model: oneNode('Pad', { consts: [[0n, 2n ** 63n - 1n]] }),
+    feeds: x3,
+    error: /9223372036854775807/,
+  },
+  {
     name: 'Slice [2^32 + 1 : 2^32 + 3] of 3 elements',
     model: oneNode('Slice', { consts: [[P32 + 1n], [P32 + 3n]] }),
     feeds: x3,

@@ -288,6 +288,12 @@ pub fn cases() -> Vec<Case> {
             x(&[1, 1, 4, 4]),
             Error("kernel_shape"),
         ),
+        case(
+            "pad_by_2_63_1",
+            "bad_pad",
+            x(&[3]),
+            Error("92233720368547758"),
+        ),
     ]
 }
 
