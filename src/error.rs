@@ -81,10 +81,13 @@ impl Error {
     }
 
     /// A failure while computing: `RESOURCE_LIMIT` when it is a refusal of the memory budget
-    /// (see `memory::OVER_BUDGET`), `RUNTIME_ERROR` otherwise.
+    /// (see `memory::OVER_BUDGET`) or an allocation the heap could not make (see
+    /// `memory::ALLOCATION_FAILED`), `RUNTIME_ERROR` otherwise.
     pub fn computing(message: impl Into<String>) -> Error {
         let message = message.into();
-        if message.contains(crate::memory::OVER_BUDGET) {
+        if message.contains(crate::memory::OVER_BUDGET)
+            || message.contains(crate::memory::ALLOCATION_FAILED)
+        {
             Error::new(ErrorCode::ResourceLimit, message)
         } else {
             Error::runtime(message)

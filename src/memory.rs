@@ -150,6 +150,10 @@ pub struct OverBudget {
     pub limit: usize,
 }
 
+/// How tract reports an allocation the heap could not make (patched tract-data's
+/// `Blob::try_for_layout`): an error, where it was a panic (an abort of the wasm module).
+pub const ALLOCATION_FAILED: &str = "failed to allocate";
+
 /// The words every refusal of the budget has, by which errors are classified as
 /// `RESOURCE_LIMIT`.
 pub const OVER_BUDGET: &str = "over the session's memory budget";

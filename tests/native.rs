@@ -728,3 +728,31 @@ fn a_tensor_over_the_memory_budget_is_refused_naming_its_node() {
 fn a_small_memory_budget_refuses_a_run_and_a_large_one_runs_it() {
     budget::a_small_budget_refuses_a_normal_run_and_a_large_one_runs_it();
 }
+
+/// An output and the copy of it handed out (to JS) are held at once: the copy is weighed
+/// against the budget before it is made. A [12000, 12000] float32 output (576 MB) fits a 1 GiB
+/// budget, with it copied (1.15 GB) it does not, whatever the other tests hold.
+#[test]
+fn an_output_whose_copy_would_go_over_the_memory_budget_is_refused() {
+    let options = LoadOptions {
+        max_memory_bytes: 1 << 30,
+        ..LoadOptions::default()
+    };
+    let session = Session::load(&test_model("budget/expand_out.onnx"), &options).unwrap();
+    let feeds = |rows: i64, cols: i64| {
+        vec![
+            ("x".to_string(), f32_tensor(&[1], &[1.5])),
+            ("s".to_string(), hostile::i64_tensor(&[2], &[rows, cols])),
+        ]
+    };
+    expect_error(
+        session.run(feeds(12000, 12000), None),
+        ErrorCode::ResourceLimit,
+        &[
+            "an output of shape [12000, 12000] (576.0 MB) cannot be copied out of the engine",
+            "maxMemoryBytes = 1073741824",
+        ],
+    );
+    let out = session.run(feeds(2, 3), None).unwrap();
+    assert_eq!(f32_values(&out[0].1), vec![1.5; 6]);
+}

@@ -88,6 +88,10 @@ impl InferenceRulesOp for ConstantOfShape {
         s.given(&inputs[0].value, move |s, shape| {
             let shape = shape.cast_to::<TDim>()?;
             let shape = shape.try_as_plain_ram()?.as_slice::<TDim>()?;
+            // A negative dimension would reach tract's shape facts, which assert against it.
+            if let Some(d) = shape.iter().find(|d| d.to_i64().is_ok_and(|d| d < 0)) {
+                bail!("ConstantOfShape: the shape {shape:?} has a negative dimension {d}");
+            }
             for (axis, dim) in shape.iter().enumerate() {
                 s.equals(&outputs[0].shape[axis], dim)?;
             }
@@ -110,6 +114,9 @@ impl InferenceRulesOp for ConstantOfShape {
             bail!("shape input is variable")
         };
         let shape = shape_of(&shape)?;
+        if let Some(d) = shape.iter().find(|d| d.to_i64().is_ok_and(|d| d < 0)) {
+            bail!("ConstantOfShape: the shape {shape:?} has a negative dimension {d}");
+        }
         let dims = shape
             .iter()
             .map(|d| d.to_usize().ok())
@@ -132,6 +139,17 @@ impl ConstantOfShape {
         let bytes = dims
             .iter()
             .try_fold(self.scalar.datum_type().size_of(), |n, &d| n.checked_mul(d));
+        // Made while a run prepares a plan for its inputs (a fed shape), it is weighed against
+        // the run's memory budget (at load there is none): `RESOURCE_LIMIT`.
+        if let Err(over) = crate::memory::reserve(bytes.unwrap_or(usize::MAX)) {
+            bail!(
+                "ConstantOfShape: a tensor of shape {dims:?} ({}), {over}",
+                bytes.map_or(
+                    "more bytes than a usize holds".into(),
+                    crate::memory::human_bytes
+                )
+            );
+        }
         if bytes.is_none_or(|b| b > isize::MAX as usize) {
             bail!("ConstantOfShape: a tensor of shape {dims:?} is too large to hold in memory");
         }

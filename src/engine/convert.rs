@@ -3,11 +3,18 @@
 use tract_onnx::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::memory;
 use crate::tensor::{DType, HostTensor};
 
 /// A model tract cannot read or type, as an `INVALID_MODEL` error.
+/// (`RESOURCE_LIMIT` when it is an allocation the heap could not make: a tensor of a size the
+/// model declares.)
 pub(super) fn model_error(e: &TractError) -> Error {
-    Error::invalid_model(format!("{e:#}"))
+    let message = format!("{e:#}");
+    if message.contains(memory::ALLOCATION_FAILED) {
+        return Error::new(crate::error::ErrorCode::ResourceLimit, message);
+    }
+    Error::invalid_model(message)
 }
 
 /// The crate's element type of tract's `dt`, if JS can exchange it (`TDim` travels as int64).
@@ -63,19 +70,30 @@ pub(super) fn to_tract(t: HostTensor) -> Result<Tensor> {
         // Rust's bool must be 0 or 1; JS hands us arbitrary bytes.
         data.iter_mut().for_each(|b| *b = (*b != 0) as u8);
     }
+    // The copy tract reads is weighed against the running call's budget before it is made.
+    memory::reserve(data.len()).map_err(|over| {
+        Error::computing(format!(
+            "an input of shape {dims:?} ({}) cannot be copied into the engine, {over}",
+            memory::human_bytes(data.len())
+        ))
+    })?;
     // SAFETY: HostTensor guarantees data.len() == product(dims) * size, every bit pattern is
     // valid for the numeric types, and bool bytes were normalised above.
     unsafe { Tensor::from_raw_dt(dtype_to_tract(dtype), &dims, &data) }
         .map_err(|e| Error::invalid_input(format!("{e:#}")))
 }
 
-/// An output of tract's as the crate's tensor.
-pub(super) fn from_tract(tensor: Tensor) -> Result<HostTensor> {
+/// An output of tract's as the crate's tensor. Read through a reference: an output may be a
+/// constant the plan shares (`into_tensor` would copy it first). The copy handed to JS is
+/// weighed against the running call's memory budget before it is made: with the output it is
+/// copied from, it holds the output's bytes twice.
+pub(super) fn from_tract(tensor: &Tensor) -> Result<HostTensor> {
+    let cast;
     let tensor = if tensor.datum_type() == DatumType::TDim {
-        tensor
+        cast = tensor
             .cast_to::<i64>()
-            .map_err(|e| Error::runtime(format!("{e:#}")))?
-            .into_owned()
+            .map_err(|e| Error::runtime(format!("{e:#}")))?;
+        &*cast
     } else {
         tensor
     };
@@ -94,5 +112,13 @@ pub(super) fn from_tract(tensor: Tensor) -> Result<HostTensor> {
             .map_err(|e| Error::runtime(format!("{e:#}")))?;
         return HostTensor::from_strings(tensor.shape().to_vec(), strings);
     }
-    HostTensor::new(dtype, tensor.shape().to_vec(), plain.as_bytes().to_vec())
+    let bytes = plain.as_bytes();
+    memory::reserve(bytes.len()).map_err(|over| {
+        Error::computing(format!(
+            "an output of shape {:?} ({}) cannot be copied out of the engine, {over}",
+            tensor.shape(),
+            memory::human_bytes(bytes.len())
+        ))
+    })?;
+    HostTensor::new(dtype, tensor.shape().to_vec(), bytes.to_vec())
 }

@@ -145,7 +145,11 @@ impl Engine {
         let (plan, fed) = match &self.plans {
             Plans::Symbolic(plan) => (plan.clone(), vec![true; inputs.len()]),
             Plans::PerShape(per_shape) => {
-                let prepared = per_shape.prepare(&self.inputs, &inputs)?;
+                // Typing for these inputs may make constants of their values (a fed shape):
+                // within the run's budget.
+                let prepared = memory::with_budget(max_memory_bytes, || {
+                    per_shape.prepare(&self.inputs, &inputs)
+                })?;
                 (prepared.plan, prepared.fed)
             }
         };
@@ -161,10 +165,7 @@ impl Engine {
                     .spawn()
                     .and_then(|mut state| state.run_plan_with_eval(values, eval_within_budget))
                     .map_err(|e| Error::computing(format!("{e:#}")))?;
-                outputs
-                    .into_iter()
-                    .map(|v| from_tract(v.into_tensor()))
-                    .collect()
+                outputs.into_iter().map(|v| from_tract(&v)).collect()
             })
         })
     }

@@ -156,7 +156,12 @@ impl PerShape {
         let describe = |e: TractError| {
             let shapes: Vec<String> = key.iter().map(|(dims, _)| format_shape(dims)).collect();
             let shapes = shapes.join(", ");
-            if ran_before {
+            if format!("{e:#}").contains(crate::memory::OVER_BUDGET) {
+                // A constant made for these inputs (a fed shape) is over the run's budget.
+                Error::computing(format!(
+                    "preparing the model for input shapes {shapes}: {e:#}"
+                ))
+            } else if ran_before {
                 // The model was prepared for other inputs: it is these that it cannot run on
                 // (silero-vad fed a chunk too short for its padding).
                 Error::invalid_input(format!(

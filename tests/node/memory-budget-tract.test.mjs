@@ -38,3 +38,17 @@ test('tract: a tensor over the budget is refused naming its node; the session ru
   await small();
   await session.release();
 });
+
+test('tract: an output whose copy out of the engine would go over the budget is refused', async () => {
+  // y = Expand(x, s): the output and the copy handed to JS are held at once. A [8192, 8192]
+  // float32 output is 256 MiB, and 512 MiB with its copy, against a budget of 384 MiB.
+  const session = await InferenceSession.create(budgetModels.expand_out, { maxMemoryBytes: 384 * 2 ** 20 });
+  await assert.rejects(session.run(expandFeeds(8192, 8192)), {
+    name: 'OnnxletError',
+    code: 'RESOURCE_LIMIT',
+    message: /output of shape \[8192, 8192\] \(268\.4 MB\) cannot be copied out of the engine, over the session's memory budget \(maxMemoryBytes = 402653184;/,
+  });
+  const { y } = await session.run(expandFeeds(2, 3));
+  assert.deepEqual([...y.data], [1.5, 1.5, 1.5, 1.5, 1.5, 1.5]);
+  await session.release();
+});

@@ -37,7 +37,20 @@ const foldBomb = graphModel({
   outputs: [['y', 'float32']],
 });
 
-export const budgetModels = { expand_twice: expandTwice, fold_bomb: foldBomb };
+/**
+ * `y = Expand(x, s)`: node 'spread' makes the output itself, which the engine then copies out
+ * (held twice: the tract engine weighs the copy against the budget).
+ */
+const expandOut = graphModel({
+  nodes: [{ op: 'Expand', name: 'spread', inputs: ['x', 's'], outputs: ['y'] }],
+  inputs: [
+    ['x', 'float32', [1]],
+    ['s', 'int64', [2]],
+  ],
+  outputs: [['y', 'float32']],
+});
+
+export const budgetModels = { expand_twice: expandTwice, fold_bomb: foldBomb, expand_out: expandOut };
 
 export const budgetDir = fileURLToPath(new URL('../models/budget/', import.meta.url));
 

@@ -131,6 +131,92 @@ export const cases = [
     feeds: { x: ['float32', [1], [1]] },
     error: /-2|negative/i,
   },
+  // Panics of the tract engine found by the generated cases (hostile-generator.mjs).
+  {
+    name: 'ConstantOfShape of a negative shape',
+    model: graphModel({
+      nodes: [{ op: 'ConstantOfShape', name: 'bad_constantofshape', inputs: ['s'], outputs: ['y'] }],
+      initializers: [['s', 'int64', [1], [-7]]],
+      outputs: [['y', 'float32']],
+    }),
+    feeds: {},
+    error: /-7|negative/i,
+  },
+  {
+    name: 'Flatten with an axis out of range',
+    model: oneNode('Flatten', { dims: [2, 2], attrs: { axis: 3 } }),
+    feeds: x22,
+    error: /axis/i,
+  },
+  {
+    name: 'Split into two sizes with one output',
+    model: oneNode('Split', { dims: [3], consts: [[0, 3]], attrs: { axis: 0 } }),
+    feeds: x3,
+    error: /split|output/i,
+  },
+  {
+    name: 'MaxPool with pads for one axis of two',
+    model: oneNode('MaxPool', { dims: [1, 1, 4, 4], attrs: { kernel_shape: [2, 2], pads: [1, 1] } }),
+    feeds: image,
+    error: /pads/i,
+  },
+  {
+    name: 'AveragePool with strides for four axes of two',
+    model: oneNode('AveragePool', { dims: [1, 1, 4, 4], attrs: { kernel_shape: [2, 2], strides: [1, 1, 1, 1] } }),
+    feeds: image,
+    error: /strides/i,
+  },
+  {
+    name: 'Conv with dilations for one axis of two',
+    model: graphModel({
+      nodes: [{ op: 'Conv', name: 'bad_conv', inputs: ['x', 'w'], outputs: ['y'], attrs: { dilations: [2, 1, 1] } }],
+      inputs: xIn([1, 1, 4, 4]),
+      initializers: [['w', 'float32', [1, 1, 2, 2], [1, 1, 1, 1]]],
+      outputs: [['y', 'float32']],
+    }),
+    feeds: image,
+    error: /dilation/i,
+  },
+  {
+    name: 'TopK with an axis out of range',
+    model: graphModel({
+      nodes: [{ op: 'TopK', name: 'bad_topk', inputs: ['x', 'k'], outputs: ['y', 'i'], attrs: { axis: -7 } }],
+      inputs: xIn([3]),
+      initializers: [['k', 'int64', [1], [1]]],
+      outputs: [
+        ['y', 'float32'],
+        ['i', 'int64'],
+      ],
+    }),
+    feeds: x3,
+    error: /axis/i,
+  },
+  {
+    name: 'DepthToSpace with a blocksize of 2^40',
+    model: oneNode('DepthToSpace', { dims: [1, 4, 1, 1], attrs: { blocksize: P40 } }),
+    feeds: { x: ['float32', [1, 2, 3, 4], [1, 4, 1, 1]] },
+    error: /blocksize|1099511627776/i,
+  },
+  {
+    name: 'TopK of k = -1',
+    model: graphModel({
+      nodes: [{ op: 'TopK', name: 'bad_topk', inputs: ['x', 'k'], outputs: ['y', 'i'] }],
+      inputs: xIn([3]),
+      initializers: [['k', 'int64', [1], [-1]]],
+      outputs: [
+        ['y', 'float32'],
+        ['i', 'int64'],
+      ],
+    }),
+    feeds: x3,
+    error: /-1|negative/i,
+  },
+  {
+    name: 'AveragePool with a kernel of 0',
+    model: oneNode('AveragePool', { dims: [1, 1, 4, 4], attrs: { kernel_shape: [0, 1] } }),
+    feeds: image,
+    error: /kernel/i,
+  },
   ...[
     ['ij->k', 1, 'an output label no input has'],
     ['i->i', 1, 'one label for a rank-2 input'],
@@ -175,6 +261,12 @@ export const cases = [
     model: oneNode('Pad', { consts: [[0n, P32 + 1n]] }),
     feeds: x3,
     error: /4294967300|4294967297/,
+  },
+  {
+    name: 'Pad by 2^63 - 1',
+    model: oneNode('Pad', { consts: [[0n, 2n ** 63n - 1n]] }),
+    feeds: x3,
+    error: /9223372036854775807/,
   },
   {
     name: 'Slice [2^32 + 1 : 2^32 + 3] of 3 elements',

@@ -232,6 +232,68 @@ pub fn cases() -> Vec<Case> {
             vec![("s".into(), i64_tensor(&[1], &[P40]))],
             Error("1099511627776"),
         )),
+        // Panics of the tract engine found by the generated cases (hostile-generator.mjs).
+        case(
+            "constantofshape_of_a_negative_shape",
+            "bad_constantofshape",
+            vec![],
+            Error("-7"),
+        ),
+        case(
+            "flatten_with_an_axis_out_of_range",
+            "bad_flatten",
+            x(&[2, 2]),
+            Error("axis 3"),
+        ),
+        case(
+            "split_into_two_sizes_with_one_output",
+            "bad_split",
+            x(&[3]),
+            Error("split sizes"),
+        ),
+        case(
+            "maxpool_with_pads_for_one_axis_of_two",
+            "bad_maxpool",
+            x(&[1, 1, 4, 4]),
+            Error("pads"),
+        ),
+        case(
+            "averagepool_with_strides_for_four_axes_of_two",
+            "bad_averagepool",
+            x(&[1, 1, 4, 4]),
+            Error("strides"),
+        ),
+        case(
+            "conv_with_dilations_for_one_axis_of_two",
+            "bad_conv",
+            x(&[1, 1, 4, 4]),
+            Error("dilations"),
+        ),
+        case(
+            "topk_with_an_axis_out_of_range",
+            "bad_topk",
+            x(&[3]),
+            Error("axis -7"),
+        ),
+        case(
+            "depthtospace_with_a_blocksize_of_2_40",
+            "bad_depthtospace",
+            x(&[1, 4, 1, 1]),
+            Error("1099511627776"),
+        ),
+        case("topk_of_k_1", "bad_topk", x(&[3]), Error("-1")),
+        case(
+            "averagepool_with_a_kernel_of_0",
+            "bad_averagepool",
+            x(&[1, 1, 4, 4]),
+            Error("kernel_shape"),
+        ),
+        case(
+            "pad_by_2_63_1",
+            "bad_pad",
+            x(&[3]),
+            Error("92233720368547758"),
+        ),
     ]
 }
 
