@@ -79,8 +79,15 @@ pub(super) fn to_tract(t: HostTensor) -> Result<Tensor> {
     })?;
     // SAFETY: HostTensor guarantees data.len() == product(dims) * size, every bit pattern is
     // valid for the numeric types, and bool bytes were normalised above.
-    unsafe { Tensor::from_raw_dt(dtype_to_tract(dtype), &dims, &data) }
-        .map_err(|e| Error::invalid_input(format!("{e:#}")))
+    unsafe { Tensor::from_raw_dt(dtype_to_tract(dtype), &dims, &data) }.map_err(|e| {
+        let message = format!("{e:#}");
+        // The copy the heap could not make (with no budget, or a budget past the heap's room).
+        if message.contains(memory::ALLOCATION_FAILED) {
+            Error::computing(format!("an input of shape {dims:?}: {message}"))
+        } else {
+            Error::invalid_input(message)
+        }
+    })
 }
 
 /// An output of tract's as the crate's tensor. Read through a reference: an output may be a

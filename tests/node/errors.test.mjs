@@ -122,15 +122,15 @@ test('shapes read from input values work; a huge one is refused naming the node'
   const total = async (dims) => (await session.run({ shape: new Tensor('int64', dims) })).total.data[0];
   assert.equal(await total([3n, 4n]), 12);
   // 40 GB of float32 cannot exist in wasm32: a clean error before any allocation (tract meets
-  // it as it prepares the model for these values, after it ran on others, hence INVALID_INPUT;
-  // the lite engine as it runs).
+  // it as it prepares the model for these values, under the run's memory budget; the lite
+  // engine as it runs).
   await expectError(
     total([100000n, 100000n]),
-    byEngine('INVALID_INPUT', 'RUNTIME_ERROR'),
+    byEngine('RESOURCE_LIMIT', 'RUNTIME_ERROR'),
     'fill',
     'ConstantOfShape',
     '[100000, 100000]',
-    byEngine('too large', 'would have more than 268435456 elements'),
+    byEngine("over the session's memory budget", 'would have more than 268435456 elements'),
   );
   assert.equal(await total([2n, 5n]), 10);
   const huge = await InferenceSession.create(testModel('huge_declared.onnx'));
@@ -139,27 +139,56 @@ test('shapes read from input values work; a huge one is refused naming the node'
   await stillWorks();
 });
 
-test('a crash (out of wasm memory) resets the module; the next call works', async () => {
+test('inputs past the module\'s memory are refused before a copy, or when the copy fails; the session goes on', async () => {
   const n = 90_000_000;
   const big = new Tensor('float32', new Float32Array(n * 3), [n, 3]);
+  const small = async (session) => {
+    const { sum } = await session.run({ a: f32([1, 3], 1), b: f32([1, 3], 1) });
+    assert.deepEqual([...sum.data], [2, 2, 2]);
+  };
   if (!onTract) {
     // The lite engine refuses a tensor of more than 2^28 elements before allocating it.
     const lite = await InferenceSession.create(testModel('add_dynamic.onnx'));
     assert.equal(lite.engine, 'lite');
     await expectError(lite.run({ a: big, b: big }), 'RUNTIME_ERROR', 'a tensor of shape [90000000, 3] would have more than 268435456 elements');
-    const { sum } = await lite.run({ a: f32([1, 3], 1), b: f32([1, 3], 1) });
-    assert.deepEqual([...sum.data], [2, 2, 2]);
+    await small(lite);
   }
-  // tract takes it: 2 × 1.1 GB of inputs, copied into the module and then into tract, plus the
-  // output, cannot fit in 4 GiB of wasm32 memory.
+  // tract takes it: 2 x 1.1 GB of inputs, copied into the module and then into tract, plus the
+  // output. The default budget (2 GiB) refuses the second copy; with a budget past what wasm32
+  // can hold, the allocation that fails is an error too, not a module crash.
   const build = env.wasm.build;
   env.wasm.build = 'tract';
-  const session = await InferenceSession.create(testModel('add_dynamic.onnx')).finally(() => {
+  try {
+    for (const [maxMemoryBytes, why] of [[undefined, 'cannot be copied into the engine'], [2 ** 42, 'failed to allocate']]) {
+      const session = await InferenceSession.create(testModel('add_dynamic.onnx'), { maxMemoryBytes });
+      assert.equal(session.engine, 'tract');
+      await expectError(session.run({ a: big, b: big }), 'RESOURCE_LIMIT', why);
+      await small(session);
+    }
+  } finally {
     env.wasm.build = build;
-  });
-  assert.equal(session.engine, 'tract');
-  await expectError(session.run({ a: big, b: big }), 'RUNTIME_ERROR', 'crashed', 'reset');
-  await expectError(session.run({ a: f32([1, 3]), b: f32([1, 3]) }), 'RELEASED', 'reset after a crash');
+  }
+  await stillWorks();
+});
+
+test('a crash resets the module: the call that crashed says so, earlier sessions are released, new ones work', async () => {
+  // A crash onnxlet has not removed yet (issue 31): tract folds Mod(INT64_MIN, -1) through its
+  // dimension arithmetic at load and panics on the overflow. When that is fixed, this test needs
+  // another way to crash the module.
+  const build = env.wasm.build;
+  env.wasm.build = 'tract';
+  try {
+    const before = await InferenceSession.create(testModel('add_dynamic.onnx'));
+    const model = graphModel({
+      nodes: [{ op: 'Mod', name: 'mod', inputs: ['a', 'b'], outputs: ['y'] }],
+      initializers: [['a', 'int64', [1], [-(2n ** 63n)]], ['b', 'int64', [1], [-1n]]],
+      outputs: [['y', 'int64']],
+    });
+    await expectError(InferenceSession.create(model), 'RUNTIME_ERROR', 'crashed', 'reset');
+    await expectError(before.run({ a: f32([1, 3]), b: f32([1, 3]) }), 'RELEASED', 'reset after a crash');
+  } finally {
+    env.wasm.build = build;
+  }
   await stillWorks();
 });
 
