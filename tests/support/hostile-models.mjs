@@ -343,3 +343,15 @@ export const slug = (name) =>
     .replace(/^_|_$/g, '');
 
 export const hostileDir = new URL('../models/hostile/', import.meta.url).pathname;
+
+/**
+ * A model that still crashes the tract module (issue 31), for the tests of what a crash does:
+ * tract folds Mod(INT64_MIN, -1) through its dimension arithmetic at load and panics on the
+ * overflow. When that is fixed, those tests need another way to crash the module.
+ */
+export const tractCrashModel = () =>
+  graphModel({
+    nodes: [{ op: 'Mod', name: 'mod', inputs: ['a', 'b'], outputs: ['y'] }],
+    initializers: [['a', 'int64', [1], [-(2n ** 63n)]], ['b', 'int64', [1], [-1n]]],
+    outputs: [['y', 'int64']],
+  });
