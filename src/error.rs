@@ -84,13 +84,20 @@ impl Error {
     /// (see `memory::OVER_BUDGET`) or an allocation the heap could not make (see
     /// `memory::ALLOCATION_FAILED`), `RUNTIME_ERROR` otherwise.
     pub fn computing(message: impl Into<String>) -> Error {
+        Error::or_resource_limit(ErrorCode::RuntimeError, message)
+    }
+
+    /// An error of `code`, or `RESOURCE_LIMIT` when `message` is a refusal of the memory budget
+    /// (see `memory::OVER_BUDGET`) or an allocation the heap could not make (see
+    /// `memory::ALLOCATION_FAILED`).
+    pub fn or_resource_limit(code: ErrorCode, message: impl Into<String>) -> Error {
         let message = message.into();
         if message.contains(crate::memory::OVER_BUDGET)
             || message.contains(crate::memory::ALLOCATION_FAILED)
         {
             Error::new(ErrorCode::ResourceLimit, message)
         } else {
-            Error::runtime(message)
+            Error::new(code, message)
         }
     }
 }

@@ -188,8 +188,8 @@ pub fn thread_pool_worker() {
     }
 }
 
-/// The load options of `fromBuffer` and `startLoading`: `{ freeDimensionOverrides?: [name,
-/// value][], maxMemoryBytes?: number }`, or undefined for the defaults.
+/// The load options of `startLoading`: `{ freeDimensionOverrides?: [name, value][],
+/// maxMemoryBytes?: number }`, or undefined for the defaults.
 fn load_options(options: JsValue) -> Result<LoadOptions, JsValue> {
     let options: wire::LoadOptions = if options.is_undefined() || options.is_null() {
         wire::LoadOptions::default()

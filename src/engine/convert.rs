@@ -2,7 +2,7 @@
 
 use tract_onnx::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::memory;
 use crate::tensor::{DType, HostTensor};
 
@@ -10,11 +10,7 @@ use crate::tensor::{DType, HostTensor};
 /// (`RESOURCE_LIMIT` when it is an allocation the heap could not make: a tensor of a size the
 /// model declares.)
 pub(super) fn model_error(e: &TractError) -> Error {
-    let message = format!("{e:#}");
-    if message.contains(memory::ALLOCATION_FAILED) {
-        return Error::new(crate::error::ErrorCode::ResourceLimit, message);
-    }
-    Error::invalid_model(message)
+    Error::or_resource_limit(ErrorCode::InvalidModel, format!("{e:#}"))
 }
 
 /// The crate's element type of tract's `dt`, if JS can exchange it (`TDim` travels as int64).
@@ -77,16 +73,14 @@ pub(super) fn to_tract(t: HostTensor) -> Result<Tensor> {
             memory::human_bytes(data.len())
         ))
     })?;
+    // A copy the heap cannot make (with no budget, or one past the heap's room) is RESOURCE_LIMIT.
     // SAFETY: HostTensor guarantees data.len() == product(dims) * size, every bit pattern is
     // valid for the numeric types, and bool bytes were normalised above.
     unsafe { Tensor::from_raw_dt(dtype_to_tract(dtype), &dims, &data) }.map_err(|e| {
-        let message = format!("{e:#}");
-        // The copy the heap could not make (with no budget, or a budget past the heap's room).
-        if message.contains(memory::ALLOCATION_FAILED) {
-            Error::computing(format!("an input of shape {dims:?}: {message}"))
-        } else {
-            Error::invalid_input(message)
-        }
+        Error::or_resource_limit(
+            ErrorCode::InvalidInput,
+            format!("an input of shape {dims:?}: {e:#}"),
+        )
     })
 }
 

@@ -25,6 +25,18 @@ struct Svm {
 }
 
 impl Svm {
+    /// The kernel for `vectors` support vectors: with none, the coefficients are a linear model.
+    fn for_vectors(self, vectors: usize) -> Svm {
+        if vectors > 0 {
+            self
+        } else {
+            Svm {
+                kernel: Kernel::Linear,
+                ..self
+            }
+        }
+    }
+
     fn parse(ctx: &NodeCtx) -> OpResult<Svm> {
         let name = ctx.string("kernel_type").unwrap_or_else(|| "LINEAR".into());
         let kernel = match name.as_str() {
@@ -215,14 +227,7 @@ pub(super) fn svm_classifier(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
     };
     let all_positive = coefficients.iter().all(|&w| w >= 0.0);
     Ok(Box::new(SvmClassifier {
-        svm: if vectors > 0 {
-            svm
-        } else {
-            Svm {
-                kernel: Kernel::Linear,
-                ..svm
-            }
-        },
+        svm: svm.for_vectors(vectors),
         labels,
         per_class,
         starts,
@@ -456,14 +461,7 @@ pub(super) fn svm_regressor(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
         coefficients.len()
     };
     Ok(Box::new(SvmRegressor {
-        svm: if vectors > 0 {
-            svm
-        } else {
-            Svm {
-                kernel: Kernel::Linear,
-                ..svm
-            }
-        },
+        svm: svm.for_vectors(vectors),
         vectors,
         features,
         coefficients,
