@@ -1,32 +1,33 @@
-// Text generation's time per token (issue 30; the "decode" row wanted by issue 29), in Node:
-// the greedy decode loop of tests/support/decoders.mjs (prefill 8 prompt tokens, then one token
-// at a time, feeding `present.*` back as `past_key_values.*`) over optimum's GPT-2 and Llama
-// exports in their three layouts (tests/models/decoders/), on onnxlet's lite and tract engines and
-// on onnxruntime-web (wasm, 1 thread, graphOptimizationLevel 'all'). Each runtime and engine runs
-// in its own Node process; each layout decodes once to warm up, then once timed. Reported: the
-// prefill and the median and the largest of the later steps (ms per token, `session.run` alone).
+// Text generation's time per token (issue 30; the decode rows of `npm run bench`), in Node: the
+// greedy decode loop of tests/support/decoders.mjs (prefill 8 prompt tokens, then one token at a
+// time, feeding `present.*` back as `past_key_values.*`) over optimum's GPT-2 and Llama exports in
+// their three layouts (tests/models/decoders/), on onnxlet's default routing (`auto`, which picks
+// the lite engine for these), its tract engine and onnxruntime-web (wasm, 1 thread,
+// graphOptimizationLevel 'all'). Each runtime runs in its own Node process; each layout decodes
+// once to warm up, then once timed. Reported: the prefill, the median and the largest of the later
+// steps (ms per token, `session.run` alone), and how many later steps took over 3× the median.
 //
 //   node bench/decode.mjs [--tokens 48] [--models gpt2,llama] [--layouts single,split,merged]
+//                         [--runtimes onnxruntime-web,auto,tract]
 //
-// Uses dist/ as built (node scripts/build.mjs). Not part of npm test; the numbers depend on the
-// machine.
+// Uses dist/ as built (node scripts/build.mjs). bench/run.mjs calls measureDecode for the report.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { SPIKE, decodeTable } from './report.mjs';
 import { LAYOUTS, decodersReference, greedyDecode, openLayout, releaseLayout } from '../tests/support/decoders.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    tokens: { type: 'string', default: '48' },
-    models: { type: 'string', default: 'gpt2,llama' },
-    layouts: { type: 'string', default: Object.keys(LAYOUTS).join(',') },
-    child: { type: 'string' },
-  },
-});
-const RUNTIMES = ['onnxruntime-web', 'lite', 'tract'];
+export const DECODE_RUNTIMES = ['onnxruntime-web', 'auto', 'tract'];
 
-async function measure(runtimeName) {
+
+const sameTokens = (ids, expected) => {
+  const n = Math.min(ids.length, expected.length);
+  return ids.slice(0, n).join(',') === expected.slice(0, n).join(',');
+};
+
+/** One runtime's rows, measured in this process. */
+async function measureHere(runtimeName, { tokens, models, layouts }) {
   let runtime;
   let options;
   if (runtimeName === 'onnxruntime-web') {
@@ -39,21 +40,32 @@ async function measure(runtimeName) {
   }
   const reference = decodersReference();
   const rows = [];
-  for (const model of args.models.split(',')) {
+  for (const model of models) {
     const { kv_heads: kvHeads, head_dim: headDim } = reference.models[model];
-    for (const layout of args.layouts.split(',')) {
+    for (const layout of layouts) {
       const row = { runtime: runtimeName, model, layout };
       try {
         const sessions = await openLayout(runtime, model, layout, options);
         row.engine = sessions[0].engine ?? 'ort';
-        const decode = { prompt: reference.prompt, newTokens: Number(args.tokens), kvHeads, headDim };
+        const decode = { prompt: reference.prompt, newTokens: tokens, kvHeads, headDim };
         await greedyDecode(runtime, sessions, decode);
-        const { times } = await greedyDecode(runtime, sessions, decode);
+        const { times, tokens: ids } = await greedyDecode(runtime, sessions, decode);
         await releaseLayout(sessions);
-        const later = times.slice(1).sort((a, b) => a - b);
-        Object.assign(row, { prefill: times[0], median: later[later.length >> 1], max: later.at(-1) });
+        const later = times.slice(1);
+        const sorted = [...later].sort((a, b) => a - b);
+        const median = sorted[sorted.length >> 1];
+        Object.assign(row, {
+          prefill: times[0],
+          median,
+          max: sorted.at(-1),
+          spikes: later.filter((t) => t > SPIKE * median).length,
+          steps: later.length,
+          // onnxruntime's (Python) tokens, as far as the reference goes.
+          tokensAgree: sameTokens(ids, reference.models[model].tokens),
+          times: times.map((t) => Math.round(t * 1000) / 1000),
+        });
       } catch (error) {
-        row.error = `${error.code ?? ''} ${error.message}`.slice(0, 200);
+        row.error = `${error.code ?? ''} ${error.message}`.trim().slice(0, 200);
       }
       rows.push(row);
     }
@@ -61,28 +73,50 @@ async function measure(runtimeName) {
   return rows;
 }
 
-if (args.child) {
-  process.stdout.write(`${JSON.stringify(await measure(args.child))}\n`);
-  process.exit(0);
+/**
+ * The decode rows of every runtime in `runtimes`, each measured in a fresh Node process:
+ * `{ runtime, model, layout, engine, prefill, median, max, spikes, steps, times }` or `{ ..., error }`.
+ */
+export function measureDecode({
+  tokens = 48,
+  models = ['gpt2', 'llama'],
+  layouts = Object.keys(LAYOUTS),
+  runtimes = DECODE_RUNTIMES,
+} = {}) {
+  const rows = [];
+  for (const runtime of runtimes) {
+    const args = ['--tokens', String(tokens), '--models', models.join(','), '--layouts', layouts.join(',')];
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...args, '--child', runtime], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (child.status !== 0) {
+      for (const model of models) {
+        for (const layout of layouts) rows.push({ runtime, model, layout, error: `its process exited with ${child.status}` });
+      }
+      continue;
+    }
+    rows.push(...JSON.parse(child.stdout.trim().split('\n').at(-1)));
+  }
+  return rows;
 }
 
-const rows = [];
-for (const runtime of RUNTIMES) {
-  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2), '--child', runtime], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values: args } = parseArgs({
+    options: {
+      tokens: { type: 'string', default: '48' },
+      models: { type: 'string', default: 'gpt2,llama' },
+      layouts: { type: 'string', default: Object.keys(LAYOUTS).join(',') },
+      runtimes: { type: 'string', default: DECODE_RUNTIMES.join(',') },
+      child: { type: 'string' },
+    },
   });
-  if (child.status !== 0) throw new Error(`${runtime}: exited with ${child.status}`);
-  rows.push(...JSON.parse(child.stdout.trim().split('\n').at(-1)));
-}
-const ms = (v) => (v === undefined ? '' : v.toFixed(2));
-console.log(`decode, ${args.tokens} new tokens after an 8-token prompt, Node ${process.version}, ms per token`);
-console.log('| model | layout | runtime (engine) | prefill | median | max | median vs onnxruntime-web |');
-console.log('|---|---|---|---:|---:|---:|---:|');
-for (const row of rows) {
-  const ort = rows.find((r) => r.runtime === 'onnxruntime-web' && r.model === row.model && r.layout === row.layout);
-  const ratio = row.median && ort?.median ? `${(row.median / ort.median).toFixed(2)}×` : '';
-  const what = row.runtime === 'onnxruntime-web' ? 'onnxruntime-web' : `onnxlet ${row.runtime} (${row.engine ?? '-'})`;
-  if (row.error) console.log(`| ${row.model} | ${row.layout} | ${what} | ${row.error} | | | |`);
-  else console.log(`| ${row.model} | ${row.layout} | ${what} | ${ms(row.prefill)} | ${ms(row.median)} | ${ms(row.max)} | ${ratio} |`);
+  const options = { tokens: Number(args.tokens), models: args.models.split(','), layouts: args.layouts.split(',') };
+  if (args.child) {
+    process.stdout.write(`${JSON.stringify(await measureHere(args.child, options))}\n`);
+    process.exit(0);
+  }
+  const rows = measureDecode({ ...options, runtimes: args.runtimes.split(',') });
+  console.log(`decode, ${args.tokens} new tokens after an 8-token prompt, Node ${process.version}, ms per token`);
+  console.log(decodeTable(rows));
 }

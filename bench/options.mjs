@@ -19,12 +19,17 @@ export const USAGE = `usage: npm run bench -- [options]
   --build NAME       which onnxlet module to measure: default (tract), lite (onnxlet's own
                      engine) or full; lite and full have no multi-threaded module, so they imply
                      --single-thread
+  --no-decode        skip the decode-per-token rows (Node: GPT-2 and Llama decoders, three layouts)
+  --no-wild          skip the wild models (Node: every model of scripts/make-wild-models.py)
   --note TEXT        a remark printed in the report (e.g. "shared machine")
   --help             this text
 
-A full run (no --quick, --models, --node-only, --browser-only, --single-thread or --build) writes
-bench/results/latest.json and docs/benchmarks.md; any other run writes bench/results/partial.json
-and bench/results/partial.md (git-ignored).`;
+The decode rows and the wild models run in Node after the 14 models, unless --quick, --models,
+--browser-only or a --build other than auto is given.
+
+A full run (no --quick, --models, --node-only, --browser-only, --single-thread, --build,
+--no-decode or --no-wild) writes bench/results/latest.json and docs/benchmarks.md; any other run
+writes bench/results/partial.json and bench/results/partial.md (git-ignored).`;
 
 /** Parses argv (without node and the script) into options; throws on anything unknown. */
 export function parseOptions(argv) {
@@ -40,6 +45,8 @@ export function parseOptions(argv) {
     threads: true,
     note: undefined,
     build: 'auto',
+    decode: true,
+    wild: true,
     help: false,
   };
   const value = (i, flag) => {
@@ -66,6 +73,8 @@ export function parseOptions(argv) {
       case '--node-only': options.browser = false; break;
       case '--browser-only': options.node = false; break;
       case '--single-thread': options.threads = false; break;
+      case '--no-decode': options.decode = false; break;
+      case '--no-wild': options.wild = false; break;
       case '--note': options.note = take(); break;
       case '--build': options.build = take(); break;
       case '--help': case '-h': options.help = true; break;
@@ -82,7 +91,12 @@ export function parseOptions(argv) {
   options.runs ??= options.quick ? 5 : 100 - options.warmup;
   options.budget ??= 30;
   options.starts ??= options.quick ? 1 : 3;
+  // The extra Node sections go with the whole set of models on the default routing.
+  const extras = options.node && !options.quick && options.models === undefined && options.build === 'auto';
+  options.decode &&= extras;
+  options.wild &&= extras;
   options.partial =
-    options.quick || options.models !== undefined || !options.node || !options.browser || !options.threads || options.build !== 'auto';
+    options.quick || options.models !== undefined || !options.node || !options.browser || !options.threads ||
+    options.build !== 'auto' || !options.decode || !options.wild;
   return options;
 }

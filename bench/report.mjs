@@ -12,6 +12,86 @@ const ratio = (v) => (v === undefined ? '—' : v.toFixed(2));
 const bytes = (v) => (v >= 1e6 ? `${(v / 1e6).toFixed(2)} MB` : `${(v / 1e3).toFixed(1)} kB`);
 const diff = (v) => (v === undefined ? '—' : v === null ? '**mismatch**' : v === 0 ? '0' : v.toExponential(1));
 
+/** A later decode step over this many times the median counts as a spike (issue 30: "flat"). */
+export const SPIKE = 3;
+
+/** The decode rows (bench/decode.mjs) as a Markdown table, each median against onnxruntime-web's. */
+export function decodeTable(rows) {
+  const ms = (v) => (v === undefined ? '' : v.toFixed(2));
+  const lines = [
+    `| model | layout | runtime (engine) | prefill | median | max | steps over ${SPIKE}× median | median vs onnxruntime-web |`,
+    '|---|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const row of rows) {
+    const ort = rows.find((r) => r.runtime === 'onnxruntime-web' && r.model === row.model && r.layout === row.layout);
+    const ratio = row.median && ort?.median ? `${(row.median / ort.median).toFixed(2)}×` : '';
+    const what = row.runtime === 'onnxruntime-web' ? 'onnxruntime-web' : `onnxlet ${row.runtime} (${row.engine ?? '-'})`;
+    if (row.error) lines.push(`| ${row.model} | ${row.layout} | ${what} | fails: ${row.error.replaceAll('|', '\\|')} | | | | |`);
+    else {
+      lines.push(
+        `| ${row.model} | ${row.layout} | ${what} | ${ms(row.prefill)} | ${ms(row.median)} | ${ms(row.max)} | ` +
+          `${row.spikes} of ${row.steps} | ${ratio}${row.tokensAgree ? '' : ' (tokens differ from onnxruntime)'} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/** The wild models' results (bench/wild.mjs) as a Markdown table. */
+export function wildTable(measured, runtimes) {
+  const cell = (r) => {
+    if (r === undefined) return '';
+    if (r.failed) return `fails (${r.failed.replaceAll('|', '\\|')})`;
+    const without = r.skipped ? ` (without ${r.skipped.join(', ')})` : '';
+    return `${r.engine}, ${r.error.toExponential(1)}, ${r.ms.toFixed(r.ms < 10 ? 2 : 1)} ms${without}`;
+  };
+  const ratio = (a, b) => (a?.ms && b?.ms ? `${(a.ms / b.ms).toFixed(2)}` : '—');
+  const hasOrt = runtimes.includes('ort');
+  const lines = [
+    `| model | ${runtimes.map((r) => `${r} (engine, max rel. error, median)`).join(' | ')} |${hasOrt ? ' auto ÷ ort |' : ''}`,
+    `|---|${runtimes.map(() => '---').join('|')}|${hasOrt ? '---:|' : ''}`,
+  ];
+  for (const { name, rows, results } of measured) {
+    const label = rows > 0 ? `${name} × ${rows} rows` : name;
+    lines.push(`| ${label} | ${runtimes.map((r) => cell(results[r])).join(' | ')} |${hasOrt ? ` ${ratio(results.auto, results.ort)} |` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+function decodeSection(decode) {
+  if (!decode) return [];
+  return [
+    '## Text generation (decode per token), Node',
+    '',
+    `bench/decode.mjs: greedy decode of ${decode.tokens} new tokens after an 8-token prompt over optimum's exports of ` +
+      'small random GPT-2 and Llama configs (tests/models/decoders/) in their three layouts, each runtime in its own ' +
+      'process, one decode to warm up and one timed. Times in ms per token (`session.run` alone); "auto" is onnxlet\'s ' +
+      'default routing, "tract" its tract engine forced.',
+    '',
+    decodeTable(decode.rows),
+    '',
+  ];
+}
+
+function wildSection(wild) {
+  if (!wild) return [];
+  const lines = [
+    '## Models as exporters write them (wild models), Node',
+    '',
+    'bench/wild.mjs over the models of scripts/make-wild-models.py: each model\'s first case, in a fresh process per ' +
+      `model and runtime, ${wild.runs} timed runs after 2 untimed. Error is the largest |Δ| ÷ the largest |reference| ` +
+      'against onnxruntime (Python). "auto" is onnxlet\'s default routing.',
+    '',
+    wildTable(wild.models, wild.runtimes),
+    '',
+    '| model | what it is |',
+    '|---|---|',
+    ...Object.entries(wild.notes).map(([name, note]) => `| ${name} | ${note.replaceAll('|', '\\|')} |`),
+    '',
+  ];
+  return lines;
+}
+
 /** "ort / onnxlet (ratio)" for one metric of one model. */
 function cell(entry, key, format) {
   const a = entry.ort?.summary?.[key];
@@ -179,6 +259,7 @@ export function renderReport(results) {
   );
   lines.push(...summarySection(results), ...sizeSection(results));
   for (const env of Object.values(results.environments)) lines.push(...environmentSection(env));
+  lines.push(...decodeSection(results.decode), ...wildSection(results.wild));
   return `${lines.join('\n').trimEnd()}\n`;
 }
 

@@ -9,6 +9,13 @@ import { USAGE, parseOptions } from './options.mjs';
 
 const PAGE_TIMEOUT_MS = 60 * 60 * 1000;
 
+/** New tokens of each decode (the decoders have 64 positions; the prompt is 8). */
+const DECODE_TOKENS = 48;
+
+/** Timed runs of each wild model, and the scikit-learn models also timed on 64 rows. */
+const WILD_RUNS = 15;
+const WILD_BATCH_MODELS = ['skl_rf_classifier', 'skl_rf_regressor', 'skl_gb_regressor'];
+
 /** Timed runs always done before the time budget may end a series. */
 const MIN_RUNS = 20;
 
@@ -224,6 +231,33 @@ async function main() {
     await servers?.close();
   }
 
+  if (options.decode) {
+    const { measureDecode } = await import('./decode.mjs');
+    const t = Date.now();
+    console.log('decode: GPT-2 and Llama decoders, three layouts, onnxruntime-web / onnxlet (auto, tract), Node');
+    results.decode = { tokens: DECODE_TOKENS, rows: measureDecode({ tokens: DECODE_TOKENS }) };
+    for (const row of results.decode.rows) {
+      const what = `${row.model} ${row.layout} ${row.runtime}${row.engine ? ` (${row.engine})` : ''}`;
+      console.log(`decode: ${what}: ${row.error ? `FAILED: ${row.error}` : `median ${row.median.toFixed(2)} ms per token`}`);
+    }
+    console.log(`decode: ${seconds(Date.now() - t)}`);
+  }
+  if (options.wild) {
+    const { measureWild, wildModelNotes } = await import('./wild.mjs');
+    const t = Date.now();
+    const runtimes = ['auto', 'ort'];
+    console.log(`wild: every wild model, onnxlet (default routing) / onnxruntime-web, Node`);
+    const one = measureWild({ runtimes, runs: WILD_RUNS });
+    // scikit-learn's tree ensembles in a batch too (issue 30: "within 3× onnxruntime-web" for 1 to 64 rows).
+    const batches = measureWild({ names: WILD_BATCH_MODELS, runtimes, runs: WILD_RUNS, rows: 64 });
+    results.wild = { runtimes, runs: WILD_RUNS, notes: wildModelNotes(), models: [...one, ...batches] };
+    for (const { name, rows, results: r } of results.wild.models) {
+      const cell = (x) => (x.failed ? `FAILED ${x.failed}` : `${x.ms.toFixed(2)} ms (${x.engine})`);
+      console.log(`wild: ${name}${rows ? ` × ${rows}` : ''}: ${runtimes.map((n) => `${n} ${cell(r[n])}`).join(', ')}`);
+    }
+    console.log(`wild: ${seconds(Date.now() - t)}`);
+  }
+
   for (const [key, paths] of Object.entries(fetchedBy)) {
     const [envName, runtime] = key.split('/');
     (results.sizes[envName] ??= {})[runtime] = runtimeDownload(paths, RUNTIME_PREFIXES[runtime], MOUNTS);
@@ -237,9 +271,14 @@ async function main() {
   writeFileSync(json, `${JSON.stringify(results, null, 1)}\n`);
   writeFileSync(markdown, renderReport(results));
   console.log(`\nbench: done in ${seconds(results.durationMs)}; wrote ${json} and ${markdown}`);
-  const failures = Object.values(results.environments).flatMap((e) =>
-    Object.values(e.models).flatMap((m) => ['ort', 'onnxlet'].filter((r) => m[r]?.error)),
-  );
+  const failures = [
+    ...Object.values(results.environments).flatMap((e) =>
+      Object.values(e.models).flatMap((m) => ['ort', 'onnxlet'].filter((r) => m[r]?.error)),
+    ),
+    // onnxruntime-web's own failures on wild models (non-tensor outputs aside) are not ours.
+    ...(results.decode?.rows ?? []).filter((r) => r.error && r.runtime !== 'onnxruntime-web'),
+    ...(results.wild?.models ?? []).filter((m) => m.results.auto?.failed),
+  ];
   if (failures.length) {
     console.error(`bench: ${failures.length} job(s) failed (see the report)`);
     process.exitCode = 1;

@@ -17,6 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { wildTable } from './report.mjs';
 import { relativeError, typedArray } from '../tests/support/compare.mjs';
 import { root } from '../tests/support/models.mjs';
 
@@ -55,14 +56,19 @@ async function child(runtimeName, name, runs, rows) {
   } catch (e) {
     return { failed: `load: ${e.message.split('\n')[0].slice(0, 200)}` };
   }
+  // onnxruntime-web returns no non-tensor output (ZipMap's maps): those are left out of its runs.
+  const skipped = (session.outputMetadata ?? []).filter((m) => m.isTensor === false).map((m) => m.name);
+  const fetches = skipped.length > 0 ? session.outputNames.filter((n) => !skipped.includes(n)) : undefined;
+  const runOnce = () => (fetches ? session.run(feeds, fetches) : session.run(feeds));
   let outputs;
   try {
-    outputs = await session.run(feeds);
+    outputs = await runOnce();
   } catch (e) {
     return { failed: `run: ${e.message.split('\n')[0].slice(0, 200)}` };
   }
   let error = 0;
   for (const expected of c.outputs) {
+    if (skipped.includes(expected.name)) continue;
     const actual = outputs[expected.name];
     if (!actual?.data?.length) return { failed: `output ${expected.name}: ${actual ? `${actual.type} without data` : 'missing'}` };
     error = Math.max(error, relativeError(actual.data, typedArray(expected.type, await read(expected.file))));
@@ -71,45 +77,55 @@ async function child(runtimeName, name, runs, rows) {
   const start = performance.now();
   for (let i = 0; i < runs + 2; i++) {
     const t = performance.now();
-    await session.run(feeds);
+    await runOnce();
     if (i >= 2) times.push(performance.now() - t);
     if (performance.now() - start > 20_000 && times.length >= 3) break;
   }
   times.sort((a, b) => a - b);
-  return { engine: session.engine ?? 'ort', error, ms: times[times.length >> 1], runs: times.length };
+  const result = { engine: session.engine ?? 'ort', error, ms: times[times.length >> 1], runs: times.length };
+  return skipped.length > 0 ? { ...result, skipped } : result;
 }
+
+/**
+ * Each wild model (`names`, default every one) on each runtime (`auto`: onnxlet's default
+ * routing, `tract`, `ort`: onnxruntime-web), in a fresh Node process per model and runtime:
+ * `{ name, rows, results: { [runtime]: { engine, error, ms, runs } | { failed } } }`.
+ */
+export function measureWild({ names = index.models.map((m) => m.name), runtimes = ['auto', 'tract', 'ort'], runs = 15, rows = 0 } = {}) {
+  const self = fileURLToPath(import.meta.url);
+  return names.map((name) => {
+    const results = {};
+    for (const r of runtimes) {
+      try {
+        const out = execFileSync(process.execPath, [self, '--child', r, name, String(runs), String(rows)], {
+          cwd: root,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        results[r] = JSON.parse(out.trim().split('\n').pop());
+      } catch (e) {
+        results[r] = { failed: `crashed: ${String(e.stderr ?? e.message).trim().split('\n').pop().slice(0, 200)}` };
+      }
+    }
+    return { name, rows, results };
+  });
+}
+
+/** What each wild model exercises, from scripts/make-wild-models.py's index. */
+export const wildModelNotes = () => Object.fromEntries(index.models.map((m) => [m.name, m.source ?? '']));
 
 const args = process.argv.slice(2);
 if (args[0] === '--child') {
   const result = await child(args[1], args[2], Number(args[3]), Number(args[4] ?? 0));
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
-} else {
+} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const option = (flag, fallback) => {
     const i = args.indexOf(flag);
     return i >= 0 ? args.splice(i, 2)[1] : fallback;
   };
   const runs = Number(option('--runs', 15));
   const runtimes = option('--runtimes', 'auto,tract,ort').split(',');
-  const rows = option('--rows', '0');
-  const names = args[0] ? args[0].split(',') : index.models.map((m) => m.name);
-  const self = fileURLToPath(import.meta.url);
-  const cell = (r) => (r.failed ? `fails (${r.failed})` : `${r.ms.toFixed(r.ms < 10 ? 2 : 1)} ms`);
-  console.log(`| model | ${runtimes.map((r) => `${r} (engine, max rel. error, median)`).join(' | ')} |`);
-  console.log(`|---|${runtimes.map(() => '---').join('|')}|`);
-  for (const name of names) {
-    const results = runtimes.map((r) => {
-      try {
-        const out = execFileSync(process.execPath, [self, '--child', r, name, String(runs), rows], {
-          cwd: root,
-          encoding: 'utf8',
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        return JSON.parse(out.trim().split('\n').pop());
-      } catch (e) {
-        return { failed: `crashed: ${String(e.stderr ?? e.message).trim().split('\n').pop().slice(0, 200)}` };
-      }
-    });
-    const cells = results.map((r) => (r.failed ? cell(r) : `${r.engine}, ${r.error.toExponential(1)}, ${cell(r)}`));
-    console.log(`| ${name} | ${cells.join(' | ')} |`);
-  }
+  const rows = Number(option('--rows', '0'));
+  const names = args[0] ? args[0].split(',') : undefined;
+  console.log(wildTable(measureWild({ names, runtimes, runs, rows }), runtimes));
 }

@@ -66,6 +66,12 @@ test('options: defaults give 100 runs; subsets are partial; unknown flags are re
   assert.deepEqual([lite.build, lite.threads, lite.partial], ['lite', false, true]);
   assert.deepEqual(parseOptions(['--build', 'tract']).threads, true);
   assert.throws(() => parseOptions(['--build', 'tiny']), /--build must be auto, lite, tract or full, not tiny/);
+  // The decode and wild-model sections run with the whole set of models on the default routing.
+  assert.deepEqual([full.decode, full.wild], [true, true]);
+  assert.deepEqual([parseOptions(['--quick']).decode, parseOptions(['--models', 'a']).wild], [false, false]);
+  assert.deepEqual([lite.decode, parseOptions(['--browser-only']).wild], [false, false]);
+  const noDecode = parseOptions(['--no-decode']);
+  assert.deepEqual([noDecode.decode, noDecode.wild, noDecode.partial], [false, true, true]);
 });
 
 test('the report shows every model with its ratio, and failed jobs', () => {
@@ -97,4 +103,23 @@ test('the report shows every model with its ratio, and failed jobs', () => {
   assert.match(md, /\| Node, 1 thread \| \*\*0\.50\*\* \| 0\.50 \| a \(0\.50\) \|/);
   assert.match(md, /- b, onnxlet: it broke$/m);
   assert.match(md, /\| starts \| session create, warm create and cold start are the median of 3 fresh pages/);
+  assert.doesNotMatch(md, /decode per token|wild models/);
+
+  results.decode = {
+    tokens: 4,
+    rows: [
+      { runtime: 'onnxruntime-web', model: 'gpt2', layout: 'merged', engine: 'ort', prefill: 2, median: 0.5, max: 0.6, spikes: 0, steps: 3, tokensAgree: true },
+      { runtime: 'auto', model: 'gpt2', layout: 'merged', engine: 'lite', prefill: 1, median: 0.25, max: 2, spikes: 1, steps: 3, tokensAgree: false },
+      { runtime: 'tract', model: 'gpt2', layout: 'merged', error: 'INVALID_MODEL it broke' },
+    ],
+  };
+  results.wild = {
+    runtimes: ['auto', 'ort'], runs: 3, notes: { m: 'a | b' },
+    models: [{ name: 'm', rows: 64, results: { auto: { engine: 'lite', error: 0, ms: 1 }, ort: { engine: 'ort', error: 1e-7, ms: 4, skipped: ['p'] } } }],
+  };
+  const more = renderReport(results);
+  assert.match(more, /\| gpt2 \| merged \| onnxlet auto \(lite\) \| 1\.00 \| 0\.25 \| 2\.00 \| 1 of 3 \| 0\.50× \(tokens differ from onnxruntime\) \|/);
+  assert.match(more, /\| gpt2 \| merged \| onnxlet tract \(-\) \| fails: INVALID_MODEL it broke \|/);
+  assert.match(more, /\| m × 64 rows \| lite, 0\.0e\+0, 1\.00 ms \| ort, 1\.0e-7, 4\.00 ms \(without p\) \| 0\.25 \|/);
+  assert.match(more, /\| m \| a \\\| b \|/);
 });
