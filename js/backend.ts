@@ -57,7 +57,7 @@ async function loadModel(
 
 /**
  * Hands a model that `from` cannot run (`why`) to `to`: a copy of its bytes in `to`'s memory,
- * which instantiates `to` first. The caller still frees `held`.
+ * which instantiates `to` first. The caller still frees `held`; `to` is disposed of on failure.
  */
 async function handOver(
   held: HeldBuffer,
@@ -69,6 +69,7 @@ async function handOver(
   try {
     await to.initialize(config);
   } catch (error) {
+    to.dispose();
     const { code, message } = error instanceof OnnxletError ? error : new OnnxletError('WASM_LOAD_FAILED', String(error));
     throw new OnnxletError(code, `${why.message}; and the tract module, which could run it, failed to load: ${message}`, {
       cause: error,
@@ -76,17 +77,21 @@ async function handOver(
   }
   // The lite engine frees the bytes once its checks pass: what only building finds unsupported
   // cannot be handed over (its message says how to choose the tract engine).
-  if (from.generation !== held.generation || held.bytes.length === 0) throw why;
+  if (from.generation !== held.generation || held.bytes.length === 0) {
+    to.dispose();
+    throw why;
+  }
   const { bytes } = held;
-  const copy = to.call('receiving the model', () => new to.glue.ModelBuffer(bytes.length, []));
   try {
+    const copy = to.call('receiving the model', () => new to.glue.ModelBuffer(bytes.length, []));
     // A view of `from`'s memory, copied straight into `to`'s: no copy in the JS heap.
     to.call('receiving the model', () => copy.append(bytes.view()));
+    return copy;
   } catch (error) {
-    if (to.generation === held.generation) copy.free();
+    // The instance and what it holds go together.
+    to.dispose();
     throw error;
   }
-  return copy;
 }
 
 /** How long the module works on a load before returning to the event loop (an abort, a frame). */
@@ -125,7 +130,7 @@ async function tryLoad(
       await nextTask();
       if (signal?.aborted) throw abortError(signal);
       if (module.generation !== generation) {
-        throw new OnnxletError('RUNTIME_ERROR', 'the WebAssembly module was reset after a crash while the model loaded; create the session again');
+        throw new OnnxletError('RUNTIME_ERROR', 'the WebAssembly module crashed while the model loaded; create the session again');
       }
     }
   } catch (error) {
@@ -148,12 +153,20 @@ interface HeldBuffer {
  */
 export async function localBackend(source: ModelSource, options: CreateOptions, config: ModuleConfig): Promise<Backend> {
   const { onProgress, signal, integrity, headers, cache, freeDimensionOverrides, maxMemoryBytes } = options;
-  const modules = sessionModules(config);
-  let module = modules[0];
+  const kinds = sessionModules(config);
+  // The session's own instance: a crash in it loses this session only.
+  let module = kinds[0].instance();
   const key = cache ? cacheKey(source) : undefined;
   const expected = integrity === undefined ? undefined : parseIntegrity(integrity);
   const algorithms = expected?.digests.map((d) => d.algorithm);
-  const [first, fromCache] = await loadModel(source, key, expected, { module, config, onProgress, signal, headers, algorithms });
+  let first: ModelBuffer;
+  let fromCache: boolean;
+  try {
+    [first, fromCache] = await loadModel(source, key, expected, { module, config, onProgress, signal, headers, algorithms });
+  } catch (error) {
+    module.dispose();
+    throw error;
+  }
   let buffer: HeldBuffer | undefined = { bytes: first, generation: module.generation };
   const done = { loaded: first.length, total: first.length, progress: 1 } as const;
   const free = (held: HeldBuffer | undefined, owner: WasmModule) => {
@@ -166,7 +179,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions, 
     if (signal?.aborted) throw abortError(signal);
     onProgress?.({ status: 'compile', loaded: first.length, total: first.length, progress: 0 });
     const overrides = Object.entries(freeDimensionOverrides ?? {});
-    for (const to of modules.slice(1)) {
+    for (const kind of kinds.slice(1)) {
       const held: HeldBuffer = buffer;
       const loaded = await tryLoad(module, held, overrides, { maxMemoryBytes, signal, onProgress });
       if (loaded instanceof module.glue.WasmSession) {
@@ -174,9 +187,11 @@ export async function localBackend(source: ModelSource, options: CreateOptions, 
         break;
       }
       if (loaded.code !== 'UNSUPPORTED_OPERATOR') throw loaded;
-      // A model this engine cannot run, handed to the next.
+      // A model this engine cannot run, handed to the next, on an instance of its own.
+      const to = kind.instance();
       const copy = await handOver(held, module, to, config, loaded);
       free(held, module);
+      module.dispose();
       buffer = { bytes: copy, generation: to.generation };
       module = to;
       if (signal?.aborted) throw abortError(signal);
@@ -193,6 +208,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions, 
   } catch (error) {
     if (session !== undefined && buffer?.generation === module.generation) session.free();
     free(buffer, module);
+    module.dispose();
     // Nothing is cached for a model that does not load.
     if (stored !== undefined && key !== undefined) {
       await stored.then(() => uncacheModel(key)).catch(() => {});
@@ -204,32 +220,45 @@ export async function localBackend(source: ModelSource, options: CreateOptions, 
   buffer = undefined;
   // A failure to store (e.g. over quota) is not one to load: the model is just not cached.
   await stored?.catch((error: unknown) => console.warn(`onnxlet: could not cache ${key}: ${String(error)}`));
-  const live = (): WasmSession => {
-    if (session === undefined) throw new OnnxletError('RELEASED', 'this session has been released');
-    if (generation !== module.generation) {
-      session = undefined;
-      throw new OnnxletError(
-        'RELEASED',
-        'this session was lost when the WebAssembly module was reset after a crash; create it again',
-      );
-    }
-    return session;
+  // The session's instance, dropped on release or crash: the collector then takes its memory even
+  // while the caller still holds the session object.
+  let owner: WasmModule | undefined = module;
+  let gone = 'this session has been released';
+  const drop = (why: string) => {
+    session = undefined;
+    owner?.dispose();
+    owner = undefined;
+    gone = why;
   };
-  const describeValues = (what: string, f: (s: WasmSession) => WireMetadata[]) =>
-    module.call(`describing the ${what}`, () => f(live()));
+  const crashed = 'this session was lost when its WebAssembly module crashed; create it again';
+  const live = (): [WasmModule, WasmSession] => {
+    if (session === undefined || owner === undefined) throw new OnnxletError('RELEASED', gone);
+    if (generation !== owner.generation) {
+      drop(crashed);
+      throw new OnnxletError('RELEASED', crashed);
+    }
+    return [owner, session];
+  };
+  /** Calls into the session's instance; a crash there drops the session. */
+  const call = <T>(what: string, f: (s: WasmSession) => T): T => {
+    const [m, s] = live();
+    try {
+      return m.call(what, () => f(s));
+    } catch (error) {
+      if (m.dead) drop(crashed);
+      throw error;
+    }
+  };
   const backend: Backend = {
     engine: module.engine,
-    inputs: describeValues('inputs', (s) => s.inputs()),
-    outputs: describeValues('outputs', (s) => s.outputs()),
-    async run(feeds, fetches) {
-      // A live session's module is instantiated: the run reads the feeds before the first await.
-      const s = live();
-      return module.call('running the model', () => s.run(feeds, fetches));
-    },
+    inputs: call('describing the inputs', (s) => s.inputs()),
+    outputs: call('describing the outputs', (s) => s.outputs()),
+    // A live session's module is instantiated: the run reads the feeds before the first await.
+    run: async (feeds, fetches) => call('running the model', (s) => s.run(feeds, fetches)),
     async release() {
-      const s = session;
-      session = undefined;
-      if (s && generation === module.generation) s.free();
+      const [s, m] = [session, owner];
+      if (s !== undefined && m !== undefined && generation === m.generation) s.free();
+      drop('this session has been released');
     },
   };
   try {

@@ -19,9 +19,9 @@ export const ERROR_CODES = [
  * - `UNSUPPORTED_OPERATOR`: the model uses an operator onnxlet does not implement (named in the message).
  * - `INVALID_INPUT`: a feed is unknown, missing, or has the wrong type or shape.
  * - `INVALID_ARGUMENT`: an argument or option is malformed.
- * - `RUNTIME_ERROR`: the model failed while computing, or the WebAssembly module crashed and was reset.
+ * - `RUNTIME_ERROR`: the model failed while computing, or the session's WebAssembly module crashed.
  * - `RESOURCE_LIMIT`: computing would take the module's memory over the session's `maxMemoryBytes`.
- * - `RELEASED`: the session or tensor was released/disposed (or lost in a module reset).
+ * - `RELEASED`: the session or tensor was released/disposed (or lost when its module crashed).
  * - `FETCH_FAILED`: the model or the wasm file could not be fetched or read.
  * - `INTEGRITY_MISMATCH`: the model's bytes do not match the `integrity` option.
  * - `WASM_LOAD_FAILED`: the WebAssembly module could not be compiled or instantiated.

@@ -1,21 +1,23 @@
 import { instantiatedModules } from './wasm.js';
 
 /**
- * How much memory this thread's onnxlet modules use, summed over the lite and the tract module
- * when both are loaded (a session created with `worker: true` lives in its worker's modules, not
- * counted here). All zero until a module is first used.
+ * How much memory this thread's onnxlet modules use, summed over their instances: every session
+ * has a WebAssembly instance of its own (a session created with `worker: true` lives in its
+ * worker, not counted here). A released session's instance leaves the sums at once, and the
+ * garbage collector returns its memory to the system. All zero until a module is first used.
  */
 export interface MemoryUsage {
   /** Bytes allocated on the modules' heaps now: models, plans, buffers. */
   readonly heapBytes: number;
   /**
-   * The most bytes allocated at once since the modules started or the peak was last reset,
-   * summed over the modules.
+   * The most bytes allocated at once since each instance started or the peak was last reset,
+   * summed over the instances alive.
    */
   readonly peakHeapBytes: number;
   /**
-   * The size of the modules' linear memories. WebAssembly memory never shrinks: freed heap
-   * bytes are reused by later allocations but not returned to the system.
+   * The size of the instances' linear memories. A WebAssembly memory never shrinks: heap bytes
+   * a session frees are reused by its later allocations, and the whole memory is returned when
+   * the session is released.
    */
   readonly memoryBytes: number;
 }

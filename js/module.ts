@@ -1,4 +1,4 @@
-// The lifecycle of one WebAssembly module: instantiation, calls, and the reset after a crash.
+// The lifecycle of a WebAssembly module: compiled once, one instance per session, a crash ending one instance.
 // Which module file to load is js/module-config.ts's business; which modules a session may use, js/wasm.ts's.
 import type * as Glue from '../pkg/onnxlet.js';
 
@@ -16,7 +16,6 @@ export type ModelBuffer = Glue.ModelBuffer;
 export type WasmSession = Glue.WasmSession;
 export type WasmLoading = Glue.WasmLoading;
 
-
 /** A module's code: bytes, a compiled module, or a fetched response. */
 export type ModuleCode = BufferSource | WebAssembly.Module | Response;
 
@@ -28,43 +27,125 @@ export const threadPool: {
   start?: (module: WebAssembly.Module, memory: WebAssembly.Memory, pool: ModuleConfig['pool']) => Promise<void>;
 } = {};
 
+/** Makes a fresh copy of a module's glue: each copy holds one instance (scripts/build.mjs). */
+export type GlueFactory = () => ModuleGlue;
+
 /**
- * One WebAssembly module of this thread, on its own copy of the glue (so that two engines can be
- * instantiated side by side). Calls into it go through {@link WasmModule.call}, where a Rust
- * error becomes an {@link OnnxletError} and a trap resets the module.
+ * One engine's WebAssembly module in this thread (the lite or the tract one): its code, compiled
+ * once, and its instances. Every session gets an instance of its own, on its own copy of the glue
+ * and its own memory, so that a crash (a trap) loses only the session whose call trapped, and
+ * releasing a session gives its memory back. The multi-threaded module, whose thread pool shares
+ * one memory, has one instance.
+ */
+export class ModuleKind {
+  #compiled: Promise<WebAssembly.Module> | undefined;
+  /** Set once the code turned out to hold another engine than the one it was given as. */
+  #wrongEngine: OnnxletError | undefined;
+  #shared: WasmModule | undefined;
+  /** The instances that may be alive, weakly: a session dropped without release is collected. */
+  readonly #instances = new Set<WeakRef<WasmModule>>();
+
+  /**
+   * @param glue makes a copy of the module's wasm-bindgen glue (always the same one when threaded)
+   * @param threaded whether this is the multi-threaded module, whose pool shares its memory
+   * @param code fetches or reads the module's code for a configuration when it is first needed
+   * @param expected the engine the code must hold, when the user gave it under that engine's name
+   */
+  constructor(
+    private readonly glue: GlueFactory,
+    readonly threaded: boolean,
+    private readonly code: (config: ModuleConfig) => Promise<ModuleCode>,
+    readonly expected: (config: ModuleConfig) => EngineName | undefined,
+  ) {}
+
+  /** A new instance for one session (the one instance when threaded); instantiate it first. */
+  instance(): WasmModule {
+    if (this.threaded) return this.shared();
+    const instance = new WasmModule(this, this.glue());
+    this.#instances.add(new WeakRef(instance));
+    return instance;
+  }
+
+  /** The instance shared by calls that belong to no session (e.g. listing operators). */
+  shared(): WasmModule {
+    if (this.#shared === undefined || (this.#shared.dead && !this.threaded)) {
+      this.#shared = new WasmModule(this, this.glue());
+      this.#instances.add(new WeakRef(this.#shared));
+    }
+    return this.#shared;
+  }
+
+  /** The instances instantiated and usable now. */
+  instantiated(): WasmModule[] {
+    const alive: WasmModule[] = [];
+    for (const ref of this.#instances) {
+      const instance = ref.deref();
+      if (instance === undefined || instance.disposed) this.#instances.delete(ref);
+      else if (instance.instantiated) alive.push(instance);
+    }
+    return alive;
+  }
+
+  /** Whether the multi-threaded module crashed (it is then dead for good). */
+  get dead(): boolean {
+    return this.threaded && this.#shared?.dead === true;
+  }
+
+  /**
+   * The compiled module `config` names, fetched and compiled once; concurrent callers share the
+   * same promise (and the first caller's configuration).
+   */
+  compiled(config: ModuleConfig): Promise<WebAssembly.Module> {
+    if (this.#wrongEngine !== undefined) return Promise.reject(this.#wrongEngine);
+    this.#compiled ??= this.code(config)
+      .then(compile)
+      .catch((error: unknown) => {
+        this.#compiled = undefined;
+        throw loadFailure(error, config, this.expected(config));
+      });
+    return this.#compiled;
+  }
+
+  /** Remembers that the code holds another engine than expected, which lasts. */
+  refuse(error: OnnxletError): OnnxletError {
+    this.#wrongEngine = error;
+    return error;
+  }
+}
+
+/**
+ * One instance of a module, on its own copy of the glue. Calls into it go through
+ * {@link WasmModule.call}, where a Rust error becomes an {@link OnnxletError}; a trap ends the
+ * instance (every later use of it fails), and nothing else.
  */
 export class WasmModule {
   #ready: Promise<void> | undefined;
   #generation = 0;
   #instantiated = false;
   #dead = false;
-  /** Set once the glue holds another engine's module than expected, which it cannot drop. */
-  #wrongEngine: OnnxletError | undefined;
+  #disposed = false;
 
-  /**
-   * @param glue the module's wasm-bindgen glue
-   * @param threaded whether this is the multi-threaded module, whose pool shares its memory
-   * @param code fetches or reads the module's code for a configuration when it is first needed
-   * @param expected the engine the code must hold, when the user gave it under that engine's name
-   */
   constructor(
+    readonly kind: ModuleKind,
     readonly glue: ModuleGlue,
-    private readonly threaded: boolean,
-    private readonly code: (config: ModuleConfig) => Promise<ModuleCode>,
-    private readonly expected: (config: ModuleConfig) => EngineName | undefined,
   ) {}
 
-  /** Whether the module is instantiated and usable now (no initialisation or reset under way). */
+  /** Whether the instance is instantiated and usable now. */
   get instantiated(): boolean {
     return this.#instantiated;
   }
 
-  /** Whether the module crashed for good (the multi-threaded one; the others are reset). */
+  /** Whether the instance crashed: it is unusable for good. */
   get dead(): boolean {
     return this.#dead;
   }
 
-  /** Increments whenever the module is re-instantiated after a crash; sessions remember theirs. */
+  /** Whether its session is done with it (released, or never created). */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Increments when the instance crashes; what lives in it remembers the generation it was made in. */
   get generation(): number {
     return this.#generation;
   }
@@ -75,121 +156,112 @@ export class WasmModule {
   }
 
   /**
-   * Fetches and instantiates the module `config` names, once; concurrent callers share the same
-   * promise (and the first caller's configuration). After a crash, resolves once the module has
-   * been re-instantiated.
+   * Instantiates the instance (compiling the module `config` names first, once for all
+   * instances); concurrent callers share the same promise.
    */
   initialize(config: ModuleConfig): Promise<void> {
-    if (this.#wrongEngine !== undefined) return Promise.reject(this.#wrongEngine);
-    this.#ready ??= this.#instantiate(config).then(() => this.#check(config)).then(
-      () => {
-        this.#instantiated = true;
-      },
-      (error: unknown) => {
-        this.#ready = undefined;
-        throw error;
-      },
-    );
+    this.#ready ??= this.kind
+      .compiled(config)
+      .then((module) => this.#instantiate(module, config))
+      .then(
+        () => {
+          this.#instantiated = true;
+        },
+        (error: unknown) => {
+          this.#ready = undefined;
+          throw error;
+        },
+      );
     return this.#ready;
   }
 
+  /** Its session is done with it: it leaves the memory accounts, and the collector takes it. */
+  dispose(): void {
+    if (this.kind.threaded) return;
+    this.#disposed = true;
+    this.#instantiated = false;
+  }
+
   /**
-   * Calls into the module. A Rust error becomes an {@link OnnxletError} here; a trap (a
-   * `WebAssembly.RuntimeError`, e.g. a panic or out-of-memory) re-instantiates the module, so
-   * that the next call (which awaits {@link initialize}) works.
+   * Calls into the instance. A Rust error becomes an {@link OnnxletError} here; a trap (a
+   * `WebAssembly.RuntimeError`, e.g. a panic or out-of-memory) ends the instance: the call fails
+   * with `RUNTIME_ERROR`, and whatever lives in the instance (one session) is lost, but no other.
    */
   call<T>(what: string, f: () => T): T {
     try {
       return f();
     } catch (error) {
-      if (error instanceof WebAssembly.RuntimeError && this.threaded) {
-        this.#dead = true;
-        this.#generation++;
-        this.#instantiated = false;
-        this.#ready = Promise.reject(new OnnxletError('RELEASED', 'the multi-threaded module crashed'));
-        this.#ready.catch(() => {});
-        throw new OnnxletError(
-          'RUNTIME_ERROR',
-          `the WebAssembly module crashed while ${what} (${error.message}); the session's worker has stopped and ` +
-            'the session is released (a panic message, if any, is on the console)',
-          { cause: error },
-        );
-      }
-      if (error instanceof WebAssembly.RuntimeError) {
-        this.#generation++;
-        this.#instantiated = false;
-        this.#ready = this.glue.__wbg_reset_state_async().then(() => {
-          this.#instantiated = true;
-        }).catch((cause: unknown) => {
-          this.#ready = undefined;
-          throw new OnnxletError('WASM_LOAD_FAILED', `could not re-instantiate the module after a crash: ${cause}`, {
-            cause,
-          });
-        });
-        throw new OnnxletError(
-          'RUNTIME_ERROR',
-          `the WebAssembly module crashed while ${what} (${error.message}); it has been reset and ` +
-            'sessions created before the crash are released (a panic message, if any, is on the console)',
-          { cause: error },
-        );
-      }
-      throw fromWasmError(error);
-    }
-  }
-
-  /** Fails when the module instantiated holds another engine than the one it was given as. */
-  #check(config: ModuleConfig): void {
-    const expected = this.expected(config);
-    const engine = this.engine;
-    if (expected === undefined || engine === expected) return;
-    this.#wrongEngine = wrongEngine(
-      expected,
-      `it holds the ${engine} engine; the module is instantiated now, so this lasts until the program restarts`,
-    );
-    throw this.#wrongEngine;
-  }
-
-  async #instantiate(config: ModuleConfig): Promise<void> {
-    const code = await this.code(config);
-    const { default: init, initSync } = this.glue;
-    try {
-      if (this.threaded) {
-        // Compiled here, so that the pool's workers instantiate the same module on the same memory.
-        const module = await compile(code);
-        const exports = await init({ module_or_path: module });
-        await threadPool.start?.(module, exports.memory, config.pool);
-        return;
-      }
-      if (typeof document === 'undefined' && !isResponse(code)) {
-        // Outside a page (Node, Deno, Bun, workers), from bytes or a module: compiled off the main
-        // thread, instantiated at once. wasm-bindgen's asynchronous init reads the globals `Request`
-        // and `Response`, which Node defines lazily: the first read loads its fetch implementation
-        // (undici), some 25 ms of a cold start, for a module already in memory.
-        initSync({ module: await compile(code) });
-        return;
-      }
-      await init({ module_or_path: code });
-    } catch (error) {
-      if (error instanceof OnnxletError) throw error;
-      const expected = this.expected(config);
-      // The other engine's module imports what this engine's glue does not give.
-      if (expected !== undefined && error instanceof WebAssembly.LinkError) throw wrongEngine(expected, error.message);
-      const hint = !(error instanceof WebAssembly.CompileError)
-        ? ''
-        : /code generation disallowed/i.test((error as Error).message)
-          ? ' (this runtime compiles no WebAssembly from bytes, as in Cloudflare Workers: import onnxlet_lite_bg.wasm ' +
-            "as a module and hand the WebAssembly.Module over as env.wasm.wasmBinary = { lite }; see " +
-            'docs/api.md#cloudflare-workers)'
-          : config.relaxedSimd === true
-          ? ' (env.wasm.relaxedSimd is true, and this engine may not have relaxed SIMD: leave it unset to choose by WebAssembly.validate)'
-          : ' (onnxlet needs WebAssembly SIMD: Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+)';
+      if (!(error instanceof WebAssembly.RuntimeError)) throw fromWasmError(error);
+      this.#dead = true;
+      this.#generation++;
+      this.#instantiated = false;
+      this.#ready = Promise.reject(new OnnxletError('RELEASED', `the WebAssembly instance crashed while ${what}`));
+      this.#ready.catch(() => {});
+      const lost = this.kind.threaded
+        ? "the session's worker has stopped and the session is released"
+        : 'this session is lost, and other sessions are not affected';
       throw new OnnxletError(
-        'WASM_LOAD_FAILED',
-        `could not instantiate the onnxlet WebAssembly module: ${(error as Error).message}${hint}`,
+        'RUNTIME_ERROR',
+        `the WebAssembly module crashed while ${what} (${error.message}); ${lost} (a panic message, if any, is on the console)`,
         { cause: error },
       );
     }
   }
+
+  async #instantiate(module: WebAssembly.Module, config: ModuleConfig): Promise<void> {
+    const { default: init, initSync } = this.glue;
+    try {
+      if (this.kind.threaded) {
+        // The pool's workers instantiate the same module on the same memory.
+        const exports = await init({ module_or_path: module });
+        await threadPool.start?.(module, exports.memory, config.pool);
+      } else if (typeof document === 'undefined') {
+        // Outside a page (Node, Deno, Bun, workers) at once. wasm-bindgen's asynchronous init
+        // reads the globals `Request` and `Response`, which Node defines lazily: the first read
+        // loads its fetch implementation (undici), some 25 ms of a cold start.
+        initSync({ module });
+      } else {
+        await init({ module_or_path: module });
+      }
+    } catch (error) {
+      throw loadFailure(error, config, this.kind.expected(config));
+    }
+    this.#check(config);
+  }
+
+  /** Fails when the instance holds another engine than the one its code was given as. */
+  #check(config: ModuleConfig): void {
+    const expected = this.kind.expected(config);
+    const engine = this.engine;
+    if (expected === undefined || engine === expected) return;
+    throw this.kind.refuse(
+      wrongEngine(
+        expected,
+        `it holds the ${engine} engine; the module is compiled now, so this lasts until the program restarts`,
+      ),
+    );
+  }
+}
+
+/** The {@link OnnxletError} for a module that did not compile or instantiate. */
+function loadFailure(error: unknown, config: ModuleConfig, expected: EngineName | undefined): OnnxletError {
+  if (error instanceof OnnxletError) return error;
+  // The other engine's module imports what this engine's glue does not give.
+  if (expected !== undefined && error instanceof WebAssembly.LinkError) return wrongEngine(expected, error.message);
+  const hint = !(error instanceof WebAssembly.CompileError)
+    ? ''
+    : /code generation disallowed/i.test((error as Error).message)
+      ? ' (this runtime compiles no WebAssembly from bytes, as in Cloudflare Workers: import onnxlet_lite_bg.wasm ' +
+        "as a module and hand the WebAssembly.Module over as env.wasm.wasmBinary = { lite }; see " +
+        'docs/api.md#cloudflare-workers)'
+      : config.relaxedSimd === true
+        ? ' (env.wasm.relaxedSimd is true, and this engine may not have relaxed SIMD: leave it unset to choose by WebAssembly.validate)'
+        : ' (onnxlet needs WebAssembly SIMD: Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+)';
+  return new OnnxletError(
+    'WASM_LOAD_FAILED',
+    `could not instantiate the onnxlet WebAssembly module: ${(error as Error).message}${hint}`,
+    { cause: error },
+  );
 }
 
 /** The error for a module given as `env.wasm.wasmBinary[expected]` that is not that engine's. */

@@ -31,7 +31,8 @@ export interface OperatorInfo {
 export async function supportedOperators(): Promise<readonly OperatorInfo[]> {
   const byName = new Map<string, { domain: string; name: string; opsets: [number, number] | null; engines: EngineName[] }>();
   const config = resolveConfig();
-  for (const module of sessionModules(config)) {
+  for (const kind of sessionModules(config)) {
+    const module = kind.shared();
     await module.initialize(config);
     const { engine } = module;
     const listed = module.call('listing the operators', () => module.glue.supportedOperators());

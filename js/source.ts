@@ -131,7 +131,7 @@ class ModelWriter {
   }
 
   private resetError(): OnnxletError {
-    return new OnnxletError('RUNTIME_ERROR', `the WebAssembly module was reset while model ${this.label} was loading; create the session again`);
+    return new OnnxletError('RUNTIME_ERROR', `the WebAssembly module crashed while model ${this.label} was loading; create the session again`);
   }
 
   private report(force: boolean): void {

@@ -1,14 +1,14 @@
 // This thread's WebAssembly modules, how their code is obtained, and which of them a session
 // tries, all for a ModuleConfig (js/module-config.ts: which files). Their lifecycle is js/module.ts's.
-import * as liteGlue from '../pkg/lite/onnxlet.js';
-import * as tractGlue from '../pkg/onnxlet.js';
+import { createGlue as liteGlue } from '../pkg/lite/onnxlet.factory.js';
+import { createGlue as tractGlue } from '../pkg/onnxlet.factory.js';
 
 import type { EngineName } from './env.js';
 import { OnnxletError } from './errors.js';
 import { THREADS_BUNDLE } from './flags.js';
 import { readLocalFile } from './local-file.js';
 import { LITE_FILE, type ModuleConfig, expectedEngine, pathsNameOneFile, tractFile, wasmUrl } from './module-config.js';
-import { type ModuleCode, WasmModule } from './module.js';
+import { type ModuleCode, ModuleKind, type WasmModule } from './module.js';
 
 /** The code of the module `file` of `engine`: from `wasmBinary`, a local file, or a fetch. */
 async function wasmCode(config: ModuleConfig, engine: EngineName, file: string): Promise<ModuleCode> {
@@ -35,7 +35,7 @@ async function wasmCode(config: ModuleConfig, engine: EngineName, file: string):
  * The lite module: onnxlet's own interpreter, small and quick to start, for the operators and
  * dtypes most models use.
  */
-export const lite = new WasmModule(
+export const lite = new ModuleKind(
   liteGlue,
   false,
   (config) => wasmCode(config, 'lite', LITE_FILE),
@@ -47,7 +47,7 @@ export const lite = new WasmModule(
  * or in the multi-threaded worker the threads one. Its glue also loads any module given as
  * `env.wasm.wasmBinary`, since it imports what every module imports.
  */
-export const tract = new WasmModule(
+export const tract = new ModuleKind(
   tractGlue,
   THREADS_BUNDLE,
   (config) => wasmCode(config, 'tract', tractFile(config)),
@@ -61,7 +61,7 @@ export const tract = new WasmModule(
  * `.wasm` file gives the module, and in the multi-threaded worker. With `wasmBinary` giving
  * modules by engine, only those given.
  */
-export function sessionModules(config: ModuleConfig): WasmModule[] {
+export function sessionModules(config: ModuleConfig): ModuleKind[] {
   const { build: chosen, given } = config;
   if (THREADS_BUNDLE) return [tract];
   if (given !== undefined && 'one' in given) return [tract];
@@ -93,7 +93,7 @@ export function tractNotGiven({ build, given }: ModuleConfig): string | undefine
   );
 }
 
-/** The modules instantiated in this thread now. */
+/** The module instances alive in this thread now (one per session, and the shared ones). */
 export function instantiatedModules(): WasmModule[] {
-  return [lite, tract].filter((m) => m.instantiated);
+  return [lite, tract].flatMap((kind) => kind.instantiated());
 }

@@ -147,12 +147,10 @@ function buildWasm({ features, file, out, threads = false, lite = false }) {
   ], { env: { ...process.env, ...STD.env, ...(threads ? THREADS.env : {}) } });
   run('wasm-bindgen', [
     '--target', 'web',
-    '--experimental-reset-state-function',
     '--out-dir', out,
     '--out-name', 'onnxlet',
     threads ? join(THREADS.targetDir, 'wasm32-unknown-unknown', 'release', 'onnxlet.wasm') : cargoWasm,
   ]);
-  addAsyncReset(join(out, 'onnxlet.js'), join(out, 'onnxlet.d.ts'));
   // wasm-opt takes minutes on tract: skip it when its input and flags have not changed.
   const input = join(out, 'onnxlet_bg.wasm');
   const stampPath = join(out, 'wasm-opt.stamp');
@@ -219,24 +217,58 @@ function checkSameGlueOf([first, ...others]) {
 }
 
 /**
- * wasm-bindgen's `__wbg_reset_state` re-instantiates the module synchronously, which browsers
- * refuse on the main thread for modules over 8 MB; add an async twin built from the same code.
+ * wasm-bindgen's glue holds one instance in module-level variables. The wrapper gives every
+ * session an instance of its own (so that a crash loses that session alone, and a release returns
+ * its memory), so next to each glue goes `onnxlet.factory.js`: the same code inside a function
+ * that makes a fresh copy. The multi-threaded module has one instance, shared with its pool's
+ * workers (js/threads-worker.ts): its factory returns the glue itself.
  */
-function addAsyncReset(gluePath, typesPath) {
-  const glue = readFileSync(gluePath, 'utf8');
-  const syncInstance = 'wasmInstance = new WebAssembly.Instance(wasmModule, __wbg_get_imports());';
-  const reset = glue.match(/export function __wbg_reset_state \(\) \{[\s\S]*?\n\}\n/)?.[0];
-  if (!reset?.includes(syncInstance)) {
-    throw new Error(`${gluePath}: __wbg_reset_state is not what this build expects (wasm-bindgen changed?)`);
+function writeGlueFactories() {
+  const types = "import type * as Glue from './onnxlet.js';\nexport function createGlue(): typeof Glue;\n";
+  for (const dir of [pkg, join(pkg, 'lite'), join(pkg, 'threads')]) {
+    const gluePath = join(dir, 'onnxlet.js');
+    if (!existsSync(gluePath)) continue;
+    const header = '/* @ts-self-types="./onnxlet.factory.d.ts" */\n// Made by scripts/build.mjs from onnxlet.js (writeGlueFactories): do not edit.\n';
+    let body;
+    if (dir.endsWith('threads')) {
+      body = "import * as glue from './onnxlet.js';\n\n/** The glue itself: the multi-threaded module has one instance. */\nexport function createGlue() {\n  return glue;\n}\n";
+    } else {
+      body = glueFactory(readFileSync(gluePath, 'utf8'), gluePath);
+    }
+    writeIfChanged(join(dir, 'onnxlet.factory.js'), header + body);
+    writeIfChanged(join(dir, 'onnxlet.factory.d.ts'), types);
   }
-  const asyncReset = reset
-    .replace('export function __wbg_reset_state ()', 'export async function __wbg_reset_state_async ()')
-    .replace(syncInstance, 'wasmInstance = await WebAssembly.instantiate(wasmModule, __wbg_get_imports());');
-  writeFileSync(gluePath, `${glue}\n${asyncReset}`);
-  writeFileSync(typesPath, `${readFileSync(typesPath, 'utf8')}\nexport function __wbg_reset_state_async(): Promise<void>;\n`);
+}
+
+/** The glue's code as the body of `createGlue`, which returns what the glue exports. */
+function glueFactory(glue, gluePath) {
+  const names = [];
+  let code = glue.replace(/^\/\* @ts-self-types=.*\*\/\n/, '');
+  if (/^\s*import\b/m.test(code)) throw new Error(`${gluePath} imports other modules: writeGlueFactories cannot wrap it`);
+  code = code.replace(/^export (class|function|async function) ([\w$]+)/gm, (_, kind, name) => {
+    names.push([name, name]);
+    return `${kind} ${name}`;
+  });
+  code = code.replace(/^export \{([^}]*)\};\n/gm, (_, list) => {
+    for (const item of list.split(',')) {
+      const [local, exported = local] = item.trim().split(/\s+as\s+/);
+      names.push([exported, local]);
+    }
+    return '';
+  });
+  if (/^export\b/m.test(code)) throw new Error(`${gluePath} has an export writeGlueFactories does not know`);
+  if (!names.some(([exported]) => exported === 'default')) throw new Error(`${gluePath} has no default export (init)`);
+  const returned = names.map(([exported, local]) => (exported === local ? `    ${local},` : `    ${exported}: ${local},`)).join('\n');
+  const indented = code.replace(/^(?=.)/gm, '  ');
+  return `/** A fresh copy of the glue, for one more instance of the module. */\nexport function createGlue() {\n${indented}\n  return {\n${returned}\n  };\n}\n`;
+}
+
+function writeIfChanged(path, text) {
+  if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileSync(path, text);
 }
 
 async function buildJs() {
+  writeGlueFactories();
   const esbuild = await import('esbuild');
   const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   /** The compile-time constants of one bundle: the script-tag build's, and the threads worker's. */
@@ -280,11 +312,12 @@ async function buildJs() {
     define: define(),
   });
   // The multi-threaded worker: the session worker's code on the threads build's glue (every
-  // import of pkg/onnxlet.js resolves to pkg/threads/onnxlet.js).
+  // import of pkg/onnxlet.js or its factory resolves to pkg/threads/'s).
   const threadsGlue = {
     name: 'threads-glue',
     setup(build) {
       build.onResolve({ filter: /[/\\]pkg[/\\]onnxlet\.js$/ }, () => ({ path: join(pkg, 'threads', 'onnxlet.js') }));
+      build.onResolve({ filter: /[/\\]pkg[/\\]onnxlet\.factory\.js$/ }, () => ({ path: join(pkg, 'threads', 'onnxlet.factory.js') }));
     },
   };
   // Before the threads module's first build (`--module default,lite` on a fresh clone, or

@@ -31,8 +31,9 @@ before(async () => {
 after(() => server.close());
 
 test('every failed or aborted load gives its heap back', async () => {
+  // Every session has an instance of its own: with none open, nothing is counted.
   const baseline = memoryUsage().heapBytes;
-  assert.ok(baseline > 0, 'memoryUsage() reports the module heap');
+  const memoryBaseline = memoryUsage().memoryBytes;
   const size = statSync(magika).size;
   const abortAt = (fraction, url = `${base}/magika`) => {
     const controller = new AbortController();
@@ -56,11 +57,15 @@ test('every failed or aborted load gives its heap back', async () => {
   for (const [name, load] of Object.entries(failures)) {
     await assert.rejects(load(), `${name} did not fail`);
     assert.equal(memoryUsage().heapBytes, baseline, `${name}: the heap did not return to its baseline`);
+    assert.equal(memoryUsage().memoryBytes, memoryBaseline, `${name}: its instance's memory is still counted`);
   }
   const session = await InferenceSession.create(`${base}/magika`);
   assert.ok(memoryUsage().heapBytes > baseline + size / 2, 'a loaded session holds its weights');
+  assert.ok(memoryUsage().memoryBytes > memoryBaseline + size / 2, "the session's memory is counted");
   await session.release();
   assert.equal(memoryUsage().heapBytes, baseline, 'release() gives the session back');
+  // Its instance's whole memory goes with it, not just the heap inside (WebAssembly memory never shrinks).
+  assert.equal(memoryUsage().memoryBytes, memoryBaseline, "release() gives the session's memory back");
 });
 
 test('a load aborted part-way through building the model stops there and gives its heap back', async () => {
