@@ -25,6 +25,8 @@ export interface Backend {
   readonly outputs: readonly WireMetadata[];
   run(feeds: WireValue[], fetches: string[] | undefined): Promise<WireValue[]>;
   release(): Promise<void>;
+  /** Traps the session's instance on purpose, for the tests of what a crash does. */
+  crash(): Promise<void>;
 }
 
 /**
@@ -255,6 +257,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions, 
     outputs: call('describing the outputs', (s) => s.outputs()),
     // A live session's module is instantiated: the run reads the feeds before the first await.
     run: async (feeds, fetches) => call('running the model', (s) => s.run(feeds, fetches)),
+    crash: async () => call('crashing on purpose (a test hook)', (s) => s.crashForTests()),
     async release() {
       const [s, m] = [session, owner];
       if (s !== undefined && m !== undefined && generation === m.generation) s.free();

@@ -188,6 +188,14 @@ export class InferenceSession {
     return result;
   }
 
+  /**
+   * @internal Traps the WebAssembly instance this session runs in, on purpose: the tests of what
+   * a crash does call it, since no model is known to crash the module. Not public API.
+   */
+  [Symbol.for('onnxlet.crashForTests')](): Promise<void> {
+    return this.#backend.crash();
+  }
+
   /** Frees the model's memory (and stops its worker). Further calls reject with `RELEASED`. */
   async release(): Promise<void> {
     await this.#backend.release();

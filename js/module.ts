@@ -183,15 +183,15 @@ export class WasmModule {
   }
 
   /**
-   * Calls into the instance. A Rust error becomes an {@link OnnxletError} here; a trap (a
-   * `WebAssembly.RuntimeError`, e.g. a panic or out-of-memory) ends the instance: the call fails
+   * Calls into the instance. A Rust error becomes an {@link OnnxletError} here; a trap (a panic,
+   * out of memory, the stack exhausted: see {@link isTrap}) ends the instance: the call fails
    * with `RUNTIME_ERROR`, and whatever lives in the instance (one session) is lost, but no other.
    */
   call<T>(what: string, f: () => T): T {
     try {
       return f();
     } catch (error) {
-      if (!(error instanceof WebAssembly.RuntimeError)) throw fromWasmError(error);
+      if (!isTrap(error)) throw fromWasmError(error);
       this.#dead = true;
       this.#generation++;
       this.#instantiated = false;
@@ -202,7 +202,7 @@ export class WasmModule {
         : 'this session is lost, and other sessions are not affected';
       throw new OnnxletError(
         'RUNTIME_ERROR',
-        `the WebAssembly module crashed while ${what} (${error.message}); ${lost} (a panic message, if any, is on the console)`,
+        `the WebAssembly module crashed while ${what} (${(error as Error).message}); ${lost} (a panic message, if any, is on the console)`,
         { cause: error },
       );
     }
@@ -241,6 +241,20 @@ export class WasmModule {
       ),
     );
   }
+}
+
+/**
+ * Whether `error`, thrown by a call into an instance, left it in an unknown state: a trap (a
+ * panic, out of memory), or the stack exhausted part-way through Rust code (a `RangeError` in
+ * V8 and JavaScriptCore, an `InternalError` in SpiderMonkey).
+ */
+function isTrap(error: unknown): boolean {
+  if (error instanceof WebAssembly.RuntimeError) return true;
+  if (!(error instanceof Error)) return false;
+  return (
+    (error instanceof RangeError && /call stack/i.test(error.message)) ||
+    (error.name === 'InternalError' && /recursion/i.test(error.message))
+  );
 }
 
 /** The {@link OnnxletError} for a module that did not compile or instantiate. */

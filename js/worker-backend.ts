@@ -170,6 +170,10 @@ export async function workerBackend(
       if (reply.type !== 'ran') throw new OnnxletError('RUNTIME_ERROR', `unexpected worker reply ${reply.type}`);
       return reply.outputs;
     },
+    async crash() {
+      if (released) throw new OnnxletError('RELEASED', 'this session has been released');
+      await call({ type: 'crash' }).reply;
+    },
     async release() {
       if (released) return;
       await call({ type: 'release' }).reply.catch(() => {});

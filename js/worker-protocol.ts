@@ -24,7 +24,9 @@ export type WorkerRequest =
     }
   | { id: number; type: 'abort' }
   | { id: number; type: 'run'; feeds: WireValue[]; fetches: string[] | undefined }
-  | { id: number; type: 'release' };
+  | { id: number; type: 'release' }
+  /** The tests of what a crash does: trap the session's instance (InferenceSession's crash hook). */
+  | { id: number; type: 'crash' };
 
 /** An error as it crosses the worker boundary. */
 export interface WireError {

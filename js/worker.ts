@@ -44,6 +44,10 @@ async function handle(request: WorkerRequest): Promise<void> {
       scope.postMessage({ id, type: 'ran', outputs }, buffersOf(outputs));
       return;
     }
+    case 'crash':
+      if (!backend) throw new OnnxletError('RELEASED', 'this session has been released');
+      await backend.crash();
+      return;
     case 'release':
       await backend?.release();
       backend = undefined;

@@ -263,6 +263,14 @@ impl WasmSession {
             .map_err(into_error)
     }
 
+    /// Traps on purpose, for the tests of what a crash does (js/module.ts: the session's
+    /// instance ends, and no other): no model is known to crash the module any more. Reached
+    /// only through the wrapper's `Symbol.for('onnxlet.crashForTests')`; not public API.
+    #[wasm_bindgen(js_name = crashForTests)]
+    pub fn crash_for_tests(&self) {
+        core::arch::wasm32::unreachable()
+    }
+
     /// `[{ name, type, shape }]` for every model input.
     #[wasm_bindgen(unchecked_return_type = "WireMetadata[]")]
     pub fn inputs(&self) -> Result<JsValue, JsValue> {
