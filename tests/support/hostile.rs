@@ -277,6 +277,12 @@ pub fn cases() -> Vec<Case> {
             Error("pads"),
         ),
         case(
+            "maxpool_with_pads_of_2_31_1",
+            "bad_maxpool",
+            x(&[1, 1, 4, 4]),
+            Error("2147483647"),
+        ),
+        case(
             "averagepool_with_strides_for_four_axes_of_two",
             "bad_averagepool",
             x(&[1, 1, 4, 4]),
