@@ -43,7 +43,10 @@ export function wildTable(measured, runtimes) {
     if (r === undefined) return '';
     if (r.failed) return `fails (${r.failed.replaceAll('|', '\\|')})`;
     const without = r.skipped ? ` (without ${r.skipped.join(', ')})` : '';
-    return `${r.engine}, ${r.error.toExponential(1)}, ${r.ms.toFixed(r.ms < 10 ? 2 : 1)} ms${without}`;
+    // A result that is not a finite number (a mismatch, or strings before they were compared) is
+    // null in the JSON.
+    const error = typeof r.error === 'number' && Number.isFinite(r.error) ? r.error.toExponential(1) : '**mismatch or not compared**';
+    return `${r.engine}, ${error}, ${r.ms.toFixed(r.ms < 10 ? 2 : 1)} ms${without}`;
   };
   const ratio = (a, b) => (a?.ms && b?.ms ? `${(a.ms / b.ms).toFixed(2)}` : '—');
   const hasOrt = runtimes.includes('ort');
