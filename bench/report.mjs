@@ -85,6 +85,7 @@ function wildSection(wild) {
       `model and runtime, ${wild.runs} timed runs after 2 untimed. Error is the largest |Δ| ÷ the largest |reference| ` +
       'against onnxruntime (Python). "auto" is onnxlet\'s default routing.',
     '',
+    ...(wild.note ? [`Note: ${wild.note}.`, ''] : []),
     wildTable(wild.models, wild.runtimes),
     '',
     '| model | what it is |',
