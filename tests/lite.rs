@@ -266,7 +266,7 @@ fn a_small_memory_budget_refuses_a_run_and_a_large_one_runs_it() {
 }
 
 /// A few hundred bytes of ConstantOfShape and Transpose would fold into 2 GB at load: the lite
-/// engine folds only within an allowance (64 MiB, or twice the weights), so loading allocates
+/// engine folds only within an allowance (512 MiB a fold, or twice the weights), so loading allocates
 /// next to nothing and the run, under its memory budget, refuses the 1 GB constant by name.
 #[test]
 fn a_constant_folding_bomb_is_computed_at_run_time_under_the_budget() {

@@ -245,9 +245,13 @@ impl Checked {
     }
 }
 
-/// The heap a load may take to fold constants, at least: more if the model's weights are larger
-/// (twice their size), so that a model whose folded weights are big still folds them.
-const FOLD_ALLOWANCE: usize = 64 << 20;
+/// The heap one constant fold at load may take, at least: more if the model's weights are larger
+/// (twice their size), so that a model whose folded weights are big still folds them. 512 MiB
+/// folds the 151 MB fully connected weights that the `onnx` package's light models (alexnet,
+/// zfnet512) compute with ConstantOfShape; at 64 MiB they were filled and packed again at every
+/// run (4x onnxruntime-web). What all folds take together stays within the session's memory
+/// budget, or the default budget (2 GiB): a few bytes cannot make a load of more.
+const FOLD_ALLOWANCE: usize = 512 << 20;
 
 /// The element types the lite engine computes with (float16 as float32).
 const LITE_DTYPES: [DType; 8] = [
@@ -509,14 +513,14 @@ impl Graph {
             };
             let constant = slots.iter().all(|s| !matches!(s, Some(Slot::Value(_))));
             if constant {
-                // Computed once, here, within an allowance proportional to the model's weights:
-                // an output beyond it (a few bytes of ConstantOfShape that expand to gigabytes)
-                // is computed when the model runs, under the session's memory budget, so that
-                // loading stays linear in the model's size.
+                // Computed once, here, within an allowance (see FOLD_ALLOWANCE) and the memory
+                // budget: an output beyond them (a few bytes of ConstantOfShape that expand to
+                // gigabytes) is computed when the model runs, under the session's budget.
                 let all: Vec<usize> = (0..slots.len()).collect();
                 let limit = memory::heap_usage()
                     .allocated
-                    .saturating_add(fold_allowance);
+                    .saturating_add(fold_allowance)
+                    .min(memory::budget().unwrap_or(memory::DEFAULT_MAX_MEMORY_BYTES));
                 match memory::with_budget(limit, || op.run(&ctx_consts(&slots, &all))) {
                     Ok(results) => {
                         for (name, t) in node.output.iter().zip(results) {
