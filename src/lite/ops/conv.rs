@@ -270,6 +270,66 @@ fn kernel(a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
     [row(c00, c01), row(c10, c11), row(c20, c21), row(c30, c31)]
 }
 
+/// The first `R` rows of [`kernel`]'s tile, for the last row panel of an A whose rows do not
+/// fill it: a batch of one (a fully connected layer, a decoder's step) computes one row, not four.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn kernel_rows<const R: usize>(a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
+    let mut acc = [[0f32; NR]; MR];
+    for (av, bv) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        for (row, &x) in acc.iter_mut().zip(av).take(R) {
+            for (o, &y) in row.iter_mut().zip(bv) {
+                *o += x * y;
+            }
+        }
+    }
+    acc
+}
+
+/// The same on wasm SIMD: `R` rows of two accumulators.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn kernel_rows<const R: usize>(a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
+    use std::arch::wasm32::*;
+    let z = f32x4_splat(0.0);
+    let mut c = [[z; 2]; R];
+    for (av, bv) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        // SAFETY: `bv` has exactly 8 floats (chunks_exact), read as two unaligned vectors.
+        let (b0, b1) = unsafe {
+            let p = bv.as_ptr() as *const v128;
+            (p.read_unaligned(), p.add(1).read_unaligned())
+        };
+        for (cr, &x) in c.iter_mut().zip(av) {
+            let s = f32x4_splat(x);
+            cr[0] = f32x4_add(cr[0], f32x4_mul(s, b0));
+            cr[1] = f32x4_add(cr[1], f32x4_mul(s, b1));
+        }
+    }
+    let mut acc = [[0f32; NR]; MR];
+    for (row, cr) in acc.iter_mut().zip(&c) {
+        let mut lanes = [0f32; NR];
+        // SAFETY: two vectors of four floats written into eight.
+        unsafe {
+            let p = lanes.as_mut_ptr() as *mut v128;
+            p.write_unaligned(cr[0]);
+            p.add(1).write_unaligned(cr[1]);
+        }
+        *row = lanes;
+    }
+    acc
+}
+
+/// One tile of `mr` rows: the full kernel, or one that skips the rows past `mr`.
+#[inline(always)]
+fn tile(a: &[f32], b: &[f32], mr: usize) -> [[f32; NR]; MR] {
+    match mr {
+        1 => kernel_rows::<1>(a, b),
+        2 => kernel_rows::<2>(a, b),
+        3 => kernel_rows::<3>(a, b),
+        _ => kernel(a, b),
+    }
+}
+
 /// What is applied as tiles are stored: biases (empty or full length) and an activation.
 struct Epi<'a> {
     row_bias: &'a [f32],
@@ -323,8 +383,8 @@ fn gemm(
                     let ap = a_blk
                         .get(i * kcl * MR..(i + 1) * kcl * MR)
                         .ok_or_else(internal)?;
-                    let acc = kernel(ap, bp);
                     let (i0, mr) = (i * MR, MR.min(m - i * MR));
+                    let acc = tile(ap, bp, mr);
                     let keep = !first || accumulate;
                     for (r, accr) in acc.iter().enumerate().take(mr) {
                         let rb = if first {
