@@ -561,18 +561,25 @@ struct Conv {
     dw: Vec<f32>,
 }
 
+/// `group` as a usize when it is at least 1 and divides `n` (a count of channels, at least 1).
+fn positive_divisor(group: i64, n: usize) -> Option<usize> {
+    usize::try_from(group)
+        .ok()
+        .filter(|&g| g >= 1 && g <= n.max(1) && n.is_multiple_of(g))
+}
+
 fn build_conv(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
     let wt = ctx.const_input(1, "weights")?;
     let w = f32s(wt, "W")?;
     let geo = read_geo(ctx, &wt.shape)?;
     let group = ctx.int("group", 1);
     let m = wt.shape[0];
-    if group < 1 || group as usize > m.max(1) || m % group as usize != 0 {
+    // Checked as a usize, not cast to one: on wasm32 a group of 2^62 became 0.
+    let Some(group) = positive_divisor(group, m) else {
         return Err(format!(
             "group {group} does not divide the {m} output channels of the weights"
         ));
-    }
-    let group = group as usize;
+    };
     let (mg, cg) = (m / group, wt.shape[1]);
     let k = cg * geo.kernel[0] * geo.kernel[1];
     let bias = if ctx.given(2) {
@@ -941,12 +948,11 @@ fn build_conv_transpose(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
     let geo = read_geo(ctx, &wt.shape)?;
     let group = ctx.int("group", 1);
     let c = wt.shape[0];
-    if group < 1 || group as usize > c.max(1) || c % group as usize != 0 {
+    let Some(group) = positive_divisor(group, c) else {
         return Err(format!(
             "group {group} does not divide the {c} input channels of the weights"
         ));
-    }
-    let group = group as usize;
+    };
     let (cg, mg) = (c / group, wt.shape[1]);
     let m = mg * group;
     let rows = mg * geo.kernel[0] * geo.kernel[1];
