@@ -86,10 +86,11 @@ function buildTree(dest) {
 }
 
 /**
- * Files that are not part of a tree: the stamp, and a crate's Cargo.lock (written by `cargo test`
- * in the crate: scripts/test.mjs runs tract-core's and tract-data's own tests there).
+ * Files that are not part of a tree: the stamp, and a crate's Cargo.lock and target/ (written by
+ * `cargo test` in the crate: scripts/test.mjs runs tract-core's and tract-data's own tests there,
+ * with its target elsewhere; a bare `cargo test` there put 890 MB of build output in a patch).
  */
-const generated = (f) => f === '.stamp' || /^[^/]+\/Cargo\.lock$/.test(f);
+const generated = (f) => f === '.stamp' || /^[^/]+\/(Cargo\.lock$|target(\/|$))/.test(f);
 
 /** Differences between two trees: [relative path, 'changed' | 'only in a' | 'only in b']. */
 function compareTrees(a, b) {
