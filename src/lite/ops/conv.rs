@@ -4,9 +4,11 @@
 //! (both cut in blocks of `KC` along k), one 4x8 tile of outputs at a time held in registers.
 //! Weights are packed at load. A bias (per row or per column) and an activation (Relu, Clip,
 //! LeakyRelu) are applied as each tile is stored. Conv goes through im2col (not for 1x1 kernels
-//! of stride 1 without padding) on chunks of output pixels; a depthwise Conv has its own loop.
+//! of stride 1 without padding) on chunks of output pixels, written straight in B's packed
+//! layout; a depthwise Conv has its own loops (3x3 and 5x5 kernels four outputs at a time).
 
 use super::super::tensor::{alloc_len, broadcast, volume, OpResult, Tensor, MAX_ELEMENTS};
+use super::simd::F4;
 use super::{f32s, input, Builder, NodeCtx, Op};
 
 pub(super) const OPS: &[(&str, Builder)] = &[
@@ -36,10 +38,17 @@ struct Act {
 }
 
 impl Act {
+    /// Comparisons rather than `f32::max`/`min`, which wasm lowers to calls to `fmaxf`/`fminf`
+    /// (to ignore NaN); here a NaN passes through, as in the unfused operators.
     #[inline(always)]
     fn apply(self, v: f32) -> f32 {
         let v = if v < 0.0 { v * self.alpha } else { v };
-        v.max(self.lo).min(self.hi)
+        let v = if v < self.lo { self.lo } else { v };
+        if v > self.hi {
+            self.hi
+        } else {
+            v
+        }
     }
 }
 
@@ -173,26 +182,31 @@ fn pack(
             ));
         }
     }
-    let mut out = Vec::with_capacity(len);
+    let mut out = vec![0f32; len];
+    let mut at = 0;
     for k0 in (0..k).step_by(KC) {
         let kcl = KC.min(k - k0);
         for p in 0..panels {
             let full = p * w + w <= count;
             for kk in k0..k0 + kcl {
                 let base = off + kk * ks + p * w * is;
-                if full && is == 1 {
-                    if let Some(s) = src.get(base..base + w) {
-                        out.extend_from_slice(s);
+                let dst = &mut out[at..at + w];
+                at += w;
+                if full && is == 1 && w == NR {
+                    // A fixed-size copy: inlined as two vector moves, not a call to memcpy.
+                    if let (Some(s), Ok(d)) = (
+                        src.get(base..base + NR)
+                            .and_then(|s| <&[f32; NR]>::try_from(s).ok()),
+                        <&mut [f32; NR]>::try_from(&mut *dst),
+                    ) {
+                        *d = *s;
                         continue;
                     }
                 }
-                for l in 0..w {
-                    let v = if p * w + l < count {
-                        src.get(base + l * is).copied().unwrap_or(0.0)
-                    } else {
-                        0.0
-                    };
-                    out.push(v);
+                for (l, d) in dst.iter_mut().enumerate() {
+                    if p * w + l < count {
+                        *d = src.get(base + l * is).copied().unwrap_or(0.0);
+                    }
                 }
             }
         }
@@ -330,6 +344,60 @@ fn tile(a: &[f32], b: &[f32], mr: usize) -> [[f32; NR]; MR] {
     }
 }
 
+/// Stores one row of a tile: `dst = acc + cb + rb (+ dst when keep)`, then the activation.
+#[inline(always)]
+fn store_row(
+    dst: &mut [f32],
+    acc: &[f32; NR],
+    cb: &[f32; NR],
+    rb: f32,
+    keep: bool,
+    act: Option<Act>,
+) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if let Ok(d) = <&mut [f32; NR]>::try_from(&mut *dst) {
+        use std::arch::wasm32::*;
+        // SAFETY: every pointer is to an array of exactly 8 floats, read or written as two
+        // unaligned vectors.
+        unsafe {
+            let (pa, pc, pd) = (
+                acc.as_ptr() as *const v128,
+                cb.as_ptr() as *const v128,
+                d.as_mut_ptr() as *mut v128,
+            );
+            let r = f32x4_splat(rb);
+            for h in 0..2 {
+                let mut v = f32x4_add(
+                    f32x4_add(pa.add(h).read_unaligned(), pc.add(h).read_unaligned()),
+                    r,
+                );
+                if keep {
+                    v = f32x4_add(v, pd.add(h).read_unaligned());
+                }
+                if let Some(a) = act {
+                    let neg = f32x4_lt(v, f32x4_splat(0.0));
+                    v = v128_bitselect(f32x4_mul(v, f32x4_splat(a.alpha)), v, neg);
+                    // pmax(v, lo) is `v < lo ? lo : v` and pmin(v, hi) `hi < v ? hi : v`: a NaN
+                    // passes through, as in `Act::apply`.
+                    v = f32x4_pmin(f32x4_pmax(v, f32x4_splat(a.lo)), f32x4_splat(a.hi));
+                }
+                pd.add(h).write_unaligned(v);
+            }
+        }
+        return;
+    }
+    for ((d, &a), &b) in dst.iter_mut().zip(acc).zip(cb) {
+        let mut v = a + b + rb;
+        if keep {
+            v += *d;
+        }
+        if let Some(act) = act {
+            v = act.apply(v);
+        }
+        *d = v;
+    }
+}
+
 /// What is applied as tiles are stored: biases (empty or full length) and an activation.
 struct Epi<'a> {
     row_bias: &'a [f32],
@@ -386,6 +454,7 @@ fn gemm(
                     let (i0, mr) = (i * MR, MR.min(m - i * MR));
                     let acc = tile(ap, bp, mr);
                     let keep = !first || accumulate;
+                    let act = if last { epi.act } else { None };
                     for (r, accr) in acc.iter().enumerate().take(mr) {
                         let rb = if first {
                             epi.row_bias.get(i0 + r).copied().unwrap_or(0.0)
@@ -394,18 +463,7 @@ fn gemm(
                         };
                         let at = (i0 + r) * ldc + j0;
                         let dst = c.get_mut(at..at + nr).ok_or_else(internal)?;
-                        for ((d, &a), &b) in dst.iter_mut().zip(accr).zip(&cb) {
-                            let mut v = a + b + rb;
-                            if keep {
-                                v += *d;
-                            }
-                            if last {
-                                if let Some(act) = epi.act {
-                                    v = act.apply(v);
-                                }
-                            }
-                            *d = v;
-                        }
+                        store_row(dst, accr, &cb, rb, keep, act);
                     }
                 }
             }
@@ -644,10 +702,73 @@ impl Conv {
     }
 }
 
-/// Writes rows `kk` (channel, ky, kx) by columns `p0..p0 + nc` (output pixels) of the im2col
-/// matrix of one group's input `x` (cg x h x w) into `col` (row-major, nc columns).
+/// Fills `row` with row (ky, kx) of the im2col matrix of one input channel `xc` (h x w), for
+/// output pixels `p0..p0 + row.len()`: `row[i]` is `xc[iy][ix]` at the input position the
+/// kernel tap (ky, kx) reads for pixel `p0 + i`, zero in the padding.
 #[allow(clippy::too_many_arguments)]
-fn im2col(
+fn im2col_row(
+    xc: &[f32],
+    hw: [usize; 2],
+    geo: &Geo,
+    pad: [i64; 2],
+    tap: [usize; 2],
+    ow: usize,
+    p0: usize,
+    row: &mut [f32],
+) {
+    let (h, w) = (hw[0] as i64, hw[1] as i64);
+    let (sy, sx) = (geo.strides[0], geo.strides[1]);
+    let off = tap[1] as i64 * geo.dil[1] - pad[1];
+    let nc = row.len();
+    let (mut p, mut at) = (p0, 0);
+    while at < nc {
+        let (oy, ox0) = (p / ow, p % ow);
+        let seg = (ow - ox0).min(nc - at);
+        let dst = &mut row[at..at + seg];
+        at += seg;
+        p += seg;
+        let iy = oy as i64 * sy - pad[0] + tap[0] as i64 * geo.dil[0];
+        if iy < 0 || iy >= h {
+            dst.fill(0.0);
+            continue;
+        }
+        let src = xc
+            .get(iy as usize * hw[1]..(iy as usize + 1) * hw[1])
+            .unwrap_or(&[]);
+        // Output columns ox whose input column ox * sx + off is in [0, w), within the segment.
+        let (a, b) = (ox0 as i64, (ox0 + seg) as i64);
+        let lo = if off >= 0 { 0 } else { (-off + sx - 1) / sx }.clamp(a, b);
+        let hi = if w - off <= 0 {
+            0
+        } else {
+            (w - off - 1) / sx + 1
+        }
+        .clamp(lo, b);
+        let (l, hh) = ((lo - a) as usize, (hi - a) as usize);
+        dst[..l].fill(0.0);
+        dst[hh..].fill(0.0);
+        let start = (lo * sx + off) as usize;
+        let valid = &mut dst[l..hh];
+        if sx == 1 {
+            match src.get(start..start + valid.len()) {
+                Some(s) => valid.copy_from_slice(s),
+                None => valid.fill(0.0),
+            }
+        } else {
+            let s = src.get(start..).unwrap_or(&[]);
+            for (d, &v) in valid.iter_mut().zip(s.iter().step_by(sx as usize)) {
+                *d = v;
+            }
+        }
+    }
+}
+
+/// Writes the im2col matrix of one group's input `x` (cg x h x w), rows `kk` (channel, ky, kx)
+/// by columns `p0..p0 + nc` (output pixels), into `out` packed as `pack_b` packs a k x nc
+/// matrix, one row at a time through `row` (nc floats, in cache): no k x nc matrix is built.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn im2col_packed(
     x: &[f32],
     cg: usize,
     hw: [usize; 2],
@@ -655,44 +776,36 @@ fn im2col(
     pad: [i64; 2],
     ow: usize,
     p0: usize,
-    nc: usize,
-    col: &mut [f32],
+    row: &mut [f32],
+    out: &mut [f32],
 ) {
     let [kh, kw] = geo.kernel;
-    let (h, w) = (hw[0] as i64, hw[1]);
-    let mut rows = col.chunks_exact_mut(nc.max(1));
-    for c in 0..cg {
-        let xc = x.get(c * hw[0] * w..(c + 1) * hw[0] * w).unwrap_or(&[]);
-        for ky in 0..kh {
-            for kx in 0..kw {
-                let Some(row) = rows.next() else { return };
-                let mut p = p0;
-                let mut at = 0;
-                while at < nc {
-                    let (oy, ox0) = (p / ow, p % ow);
-                    let seg = (ow - ox0).min(nc - at);
-                    let dst = &mut row[at..at + seg];
-                    let iy = oy as i64 * geo.strides[0] - pad[0] + ky as i64 * geo.dil[0];
-                    if iy < 0 || iy >= h {
-                        dst.fill(0.0);
-                    } else {
-                        let src = xc
-                            .get(iy as usize * w..(iy as usize + 1) * w)
-                            .unwrap_or(&[]);
-                        let s = geo.strides[1];
-                        let mut ix = ox0 as i64 * s - pad[1] + kx as i64 * geo.dil[1];
-                        for d in dst.iter_mut() {
-                            *d = if ix >= 0 {
-                                src.get(ix as usize).copied().unwrap_or(0.0)
-                            } else {
-                                0.0
-                            };
-                            ix += s;
-                        }
-                    }
-                    at += seg;
-                    p += seg;
+    let k = cg * kh * kw;
+    let nc = row.len();
+    let np = nc.div_ceil(NR);
+    let isz = hw[0] * hw[1];
+    for kk in 0..k {
+        let (c, ky, kx) = (kk / (kh * kw), (kk / kw) % kh, kk % kw);
+        let xc = x.get(c * isz..(c + 1) * isz).unwrap_or(&[]);
+        im2col_row(xc, hw, geo, pad, [ky, kx], ow, p0, row);
+        let k0 = kk / KC * KC;
+        let kcl = KC.min(k - k0);
+        let base = k0 * np * NR + (kk - k0) * NR;
+        for (p, chunk) in row.chunks(NR).enumerate() {
+            let at = base + p * kcl * NR;
+            let Some(dst) = out.get_mut(at..at + NR) else {
+                return;
+            };
+            match (
+                <&[f32; NR]>::try_from(chunk),
+                <&mut [f32; NR]>::try_from(dst),
+            ) {
+                (Ok(s), Ok(d)) => *d = *s,
+                (_, Ok(d)) => {
+                    d.fill(0.0);
+                    d[..chunk.len()].copy_from_slice(chunk);
                 }
+                _ => {}
             }
         }
     }
@@ -728,10 +841,14 @@ impl Op for Conv {
         } else {
             ((COL_BUDGET / k.max(1)).max(64).div_ceil(NR) * NR).min(osz)
         };
-        let mut col = if pointwise || !self.dw.is_empty() {
-            vec![]
+        let (mut row, mut packed) = if pointwise || !self.dw.is_empty() {
+            (vec![], vec![])
         } else {
-            vec![0f32; alloc_len::<f32>(&[k, nc_max])?]
+            let panels = nc_max.div_ceil(NR);
+            (
+                vec![0f32; nc_max],
+                vec![0f32; alloc_len::<f32>(&[panels, NR, k])?],
+            )
         };
         for b in 0..n {
             for g in 0..self.group {
@@ -753,14 +870,14 @@ impl Op for Conv {
                 let wp = self.w.get(g).ok_or("internal: missing packed weights")?;
                 for p0 in (0..osz).step_by(nc_max) {
                     let nc = nc_max.min(osz - p0);
-                    let pb = if pointwise {
-                        pack_b(xg, p0, k, nc, isz, 1)?
+                    if pointwise {
+                        let pb = pack_b(xg, p0, k, nc, isz, 1)?;
+                        gemm(wp, &pb, mg, nc, k, &mut og[p0..], osz, false, &epi)?;
                     } else {
-                        let cols = &mut col[..k * nc];
-                        im2col(xg, cg, hw, geo, pad, ow, p0, nc, cols);
-                        pack_b(cols, 0, k, nc, nc, 1)?
-                    };
-                    gemm(wp, &pb, mg, nc, k, &mut og[p0..], osz, false, &epi)?;
+                        let pb = &mut packed[..nc.div_ceil(NR) * NR * k];
+                        im2col_packed(xg, cg, hw, geo, pad, ow, p0, &mut row[..nc], pb);
+                        gemm(wp, pb, mg, nc, k, &mut og[p0..], osz, false, &epi)?;
+                    }
                 }
             }
         }
@@ -857,9 +974,229 @@ fn scale_packed_rows(p: &mut [f32], m: usize, k: usize, s: &[f32]) {
     }
 }
 
+/// A depthwise Conv's input plane, its size, its begin pads, the output size and the group.
+type DwArgs<'a> = (&'a [f32], [usize; 2], [i64; 2], [usize; 2], usize);
+
+/// The widest output rows a depthwise Conv computes through a padded copy of its input.
+const NARROW: usize = 32;
+
 impl Conv {
     /// One input channel per group: each output channel is a direct 2-D correlation.
+    #[inline(never)]
     fn depthwise(
+        &self,
+        xg: &[f32],
+        hw: [usize; 2],
+        pad: [i64; 2],
+        ohw: [usize; 2],
+        g: usize,
+        og: &mut [f32],
+    ) {
+        let geo = &self.geo;
+        let square = geo.dil == [1, 1] && geo.kernel[0] == geo.kernel[1];
+        // Narrow rows (where the borders are a large part) through a padded copy.
+        let narrow = ohw[1] <= NARROW;
+        let a = (xg, hw, pad, ohw, g);
+        let done = match (square, geo.kernel[0], geo.strides[1], narrow) {
+            (true, 3, 1, true) => self.depthwise_k::<3, 1>(a, og),
+            (true, 3, 2, true) => self.depthwise_k::<3, 2>(a, og),
+            (true, 5, 1, true) => self.depthwise_k::<5, 1>(a, og),
+            (true, 5, 2, true) => self.depthwise_k::<5, 2>(a, og),
+            (true, 3, 1, false) => self.depthwise_k_in_place::<3, 1>(a, og),
+            (true, 3, 2, false) => self.depthwise_k_in_place::<3, 2>(a, og),
+            (true, 5, 1, false) => self.depthwise_k_in_place::<5, 1>(a, og),
+            (true, 5, 2, false) => self.depthwise_k_in_place::<5, 2>(a, og),
+            _ => false,
+        };
+        if !done {
+            self.depthwise_any(xg, hw, pad, ohw, g, og);
+        }
+    }
+
+    /// A K x K depthwise kernel of dilation 1 and column stride SX (1 or 2), or false when the
+    /// padded plane would be far larger than the input and output. The group's input
+    /// channel is first copied into a zero-padded plane wide enough for whole blocks of four
+    /// outputs, so every output is summed over its K x K taps in registers, four at a time,
+    /// with no test at the borders.
+    fn depthwise_k<const K: usize, const SX: usize>(
+        &self,
+        (xg, hw, pad, ohw, g): DwArgs,
+        og: &mut [f32],
+    ) -> bool {
+        let [h, w] = hw;
+        let [oh, ow] = ohw;
+        let sy = self.geo.strides[0] as usize;
+        // Pads are at least 0 (checked when the attributes are read).
+        let [pt, pl] = pad.map(|p| p.max(0) as usize);
+        let ow4 = ow.div_ceil(4) * 4;
+        // Floats a block of four outputs reads from one padded row.
+        let span = if SX == 1 { K + 3 } else { K + 7 };
+        let wp = ((ow4 - 1) * SX + span).max(pl + w);
+        let hp = ((oh.max(1) - 1) * sy + K).max(pt + h);
+        // Pads or strides far larger than the planes (hostile ones) make the padded plane
+        // huge: the plain loop needs no copy.
+        let plain = 2 * (h * w + oh * ow) + 4096;
+        if hp.checked_mul(wp).is_none_or(|n| n > plain) {
+            return false;
+        }
+        let mut padded = vec![0f32; hp * wp];
+        for (y, src) in xg.chunks_exact(w.max(1)).take(h).enumerate() {
+            if let Some(d) = padded.get_mut((pt + y) * wp + pl..(pt + y) * wp + pl + w) {
+                d.copy_from_slice(src);
+            }
+        }
+        let mg = self.mg();
+        for j in 0..mg {
+            let o = g * mg + j;
+            let wk = self.dw.get(o * K * K..(o + 1) * K * K).unwrap_or(&[]);
+            let wv: [[F4; K]; K] = std::array::from_fn(|ky| {
+                std::array::from_fn(|kx| F4::splat(wk.get(ky * K + kx).copied().unwrap_or(0.0)))
+            });
+            let bias = self.bias.get(o).copied().unwrap_or(0.0);
+            let plane = &mut og[j * oh * ow..(j + 1) * oh * ow];
+            for (oy, orow) in plane.chunks_exact_mut(ow.max(1)).enumerate() {
+                let rows: [&[f32]; K] = std::array::from_fn(|ky| {
+                    let y = oy * sy + ky;
+                    padded.get(y * wp..(y + 1) * wp).unwrap_or(&[])
+                });
+                for ox in (0..ow).step_by(4) {
+                    let ix = ox * SX;
+                    let mut acc = F4::splat(bias);
+                    for (src, wr) in rows.iter().zip(&wv) {
+                        let Some(win) = src.get(ix..ix + span) else {
+                            continue;
+                        };
+                        for (kx, &wt) in wr.iter().enumerate() {
+                            let v = if SX == 1 {
+                                win.get(kx..kx + 4)
+                                    .and_then(|s| <&[f32; 4]>::try_from(s).ok())
+                                    .map(F4::load)
+                            } else {
+                                win.get(kx..kx + 8)
+                                    .and_then(|s| <&[f32; 8]>::try_from(s).ok())
+                                    .map(F4::evens)
+                            };
+                            if let Some(v) = v {
+                                acc = acc.add(wt.mul(v));
+                            }
+                        }
+                    }
+                    match orow
+                        .get_mut(ox..ox + 4)
+                        .and_then(|d| <&mut [f32; 4]>::try_from(d).ok())
+                    {
+                        Some(d) => acc.store(d),
+                        None => {
+                            let lanes = acc.lanes();
+                            let rest = orow.get_mut(ox..).unwrap_or(&mut []);
+                            rest.copy_from_slice(&lanes[..rest.len()]);
+                        }
+                    }
+                }
+                apply_act(self.act, orow);
+            }
+        }
+        true
+    }
+
+    /// A K x K depthwise kernel of dilation 1 and column stride SX (1 or 2), read in place:
+    /// four outputs at a time where every tap of the four reads inside the row, one at a time
+    /// at the borders (for wide rows, where the borders are a small part).
+    fn depthwise_k_in_place<const K: usize, const SX: usize>(
+        &self,
+        (xg, hw, pad, ohw, g): DwArgs,
+        og: &mut [f32],
+    ) -> bool {
+        let (h, w) = (hw[0] as i64, hw[1] as i64);
+        let [oh, ow] = ohw;
+        let (sy, sx, k) = (self.geo.strides[0], SX as i64, K as i64);
+        let [pt, pl] = pad;
+        // Output columns [xlo, xhi) whose K taps all read inside the row.
+        let xlo = ((pl + sx - 1) / sx).clamp(0, ow as i64);
+        let xhi = if w - k + pl >= 0 {
+            ((w - k + pl) / sx + 1).clamp(xlo, ow as i64)
+        } else {
+            xlo
+        };
+        let (xlo, xhi) = (xlo as usize, xhi as usize);
+        // Floats a block of four outputs reads from one input row.
+        let span = if SX == 1 { K + 3 } else { K + 7 };
+        let mg = self.mg();
+        for j in 0..mg {
+            let o = g * mg + j;
+            let wk = self.dw.get(o * K * K..(o + 1) * K * K).unwrap_or(&[]);
+            let ws: [[f32; K]; K] = std::array::from_fn(|ky| {
+                std::array::from_fn(|kx| wk.get(ky * K + kx).copied().unwrap_or(0.0))
+            });
+            let wv = ws.map(|r| r.map(F4::splat));
+            let bias = self.bias.get(o).copied().unwrap_or(0.0);
+            let plane = &mut og[j * oh * ow..(j + 1) * oh * ow];
+            for (oy, orow) in plane.chunks_exact_mut(ow.max(1)).enumerate() {
+                // Each kernel row's input row (one input channel for the whole group), or None
+                // in the padding.
+                let rows: [Option<&[f32]>; K] = std::array::from_fn(|ky| {
+                    let iy = oy as i64 * sy - pt + ky as i64;
+                    if iy < 0 || iy >= h {
+                        return None;
+                    }
+                    xg.get(iy as usize * hw[1]..(iy as usize + 1) * hw[1])
+                });
+                let mut ox = xlo;
+                'blocks: while ox + 4 <= xhi {
+                    // At least 0 for ox >= xlo.
+                    let ix = (ox as i64 * sx - pl) as usize;
+                    let mut acc = F4::splat(bias);
+                    for (src, wr) in rows.iter().zip(&wv) {
+                        let Some(src) = src else { continue };
+                        let Some(win) = src.get(ix..ix + span) else {
+                            break 'blocks;
+                        };
+                        for (kx, &wt) in wr.iter().enumerate() {
+                            let v = if SX == 1 {
+                                win.get(kx..kx + 4)
+                                    .and_then(|s| <&[f32; 4]>::try_from(s).ok())
+                                    .map(F4::load)
+                            } else {
+                                win.get(kx..kx + 8)
+                                    .and_then(|s| <&[f32; 8]>::try_from(s).ok())
+                                    .map(F4::evens)
+                            };
+                            if let Some(v) = v {
+                                acc = acc.add(wt.mul(v));
+                            }
+                        }
+                    }
+                    if let Some(d) = orow
+                        .get_mut(ox..ox + 4)
+                        .and_then(|d| <&mut [f32; 4]>::try_from(d).ok())
+                    {
+                        acc.store(d);
+                    }
+                    ox += 4;
+                }
+                // The borders, and what the blocks left of the interior.
+                for ox in (0..xlo).chain(ox..ow) {
+                    let mut acc = bias;
+                    for (src, wr) in rows.iter().zip(&ws) {
+                        let Some(src) = src else { continue };
+                        for (kx, &wt) in wr.iter().enumerate() {
+                            let ix = ox as i64 * sx - pl + kx as i64;
+                            if ix >= 0 {
+                                acc += wt * src.get(ix as usize).copied().unwrap_or(0.0);
+                            }
+                        }
+                    }
+                    orow[ox] = acc;
+                }
+                apply_act(self.act, orow);
+            }
+        }
+        true
+    }
+
+    /// Any depthwise kernel: one pass over each output row per tap.
+    #[allow(clippy::too_many_arguments)]
+    fn depthwise_any(
         &self,
         xg: &[f32],
         hw: [usize; 2],
@@ -1473,5 +1810,128 @@ impl Op for MatMul {
             .map_or(0, |t| t.rank());
         self.min_rank = self.min_rank.max(r);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::Tensor;
+
+    /// A direct 2-D convolution, the definition: NCHW input, (M, C/group, kh, kw) weights.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        x: &[f32],
+        [n, c, h, w]: [usize; 4],
+        wt: &[f32],
+        [m, kh, kw]: [usize; 3],
+        group: usize,
+        bias: &[f32],
+        s: [usize; 2],
+        d: [usize; 2],
+        p: [usize; 4],
+    ) -> (Vec<usize>, Vec<f32>) {
+        let oh = (h + p[0] + p[2] - (kh - 1) * d[0] - 1) / s[0] + 1;
+        let ow = (w + p[1] + p[3] - (kw - 1) * d[1] - 1) / s[1] + 1;
+        let (cg, mg) = (c / group, m / group);
+        let mut out = vec![0f32; n * m * oh * ow];
+        for b in 0..n {
+            for o in 0..m {
+                let g = o / mg;
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut acc = bias.get(o).copied().unwrap_or(0.0);
+                        for ci in 0..cg {
+                            for ky in 0..kh {
+                                for kx in 0..kw {
+                                    let iy = (oy * s[0] + ky * d[0]) as i64 - p[0] as i64;
+                                    let ix = (ox * s[1] + kx * d[1]) as i64 - p[1] as i64;
+                                    if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64 {
+                                        continue;
+                                    }
+                                    let xc = g * cg + ci;
+                                    let xv = x[((b * c + xc) * h + iy as usize) * w + ix as usize];
+                                    let wv = wt[((o * cg + ci) * kh + ky) * kw + kx];
+                                    acc += xv * wv;
+                                }
+                            }
+                        }
+                        out[((b * m + o) * oh + oy) * ow + ox] = acc;
+                    }
+                }
+            }
+        }
+        (vec![n, m, oh, ow], out)
+    }
+
+    /// Runs a Conv of `c` input channels in `group` groups (`mult` outputs per group when
+    /// depthwise, 3 otherwise) on an input of `h` x `w`, and compares with [`reference`].
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        (c, group, mult): (usize, usize, usize),
+        (kh, kw): (usize, usize),
+        s: [usize; 2],
+        dl: usize,
+        (h, w): (usize, usize),
+        p: [usize; 4],
+    ) {
+        let value = |i: usize, salt: usize| ((i * 7 + salt * 13) % 17) as f32 / 8.0 - 1.0;
+        let m = if group == c { c * mult } else { 3 * group };
+        let cg = c / group;
+        let xs = [1, c, h, w];
+        let x: Vec<f32> = (0..c * h * w).map(|i| value(i, 1)).collect();
+        let wv: Vec<f32> = (0..m * cg * kh * kw).map(|i| value(i, 2)).collect();
+        let bias: Vec<f32> = (0..m).map(|i| value(i, 3)).collect();
+        let (shape, want) = reference(&x, xs, &wv, [m, kh, kw], group, &bias, s, [dl, dl], p);
+        let wt = Tensor::f32(vec![m, cg, kh, kw], wv);
+        let bt = Tensor::f32(vec![m], bias);
+        let xt = Tensor::f32(xs.to_vec(), x);
+        let attrs = vec![
+            ints("kernel_shape", &[kh as i64, kw as i64]),
+            ints("strides", &s.map(|v| v as i64)),
+            ints("dilations", &[dl as i64, dl as i64]),
+            ints("pads", &p.map(|v| v as i64)),
+            int("group", group as i64),
+        ];
+        let op = build("Conv", 17, attrs, &[None, Some(&wt), Some(&bt)], 1).unwrap();
+        let got = op.run(&[Some(&xt), Some(&wt), Some(&bt)]).unwrap();
+        let what = format!(
+            "c {c} group {group} m {m} kernel {kh}x{kw} strides {s:?} dilation {dl} \
+             input {h}x{w} pads {p:?}"
+        );
+        assert_eq!(got[0].shape, shape, "{what}");
+        let got = got[0].as_f32().unwrap();
+        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+            assert!((a - b).abs() < 1e-4, "{what}: at {i}, {a} vs {b}");
+        }
+    }
+
+    /// The depthwise loops (on a padded plane, or one pass per tap) and the im2col path, over
+    /// strides, dilations, pads, widths and channel multipliers, against the definition.
+    #[test]
+    fn conv_matches_the_definition() {
+        let mut cases = 0;
+        for groups in [(3, 3, 1), (2, 2, 2), (4, 1, 1), (4, 2, 1)] {
+            for kernel in [(3, 3), (1, 3), (5, 5)] {
+                for s in [1, 2, 3] {
+                    for dl in [1, 2] {
+                        for (h, w) in [(5, 1), (6, 7), (9, 13), (4, 21), (3, 75)] {
+                            for p in [[0, 0, 0, 0], [1, 1, 1, 1], [2, 0, 1, 3]] {
+                                let (eh, ew) = ((kernel.0 - 1) * dl + 1, (kernel.1 - 1) * dl + 1);
+                                if h + p[0] + p[2] < eh || w + p[1] + p[3] < ew {
+                                    continue;
+                                }
+                                check(groups, kernel, [s, s], dl, (h, w), p);
+                                cases += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(cases > 300, "{cases} cases");
+        // Pads and a row stride far larger than the input: no padded copy of the plane.
+        check((2, 2, 1), (3, 3), [40, 1], 1, (4, 4), [50, 50, 50, 50]);
+        check((2, 2, 1), (5, 5), [1, 2], 1, (3, 2), [60, 0, 60, 90]);
     }
 }
