@@ -664,6 +664,24 @@ fn im2col_row(
     let (sy, sx) = (geo.strides[0], geo.strides[1]);
     let off = tap[1] as i64 * geo.dil[1] - pad[1];
     let nc = row.len();
+    if ow == 1 {
+        // One output column (a 1-D convolution along the height): the row walks down the input
+        // column `off`, one output row per pixel.
+        if off < 0 || off >= w {
+            row.fill(0.0);
+            return;
+        }
+        let top = tap[0] as i64 * geo.dil[0] - pad[0];
+        for (i, d) in row.iter_mut().enumerate() {
+            let iy = (p0 + i) as i64 * sy + top;
+            *d = if iy >= 0 && iy < h {
+                xc.get((iy * w + off) as usize).copied().unwrap_or(0.0)
+            } else {
+                0.0
+            };
+        }
+        return;
+    }
     let (mut p, mut at) = (p0, 0);
     while at < nc {
         let (oy, ox0) = (p / ow, p % ow);
@@ -697,6 +715,21 @@ fn im2col_row(
             match src.get(start..start + valid.len()) {
                 Some(s) => valid.copy_from_slice(s),
                 None => valid.fill(0.0),
+            }
+        } else if sx == 2 {
+            let s = src.get(start..).unwrap_or(&[]);
+            // Four outputs from eight inputs while eight are there (the last four outputs of a
+            // row may have only seven).
+            let mut done = 0;
+            for (d, s) in valid.chunks_exact_mut(4).zip(s.chunks_exact(8)) {
+                if let (Ok(d), Ok(s)) = (<&mut [f32; 4]>::try_from(d), <&[f32; 8]>::try_from(s)) {
+                    F4::evens(s).store(d);
+                    done += 4;
+                }
+            }
+            let tail = s.get(done * 2..).unwrap_or(&[]);
+            for (d, &v) in valid[done..].iter_mut().zip(tail.iter().step_by(2)) {
+                *d = v;
             }
         } else {
             let s = src.get(start..).unwrap_or(&[]);
@@ -735,21 +768,23 @@ fn im2col_packed(
         let k0 = kk / KC * KC;
         let kcl = KC.min(k - k0);
         let base = k0 * np * NR + (kk - k0) * NR;
-        for (p, chunk) in row.chunks(NR).enumerate() {
-            let at = base + p * kcl * NR;
-            let Some(dst) = out.get_mut(at..at + NR) else {
-                return;
-            };
-            match (
-                <&[f32; NR]>::try_from(chunk),
-                <&mut [f32; NR]>::try_from(dst),
-            ) {
-                (Ok(s), Ok(d)) => *d = *s,
-                (_, Ok(d)) => {
-                    d.fill(0.0);
-                    d[..chunk.len()].copy_from_slice(chunk);
-                }
-                _ => {}
+        // Panel p's rows start kcl * NR floats apart: this row goes to the first NR of each.
+        let panels = out.get_mut(base..).unwrap_or(&mut []).chunks_mut(kcl * NR);
+        let mut chunks = row.chunks_exact(NR);
+        for (panel, chunk) in panels.zip(&mut chunks) {
+            let d = panel
+                .get_mut(..NR)
+                .and_then(|d| <&mut [f32; NR]>::try_from(d).ok());
+            if let (Some(d), Ok(s)) = (d, <&[f32; NR]>::try_from(chunk)) {
+                *d = *s;
+            }
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let at = base + (np - 1) * kcl * NR;
+            if let Some(d) = out.get_mut(at..at + NR) {
+                d.fill(0.0);
+                d[..rest.len()].copy_from_slice(rest);
             }
         }
     }
