@@ -18,7 +18,8 @@ export interface Env {
     wasmPaths?: string | URL;
     /**
      * Which engine and module sessions use:
-     * - `'auto'` (the default): the lite engine (`onnxlet_lite_bg.wasm`, onnxlet's own
+     * - `'auto'` (the default): the lite engine (`onnxlet_lite_bg.wasm`, or its relaxed-SIMD
+     *   twin, onnxlet's own
      *   interpreter: small, quick to start, no compilation per input shape); a model it cannot
      *   run (an operator or dtype it lacks, `UNSUPPORTED_OPERATOR` at load) loads on the tract
      *   engine instead, whose module (`onnxlet_bg.wasm`, or its relaxed-SIMD twin) is fetched
@@ -34,13 +35,14 @@ export interface Env {
      */
     build?: 'auto' | 'lite' | 'tract' | 'full' | 'default';
     /**
-     * Whether the tract engine loads its relaxed-SIMD module, `onnxlet_relaxed_bg.wasm`, instead
-     * of `onnxlet_bg.wasm`: the same operators, with a matrix kernel that multiplies and adds in
-     * one fused instruction (about 15% faster on matrix products; results may differ from the
-     * other module's in the last bits). Unset (the default), it is used where
-     * `WebAssembly.validate` accepts relaxed SIMD (Chromium 114+, Node 22+); `false` never uses
-     * it, `true` always does. The multi-threaded module has its relaxed-SIMD twin too
-     * (`onnxlet_threads_relaxed_bg.wasm`); the full and the lite module have none.
+     * Whether the engines load their relaxed-SIMD modules, `onnxlet_lite_relaxed_bg.wasm` and
+     * `onnxlet_relaxed_bg.wasm`, instead of `onnxlet_lite_bg.wasm` and `onnxlet_bg.wasm`: the same
+     * operators, with a matrix kernel that multiplies and adds in one fused instruction (faster
+     * matrix products and convolutions; results may differ from the other module's in the last
+     * bits). Unset (the default), they are used where `WebAssembly.validate` accepts relaxed SIMD
+     * (Chromium 114+, Node 22+); `false` never uses them, `true` always does. The multi-threaded
+     * module has its relaxed-SIMD twin too (`onnxlet_threads_relaxed_bg.wasm`); the full module
+     * has none.
      */
     relaxedSimd?: boolean;
     /**

@@ -17,7 +17,7 @@ export interface ModuleConfig {
   readonly build: (typeof BUILDS)[number];
   /** `env.wasm.wasmPaths` as set (made absolute by {@link configuredPaths}). */
   readonly wasmPaths: string | URL | undefined;
-  /** `env.wasm.relaxedSimd` as set; unset, {@link tractFile} probes the engine. */
+  /** `env.wasm.relaxedSimd` as set; unset, {@link tractFile} and {@link liteFile} probe the engine. */
   readonly relaxedSimd: boolean | undefined;
   /** `env.wasm.wasmBinary`, checked. */
   readonly given: GivenCode | undefined;
@@ -74,8 +74,10 @@ export function tractFile(config: ModuleConfig): string {
   return useRelaxedSimd(config) ? 'onnxlet_relaxed_bg.wasm' : 'onnxlet_bg.wasm';
 }
 
-/** The lite module's file. */
-export const LITE_FILE = 'onnxlet_lite_bg.wasm';
+/** The file of the lite module `relaxedSimd` selects. */
+export function liteFile(config: ModuleConfig): string {
+  return useRelaxedSimd(config) ? 'onnxlet_lite_relaxed_bg.wasm' : 'onnxlet_lite_bg.wasm';
+}
 
 /** Whether `wasmPaths` names one `.wasm` file rather than a directory. */
 export function pathsNameOneFile({ wasmPaths }: ModuleConfig): boolean {
@@ -113,7 +115,8 @@ export function wasmUrl(config: ModuleConfig, file: string): URL {
   // Literals for the modules a page may fetch without asking for the full build, which bundlers
   // then emit beside the bundle; the full one is not referenced statically, so that bundles do
   // not carry it unless asked to (see the README).
-  if (file === LITE_FILE) return new URL('./onnxlet_lite_bg.wasm', import.meta.url);
+  if (file === 'onnxlet_lite_bg.wasm') return new URL('./onnxlet_lite_bg.wasm', import.meta.url);
+  if (file === 'onnxlet_lite_relaxed_bg.wasm') return new URL('./onnxlet_lite_relaxed_bg.wasm', import.meta.url);
   if (file === 'onnxlet_bg.wasm') return new URL('./onnxlet_bg.wasm', import.meta.url);
   if (file === 'onnxlet_relaxed_bg.wasm') return new URL('./onnxlet_relaxed_bg.wasm', import.meta.url);
   if (file === 'onnxlet_threads_bg.wasm') return new URL('./onnxlet_threads_bg.wasm', import.meta.url);

@@ -7,7 +7,7 @@ import type { EngineName } from './env.js';
 import { OnnxletError } from './errors.js';
 import { THREADS_BUNDLE } from './flags.js';
 import { readLocalFile } from './local-file.js';
-import { LITE_FILE, type ModuleConfig, expectedEngine, pathsNameOneFile, tractFile, wasmUrl } from './module-config.js';
+import { type ModuleConfig, expectedEngine, liteFile, pathsNameOneFile, tractFile, wasmUrl } from './module-config.js';
 import { type ModuleCode, ModuleKind, type WasmModule } from './module.js';
 
 /** The code of the module `file` of `engine`: from `wasmBinary`, a local file, or a fetch. */
@@ -38,7 +38,7 @@ async function wasmCode(config: ModuleConfig, engine: EngineName, file: string):
 export const lite = new ModuleKind(
   liteGlue,
   false,
-  (config) => wasmCode(config, 'lite', LITE_FILE),
+  (config) => wasmCode(config, 'lite', liteFile(config)),
   (config) => expectedEngine(config, 'lite'),
 );
 

@@ -1,9 +1,9 @@
 // `npm start`: sets up, builds what the demos need, fetches the models, serves the demo site on
 // http://127.0.0.1:8080 (PORT to change it), then builds the other modules while it serves.
 //
-// The demos run on the lite module, and the JS bundles need the tract module's glue (pkg/), so
-// those two are built first (`--module default,lite`; before the threads module's first build
-// the threads worker is left out). The relaxed-SIMD, full and multi-threaded modules, which a
+// The demos run on the lite module (its relaxed-SIMD twin in Chromium), and the JS bundles need
+// the tract module's glue (pkg/), so those are built first (`--module default,lite,lite-relaxed`;
+// before the threads module's first build the threads worker is left out). The relaxed-SIMD, full and multi-threaded modules, which a
 // page fetches only for a model the lite engine cannot run (the relaxed one, in Chromium), on
 // more than one thread, or when asked, follow in the background: on a fresh clone the site is
 // up after less than half of the full build.
@@ -14,7 +14,7 @@ import { serve } from './serve.mjs';
 import { fetchModels, root, run } from './setup.mjs';
 
 const build = join(root, 'scripts', 'build.mjs');
-run(process.execPath, [build, '--module', 'default,lite']);
+run(process.execPath, [build, '--module', 'default,lite,lite-relaxed']);
 fetchModels();
 
 const port = Number(process.env.PORT ?? 8080);

@@ -49,7 +49,9 @@ for (const features of [[], ['--features', 'relaxed-simd'], ['--features', 'full
 // The lite engine (onnxlet's own interpreter, no tract).
 const lite = ['--no-default-features', '--features', 'lite'];
 run('cargo', ['clippy', '--all-targets', ...lite, '--', '-D', 'warnings']);
-run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', ...lite, '--', '-D', 'warnings']);
+for (const features of [lite, [...lite, '--features', 'relaxed-simd']]) {
+  run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', ...features, '--', '-D', 'warnings']);
+}
 // The multi-threaded module's code is wasm32-only (linted here without atomics, which only the
 // build needs).
 run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', '--features', 'threads', '--', '-D', 'warnings']);

@@ -101,8 +101,8 @@ test('script-tag: the global onnxlet finds its wasm beside the script and identi
     const page = await driveMagikaPage(`${site.url}/`, 'script-tag');
     const paths = site.requests.map((r) => r.path);
     assert.ok(paths.includes('/node_modules/onnxlet/dist/onnxlet.min.js'));
-    // magika runs on the lite engine: its module is the only one loaded.
-    assert.deepEqual(paths.filter((p) => p.endsWith('.wasm')), ['/node_modules/onnxlet/dist/onnxlet_lite_bg.wasm']);
+    // magika runs on the lite engine: its module (relaxed SIMD, in Chromium) is the only one loaded.
+    assert.deepEqual(paths.filter((p) => p.endsWith('.wasm')), ['/node_modules/onnxlet/dist/onnxlet_lite_relaxed_bg.wasm']);
     assert.ok(paths.includes('/magika/model.onnx'));
     assert.equal(await page.evaluate(() => typeof window.onnxlet.InferenceSession.create), 'function');
     await page.close();
@@ -122,7 +122,7 @@ test('worker: the ESM build runs in the page\'s own module worker', async () => 
       context.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname));
     const inWorker = await loaded(workers[0]);
     assert.ok(site.requests.some((r) => r.path === '/node_modules/onnxlet/dist/onnxlet.mjs'));
-    assert.ok(inWorker.includes('/node_modules/onnxlet/dist/onnxlet_lite_bg.wasm'), inWorker.join('\n'));
+    assert.ok(inWorker.includes('/node_modules/onnxlet/dist/onnxlet_lite_relaxed_bg.wasm'), inWorker.join('\n'));
     assert.ok(inWorker.includes('/magika/model.onnx'), inWorker.join('\n'));
     const inPage = await loaded(page);
     const heavy = inPage.filter((p) => p.endsWith('.wasm') || p.startsWith('/magika/'));
@@ -137,15 +137,22 @@ test('vite build, with no configuration, emits the wasm assets and the built app
   const { stdout } = await mustRun(bin('vite'), ['build'], { cwd: dirs.vite });
   const assets = readdirSync(join(dirs.vite, 'dist', 'assets'));
   const wasm = assets.filter((f) => f.endsWith('.wasm'));
-  // The lite module and tract's (plain and relaxed SIMD, each also multi-threaded, through the
-  // threads worker Vite bundles), not the full build's.
-  const modules = ['onnxlet_lite_bg.wasm', 'onnxlet_bg.wasm', 'onnxlet_relaxed_bg.wasm', 'onnxlet_threads_bg.wasm', 'onnxlet_threads_relaxed_bg.wasm'];
+  // The lite module and tract's (plain and relaxed SIMD, tract's each also multi-threaded, through
+  // the threads worker Vite bundles), not the full build's.
+  const modules = [
+    'onnxlet_lite_bg.wasm',
+    'onnxlet_lite_relaxed_bg.wasm',
+    'onnxlet_bg.wasm',
+    'onnxlet_relaxed_bg.wasm',
+    'onnxlet_threads_bg.wasm',
+    'onnxlet_threads_relaxed_bg.wasm',
+  ];
   const shipped = modules.map((f) => readFileSync(join(dirs.vite, 'node_modules', 'onnxlet', 'dist', f)));
-  assert.equal(wasm.length, 5, `five .wasm assets expected in ${assets.join(', ')}\n${stdout}`);
+  assert.equal(wasm.length, 6, `six .wasm assets expected in ${assets.join(', ')}\n${stdout}`);
   const emitted = wasm.map((asset) => readFileSync(join(dirs.vite, 'dist', 'assets', asset)));
   assert.deepEqual(
     shipped.map((s) => emitted.some((e) => e.equals(s))),
-    [true, true, true, true, true],
+    [true, true, true, true, true, true],
     `the assets are ${modules.join(', ')}`,
   );
   assert.ok(statSync(join(dirs.vite, 'dist', 'magika', 'model.onnx')).isFile(), 'public/ is copied');
@@ -154,8 +161,8 @@ test('vite build, with no configuration, emits the wasm assets and the built app
   try {
     const page = await driveMagikaPage(`${site.url}/`, 'vite-build');
     const paths = site.requests.map((r) => r.path);
-    // magika runs on the lite engine: only its module is fetched.
-    const lite = wasm[emitted.findIndex((e) => e.equals(shipped[0]))];
+    // magika runs on the lite engine: only its module (relaxed SIMD, in Chromium) is fetched.
+    const lite = wasm[emitted.findIndex((e) => e.equals(shipped[1]))];
     assert.deepEqual(paths.filter((p) => p.endsWith('.wasm')), [`/assets/${lite}`]);
     assert.ok(paths.every((p) => !p.includes('node_modules')), paths.join('\n'));
     await page.close();
@@ -207,7 +214,7 @@ test('vite dev, with no configuration, serves the app and the wasm', async () =>
       performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.endsWith('.wasm')),
     );
     assert.equal(wasm.length, 1, wasm.join('\n'));
-    assert.match(new URL(wasm[0]).pathname, /onnxlet_lite_bg\.wasm$/);
+    assert.match(new URL(wasm[0]).pathname, /onnxlet_lite_relaxed_bg\.wasm$/);
     await page.close();
   } finally {
     await dev.stop();

@@ -1,4 +1,4 @@
-// The engines in Chromium: by default the script-tag build fetches onnxlet_lite_bg.wasm (and only
+// The engines in Chromium: by default the script-tag build fetches onnxlet_lite_relaxed_bg.wasm (only
 // it) and runs every real model against its reference on the lite engine; a model the lite engine
 // cannot run loads on tract, whose module is fetched then; env.wasm.build = 'lite' refuses it
 // instead; `worker: true` sessions route the same way in their worker.
@@ -34,7 +34,7 @@ const runModel = (model, options) =>
     return results.map((r) => ({ case: r.case, failures: r.failures }));
   })();
 
-test('by default the script-tag build fetches only onnxlet_lite_bg.wasm and runs every real model right on it', async () => {
+test('by default the script-tag build fetches only onnxlet_lite_relaxed_bg.wasm (Chromium has relaxed SIMD) and runs every real model right on it', async () => {
   const before = wasmRequests().length;
   const { page, problems } = await openPage(browser, `${site.url}/pages/script.html`);
   await page.waitForFunction(() => document.getElementById('status').textContent !== 'loading');
@@ -44,7 +44,7 @@ test('by default the script-tag build fetches only onnxlet_lite_bg.wasm and runs
     for (const r of results) assert.deepEqual(r.failures, [], `${model.name} case ${r.case}`);
     assert.deepEqual(await createIn(page, `/models/${model.file}`), { engine: 'lite' }, model.name);
   }
-  assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_bg.wasm']);
+  assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_relaxed_bg.wasm']);
   assert.deepEqual(problems, []);
   await page.close();
 });
@@ -69,10 +69,10 @@ test('a model the lite engine cannot run loads on tract, whose module is fetched
   await page.waitForFunction(() => document.getElementById('status').textContent !== 'loading');
   const before = wasmRequests().length;
   assert.deepEqual(await createIn(page, '/test-models/two_outputs.onnx'), { engine: 'lite' });
-  assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_bg.wasm']);
+  assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_relaxed_bg.wasm']);
   // float64 and string inputs: the lite engine has neither.
   assert.deepEqual(await createIn(page, '/test-models/all_dtypes.onnx'), { engine: 'tract' });
-  assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_bg.wasm', '/dist/onnxlet_relaxed_bg.wasm']);
+  assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_relaxed_bg.wasm', '/dist/onnxlet_relaxed_bg.wasm']);
   // Each module loads once; the next model the lite engine runs stays on it.
   assert.deepEqual(await createIn(page, '/test-models/all_dtypes.onnx'), { engine: 'tract' });
   assert.deepEqual(await createIn(page, '/test-models/two_outputs.onnx'), { engine: 'lite' });
@@ -93,7 +93,7 @@ test("env.wasm.build = 'lite' refuses what only tract runs, naming the way to it
   assert.match(refused.message, /DFT \(domain ai\.onnx, opset \d+\) at node .* in the lite build/);
   // DFT is in tract's full build only, and the message says so (not "the tract engine runs it").
   assert.match(refused.message, /\. DFT is only in onnxlet's full build \(onnxlet_full_bg\.wasm: set env\.wasm\.build = 'full'/);
-  assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_bg.wasm']);
+  assert.deepEqual(wasmRequests().slice(before), ['/dist/onnxlet_lite_relaxed_bg.wasm']);
   assert.deepEqual(problems, []);
   await page.close();
 });
@@ -114,7 +114,7 @@ test('worker sessions route as the page does, and report their engine', async ()
   });
   assert.deepEqual(await createIn(page, '/test-models/two_outputs.onnx', { worker: true }), { engine: 'tract' });
   const fetched = wasmRequests().slice(before);
-  assert.ok(fetched.includes('/dist/onnxlet_lite_bg.wasm'), fetched.join(', '));
+  assert.ok(fetched.includes('/dist/onnxlet_lite_relaxed_bg.wasm'), fetched.join(', '));
   assert.ok(fetched.includes('/dist/onnxlet_relaxed_bg.wasm'), fetched.join(', '));
   // The page itself loaded no module: each session's worker did.
   const inPage = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.endsWith('.wasm')));

@@ -40,7 +40,7 @@ for (const mode of ['main thread', 'worker']) {
     // Let anything deferred (beacons, prefetches) surface before checking.
     await page.waitForTimeout(500);
 
-    assert.ok(requests.some((r) => r.url.endsWith('/dist/onnxlet_lite_bg.wasm')), 'the wasm was not requested');
+    assert.ok(requests.some((r) => r.url.endsWith('/dist/onnxlet_lite_relaxed_bg.wasm')), 'the wasm was not requested');
     if (mode === 'worker') assert.ok(requests.some((r) => r.url.endsWith('/dist/onnxlet.worker.mjs')), 'no worker was started');
     assert.ok(requests.some((r) => r.url.endsWith('/models/magika/model.onnx')), 'the model was not requested');
     assert.deepEqual(requests.filter((r) => r.afterReady).map((r) => r.url), [], 'requests after the model was ready');

@@ -1,9 +1,9 @@
-// The tract engine's relaxed-SIMD module (dist/onnxlet_relaxed_bg.wasm): chosen by
-// WebAssembly.validate unless env.wasm.relaxedSimd says otherwise, and as accurate as the plain
-// module on real models. The children set env.wasm.build = 'tract', so that every model runs on
-// the tract module (by default, these models run on the lite one). Node 20 has relaxed SIMD only behind --experimental-wasm-relaxed-simd, so
-// each case runs in a child Node with or without that flag, pointed (env.wasm.wasmPaths) at a
-// directory holding only one of the two modules: the child succeeds only if it chose that one.
+// The relaxed-SIMD modules (dist/onnxlet_lite_relaxed_bg.wasm, dist/onnxlet_relaxed_bg.wasm):
+// chosen by WebAssembly.validate unless env.wasm.relaxedSimd says otherwise, and as accurate as
+// the plain modules on real models, for each engine (the children set env.wasm.build). Node 20
+// has relaxed SIMD only behind --experimental-wasm-relaxed-simd, so each case runs in a child
+// Node with or without that flag, pointed (env.wasm.wasmPaths) at a directory holding only one
+// of the two modules: the child succeeds only if it chose that one.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -36,7 +36,7 @@ function only(file) {
  * Runs the models `names` against their reference outputs in a child Node (with `flags`),
  * loading the module from `wasmPaths` after `setup`; returns { failures } or { error }.
  */
-function runModels({ flags, wasmPaths, setup = '', names }) {
+function runModels({ build, flags, wasmPaths, setup = '', names }) {
   const support = (f) => JSON.stringify(pathToFileURL(join(root, 'tests', 'support', f)).href);
   const script = `
     import { join } from 'node:path';
@@ -44,7 +44,7 @@ function runModels({ flags, wasmPaths, setup = '', names }) {
     import { checkModel } from ${support('compare.mjs')};
     import { loadIndex, modelsDir, readModelFile } from ${support('models.mjs')};
     onnxlet.env.wasm.wasmPaths = ${JSON.stringify(wasmPaths)};
-    onnxlet.env.wasm.build = 'tract';
+    onnxlet.env.wasm.build = ${JSON.stringify(build)};
     ${setup}
     const index = loadIndex();
     try {
@@ -65,47 +65,60 @@ function runModels({ flags, wasmPaths, setup = '', names }) {
   return JSON.parse(r.stdout.trim().split('\n').at(-1));
 }
 
-test('where relaxed SIMD validates, the default build loads onnxlet_relaxed_bg.wasm, within the reference tolerances', () => {
-  const outcome = runModels({
-    flags: [FLAG],
-    wasmPaths: only('onnxlet_relaxed_bg.wasm'),
-    names: ['magika', 'minilm', 'squeezenet', 'ppocr_cls'],
-  });
-  assert.deepEqual(outcome, { failures: { magika: [], minilm: [], squeezenet: [], ppocr_cls: [] } });
-});
+/** Each engine's plain module and its relaxed-SIMD twin. */
+const ENGINES = [
+  { build: 'lite', plain: 'onnxlet_lite_bg.wasm', relaxed: 'onnxlet_lite_relaxed_bg.wasm' },
+  { build: 'tract', plain: 'onnxlet_bg.wasm', relaxed: 'onnxlet_relaxed_bg.wasm' },
+];
 
-test('env.wasm.relaxedSimd = false loads onnxlet_bg.wasm even where relaxed SIMD validates', () => {
-  const plain = runModels({
-    flags: [FLAG],
-    wasmPaths: only('onnxlet_bg.wasm'),
-    setup: 'onnxlet.env.wasm.relaxedSimd = false;',
-    names: ['squeezenet'],
+for (const { build, plain, relaxed } of ENGINES) {
+  test(`${build}: where relaxed SIMD validates, ${relaxed} loads, within the reference tolerances`, () => {
+    const outcome = runModels({
+      build,
+      flags: [FLAG],
+      wasmPaths: only(relaxed),
+      names: ['magika', 'minilm', 'squeezenet', 'ppocr_cls'],
+    });
+    assert.deepEqual(outcome, { failures: { magika: [], minilm: [], squeezenet: [], ppocr_cls: [] } });
   });
-  assert.deepEqual(plain, { failures: { squeezenet: [] } });
-  const missing = runModels({
-    flags: [FLAG],
-    wasmPaths: only('onnxlet_relaxed_bg.wasm'),
-    setup: 'onnxlet.env.wasm.relaxedSimd = false;',
-    names: ['squeezenet'],
-  });
-  assert.equal(missing.error?.code, 'FETCH_FAILED', JSON.stringify(missing));
-  assert.match(missing.error.message, /onnxlet_relaxed_bg\/onnxlet_bg\.wasm: ENOENT/);
-});
 
-test('without relaxed SIMD, the default build loads onnxlet_bg.wasm; forcing the relaxed module names the setting', (t) => {
-  if (WebAssembly.validate(PROBE)) {
-    t.skip(`this Node (${process.version}) has relaxed SIMD without a flag`);
-    return;
-  }
-  assert.deepEqual(runModels({ flags: [], wasmPaths: only('onnxlet_bg.wasm'), names: ['squeezenet'] }), {
-    failures: { squeezenet: [] },
+  test(`${build}: env.wasm.relaxedSimd = false loads ${plain} even where relaxed SIMD validates`, () => {
+    const outcome = runModels({
+      build,
+      flags: [FLAG],
+      wasmPaths: only(plain),
+      setup: 'onnxlet.env.wasm.relaxedSimd = false;',
+      names: ['squeezenet'],
+    });
+    assert.deepEqual(outcome, { failures: { squeezenet: [] } });
+    const missing = runModels({
+      build,
+      flags: [FLAG],
+      wasmPaths: only(relaxed),
+      setup: 'onnxlet.env.wasm.relaxedSimd = false;',
+      names: ['squeezenet'],
+    });
+    assert.equal(missing.error?.code, 'FETCH_FAILED', JSON.stringify(missing));
+    const dir = relaxed.replace('.wasm', '');
+    assert.match(missing.error.message, new RegExp(`${dir}/${plain.replace('.', '\\.')}: ENOENT`));
   });
-  const forced = runModels({
-    flags: [],
-    wasmPaths: only('onnxlet_relaxed_bg.wasm'),
-    setup: 'onnxlet.env.wasm.relaxedSimd = true;',
-    names: ['squeezenet'],
+
+  test(`${build}: without relaxed SIMD, ${plain} loads; forcing the relaxed module names the setting`, (t) => {
+    if (WebAssembly.validate(PROBE)) {
+      t.skip(`this Node (${process.version}) has relaxed SIMD without a flag`);
+      return;
+    }
+    assert.deepEqual(runModels({ build, flags: [], wasmPaths: only(plain), names: ['squeezenet'] }), {
+      failures: { squeezenet: [] },
+    });
+    const forced = runModels({
+      build,
+      flags: [],
+      wasmPaths: only(relaxed),
+      setup: 'onnxlet.env.wasm.relaxedSimd = true;',
+      names: ['squeezenet'],
+    });
+    assert.equal(forced.error?.code, 'WASM_LOAD_FAILED', JSON.stringify(forced));
+    assert.match(forced.error.message, /env\.wasm\.relaxedSimd is true/);
   });
-  assert.equal(forced.error?.code, 'WASM_LOAD_FAILED', JSON.stringify(forced));
-  assert.match(forced.error.message, /env\.wasm\.relaxedSimd is true/);
-});
+}

@@ -246,7 +246,12 @@ fn kernel_rows<const R: usize>(a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
 /// one broadcast of A per step, which fits the 16 x86 registers V8 maps wasm vectors onto (a tile
 /// of 6 rows spilled: squeezenet 33 -> 41 ms, resnet50 329 -> 445 ms in Node).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[inline(always)]
+#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+#[cfg_attr(
+    feature = "relaxed-simd",
+    target_feature(enable = "relaxed-simd"),
+    inline
+)]
 fn kernel_rows<const R: usize>(a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
     use std::arch::wasm32::*;
     let z = f32x4_splat(0.0);
@@ -259,8 +264,8 @@ fn kernel_rows<const R: usize>(a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
         };
         for (cr, &x) in c.iter_mut().zip(av) {
             let s = f32x4_splat(x);
-            cr[0] = f32x4_add(cr[0], f32x4_mul(s, b0));
-            cr[1] = f32x4_add(cr[1], f32x4_mul(s, b1));
+            cr[0] = madd(cr[0], s, b0);
+            cr[1] = madd(cr[1], s, b1);
         }
     }
     let mut acc = [[0f32; NR]; MR];
@@ -277,8 +282,46 @@ fn kernel_rows<const R: usize>(a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
     acc
 }
 
-/// One tile of `mr` rows: the rows past `mr` are not computed.
+/// `acc + a * b`, multiplied then added.
+#[cfg(all(
+    target_arch = "wasm32",
+    target_feature = "simd128",
+    not(feature = "relaxed-simd")
+))]
 #[inline(always)]
+fn madd(
+    acc: std::arch::wasm32::v128,
+    a: std::arch::wasm32::v128,
+    b: std::arch::wasm32::v128,
+) -> std::arch::wasm32::v128 {
+    use std::arch::wasm32::*;
+    f32x4_add(acc, f32x4_mul(a, b))
+}
+
+/// `acc + a * b` in one relaxed instruction: a fused multiply-add where the CPU has one (the
+/// module built with the `relaxed-simd` feature, for engines that validate relaxed SIMD).
+#[cfg(all(
+    target_arch = "wasm32",
+    target_feature = "simd128",
+    feature = "relaxed-simd"
+))]
+#[target_feature(enable = "relaxed-simd")]
+#[inline]
+fn madd(
+    acc: std::arch::wasm32::v128,
+    a: std::arch::wasm32::v128,
+    b: std::arch::wasm32::v128,
+) -> std::arch::wasm32::v128 {
+    std::arch::wasm32::f32x4_relaxed_madd(a, b, acc)
+}
+
+/// One tile of `mr` rows: the rows past `mr` are not computed.
+#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+#[cfg_attr(
+    feature = "relaxed-simd",
+    target_feature(enable = "relaxed-simd"),
+    inline
+)]
 fn tile(a: &[f32], b: &[f32], mr: usize) -> [[f32; NR]; MR] {
     match mr {
         1 => kernel_rows::<1>(a, b),
@@ -359,6 +402,7 @@ const NO_EPI: Epi<'static> = Epi {
 /// m`, `j < n`, from A and B packed by `pack_a` and `pack_b`. With `accumulate`, adds to what
 /// `c` holds.
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
 fn gemm(
     pa: &[f32],
     pb: &[f32],
