@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { wildTable } from './report.mjs';
-import { relativeError, typedArray } from '../tests/support/compare.mjs';
+import { labelError, relativeError, typedArray } from '../tests/support/compare.mjs';
 import { root } from '../tests/support/models.mjs';
 
 const dir = process.env.ONNXLET_WILD_MODELS_DIR ?? join(root, '.cache', 'wild-models');
@@ -73,9 +73,7 @@ async function child(runtimeName, name, runs, rows) {
     if (!actual?.data?.length) return { failed: `output ${expected.name}: ${actual ? `${actual.type} without data` : 'missing'}` };
     const reference = typedArray(expected.type, await read(expected.file));
     // Labels (strings) are right or wrong; numbers are compared relatively.
-    const off = expected.type === 'string'
-      ? (actual.data.length === reference.length && reference.every((v, i) => actual.data[i] === v) ? 0 : Infinity)
-      : relativeError(actual.data, reference);
+    const off = expected.type === 'string' ? labelError(actual.data, reference) : relativeError(actual.data, reference);
     error = Math.max(error, off);
   }
   const times = [];

@@ -11,6 +11,11 @@ export function relativeError(actual, expected) {
   return diff / Math.max(scale, Number.MIN_VALUE);
 }
 
+/** 0 when two arrays of strings (class labels) are identical, Infinity otherwise: a label is right or wrong. */
+export function labelError(actual, expected) {
+  return actual.length === expected.length && expected.every((v, i) => actual[i] === v) ? 0 : Infinity;
+}
+
 /** max |a - b| over all elements. */
 export function maxAbsError(actual, expected) {
   let diff = 0;

@@ -27,20 +27,13 @@ function oneNode(op, { dims = [3], consts = [], attrs = {}, opset = 17, extraInp
 
 /** One node `op` over int64 graph inputs a and b (shape [1]). */
 /** `op` of two int64 constants, which tract folds at load through its dimension arithmetic. */
-const constBinary = (op, a, b) =>
+/** `op` on two int64 values of shape [1]: fed inputs, or, given `values`, two initializers. */
+const intBinary = (op, values) =>
   graphModel({
     nodes: [{ op, name: `bad_${op.toLowerCase()}`, inputs: ['a', 'b'], outputs: ['y'] }],
-    initializers: [['a', 'int64', [1], [a]], ['b', 'int64', [1], [b]]],
-    outputs: [['y', 'int64']],
-  });
-
-const intBinary = (op) =>
-  graphModel({
-    nodes: [{ op, name: `bad_${op.toLowerCase()}`, inputs: ['a', 'b'], outputs: ['y'] }],
-    inputs: [
-      ['a', 'int64', [1]],
-      ['b', 'int64', [1]],
-    ],
+    ...(values
+      ? { initializers: [['a', 'int64', [1], [values[0]]], ['b', 'int64', [1], [values[1]]]] }
+      : { inputs: [['a', 'int64', [1]], ['b', 'int64', [1]]] }),
     outputs: [['y', 'int64']],
   });
 
@@ -95,19 +88,19 @@ export const cases = [
   // Mod(INT64_MIN, -1) panicked there (dim/tree.rs), the last model known to crash the module.
   {
     name: 'Mod of the constants INT64_MIN and -1',
-    model: constBinary('Mod', I64_MIN, -1n),
+    model: intBinary('Mod', [I64_MIN, -1n]),
     feeds: {},
     exact: { y: [[1], [0n]] },
   },
   {
     name: 'Div of the constants 7 and -1',
-    model: constBinary('Div', 7n, -1n),
+    model: intBinary('Div', [7n, -1n]),
     feeds: {},
     exact: { y: [[1], [-7n]] },
   },
   {
     name: 'Mod of the constants 7 and 0',
-    model: constBinary('Mod', 7n, 0n),
+    model: intBinary('Mod', [7n, 0n]),
     feeds: {},
     error: /division by zero|divisor|zero/i,
   },
