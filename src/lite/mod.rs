@@ -253,6 +253,10 @@ impl Checked {
 /// budget, or the default budget (2 GiB): a few bytes cannot make a load of more.
 const FOLD_ALLOWANCE: usize = 512 << 20;
 
+/// Values an operator's load-time work ([`Op::prepare`]) writes between two points where a load
+/// may pause: 4 MiB, a few milliseconds of packing.
+const PREPARE_FLOATS: usize = 1 << 20;
+
 /// The element types the lite engine computes with (float16 as float32).
 const LITE_DTYPES: [DType; 8] = [
     DType::Float32,
@@ -465,7 +469,7 @@ impl Graph {
                 }
             }
 
-            let op: Box<dyn Op> = if node.op_type == "If" {
+            let mut op: Box<dyn Op> = if node.op_type == "If" {
                 // The names the branches read from this graph become inputs of the step.
                 let captured: Vec<(String, Option<Slot>)> = reads
                     .iter()
@@ -511,12 +515,25 @@ impl Graph {
                     Err(e) => return Err(load_error(at(e))),
                 }
             };
+            // The operator's load-time work (packing its weights), a piece at a time: a load
+            // pauses in between, so that it can be aborted, or the page draw a frame.
+            let all: Vec<usize> = (0..slots.len()).collect();
+            {
+                let args = ctx_consts(&slots, &all);
+                while !op
+                    .prepare(&args, PREPARE_FLOATS)
+                    .map_err(|e| load_error(at(e)))?
+                {
+                    if top {
+                        loading::pause(done as f64 / work).await;
+                    }
+                }
+            }
             let constant = slots.iter().all(|s| !matches!(s, Some(Slot::Value(_))));
             if constant {
                 // Computed once, here, within an allowance (see FOLD_ALLOWANCE) and the memory
                 // budget: an output beyond them (a few bytes of ConstantOfShape that expand to
                 // gigabytes) is computed when the model runs, under the session's budget.
-                let all: Vec<usize> = (0..slots.len()).collect();
                 let limit = memory::heap_usage()
                     .allocated
                     .saturating_add(fold_allowance)
@@ -671,7 +688,9 @@ impl Op for Rebuild {
             present: inputs.iter().map(Option::is_some).collect(),
             opset: self.opset,
         };
-        (self.build)(&ctx)?.run(inputs)
+        let mut op = (self.build)(&ctx)?;
+        while !op.prepare(inputs, usize::MAX)? {}
+        op.run(inputs)
     }
 }
 

@@ -154,12 +154,12 @@ fn expand_bias(bias: &[f32], n: usize, what: &str) -> OpResult<Vec<f32>> {
 // ---------------------------------------------------------------------------------------------
 // The GEMM
 
-/// Packs a matrix of `count` items by `k` (element (item, kk) at `src[off + item * is + kk *
-/// ks]`, times `scale`) in panels of `w` items, cut in blocks of `KC` along k: block by block,
-/// panel by panel, kk by kk, `w` values (zero past `count`).
-#[allow(clippy::too_many_arguments)]
-fn pack(
-    src: &[f32],
+/// A matrix of `count` items by `k` (element (item, kk) at `src[off + item * is + kk * ks]`,
+/// times `scale`) being packed in panels of `w` items, cut in blocks of `KC` along k: block by
+/// block, panel by panel, kk by kk, `w` values (zero past `count`). [`Packing::step`] packs a
+/// few (block, panel) units at a time, so that a load can pause between them: the weights of a
+/// large fully connected layer (alexnet's 151 MB) take hundreds of milliseconds to pack.
+pub(super) struct Packing {
     off: usize,
     count: usize,
     k: usize,
@@ -167,31 +167,84 @@ fn pack(
     ks: usize,
     w: usize,
     scale: f32,
-) -> OpResult<Vec<f32>> {
-    let panels = count.div_ceil(w);
-    let len = alloc_len::<f32>(&[panels, w, k])?;
-    if count > 0 && k > 0 {
-        let last = (count - 1)
-            .checked_mul(is)
-            .and_then(|a| (k - 1).checked_mul(ks).and_then(|b| b.checked_add(a)))
-            .and_then(|a| a.checked_add(off));
-        if last.is_none_or(|l| l >= src.len()) {
-            return Err(format!(
-                "internal: a {count}x{k} matrix does not fit in {} values",
-                src.len()
-            ));
+    /// (block, panel) units packed so far.
+    next: usize,
+    out: Vec<f32>,
+}
+
+impl Packing {
+    /// A packing of a matrix held in `src_len` values; nothing is packed yet.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        src_len: usize,
+        off: usize,
+        count: usize,
+        k: usize,
+        is: usize,
+        ks: usize,
+        w: usize,
+        scale: f32,
+    ) -> OpResult<Packing> {
+        let len = alloc_len::<f32>(&[count.div_ceil(w), w, k])?;
+        if count > 0 && k > 0 {
+            let last = (count - 1)
+                .checked_mul(is)
+                .and_then(|a| (k - 1).checked_mul(ks).and_then(|b| b.checked_add(a)))
+                .and_then(|a| a.checked_add(off));
+            if last.is_none_or(|l| l >= src_len) {
+                return Err(format!(
+                    "internal: a {count}x{k} matrix does not fit in {src_len} values"
+                ));
+            }
         }
+        let mut out = Vec::new();
+        out.try_reserve_exact(len)
+            .map_err(|_| format!("cannot allocate {len} values to pack a {count}x{k} matrix"))?;
+        Ok(Packing {
+            off,
+            count,
+            k,
+            is,
+            ks,
+            w,
+            scale,
+            next: 0,
+            out,
+        })
     }
-    let mut out = vec![0f32; len];
-    let mut at = 0;
-    for k0 in (0..k).step_by(KC) {
-        let kcl = KC.min(k - k0);
-        for p in 0..panels {
+
+    fn units(&self) -> usize {
+        self.k.div_ceil(KC) * self.count.div_ceil(self.w)
+    }
+
+    pub(super) fn done(&self) -> bool {
+        self.next >= self.units()
+    }
+
+    /// Packs units of `src` (the matrix `new` was given the length of) until about `floats`
+    /// values are written, or all are: whether all are.
+    pub(super) fn step(&mut self, src: &[f32], floats: usize) -> bool {
+        let Packing {
+            off,
+            count,
+            k,
+            is,
+            ks,
+            w,
+            scale,
+            ..
+        } = *self;
+        let panels = count.div_ceil(w);
+        let start = self.out.len();
+        while !self.done() && self.out.len() - start < floats {
+            let (k0, p) = (self.next / panels * KC, self.next % panels);
+            let kcl = KC.min(k - k0);
+            let at = self.out.len();
+            self.out.resize(at + kcl * w, 0.0);
+            let unit = &mut self.out[at..];
             let full = p * w + w <= count;
-            for kk in k0..k0 + kcl {
+            for (kk, dst) in (k0..k0 + kcl).zip(unit.chunks_exact_mut(w)) {
                 let base = off + kk * ks + p * w * is;
-                let dst = &mut out[at..at + w];
-                at += w;
                 if full && is == 1 && w == NR {
                     // A fixed-size copy: inlined as two vector moves, not a call to memcpy.
                     if let (Some(s), Ok(d)) = (
@@ -209,12 +262,91 @@ fn pack(
                     }
                 }
             }
+            if scale != 1.0 {
+                unit.iter_mut().for_each(|v| *v *= scale);
+            }
+            self.next += 1;
         }
+        self.done()
     }
-    if scale != 1.0 {
-        out.iter_mut().for_each(|v| *v *= scale);
+
+    /// The packed matrix (all of it once [`Packing::done`]).
+    fn data(&self) -> &[f32] {
+        &self.out
     }
-    Ok(out)
+
+    fn data_mut(&mut self) -> &mut [f32] {
+        &mut self.out
+    }
+}
+
+/// Packs a whole matrix at once (see [`Packing`]).
+#[allow(clippy::too_many_arguments)]
+fn pack(
+    src: &[f32],
+    off: usize,
+    count: usize,
+    k: usize,
+    is: usize,
+    ks: usize,
+    w: usize,
+    scale: f32,
+) -> OpResult<Vec<f32>> {
+    let mut p = Packing::new(src.len(), off, count, k, is, ks, w, scale)?;
+    p.step(src, usize::MAX);
+    Ok(p.out)
+}
+
+/// Packs what is left of `jobs`, about `floats` values at a time, from the constant input
+/// `input` of the node: whether all are packed (see [`Op::prepare`]).
+fn prepare_all(
+    jobs: &mut [Packing],
+    consts: &[Option<&Tensor>],
+    input: usize,
+    floats: usize,
+) -> OpResult<bool> {
+    let Some(job) = jobs.iter_mut().find(|j| !j.done()) else {
+        return Ok(true);
+    };
+    let t = consts
+        .get(input)
+        .copied()
+        .flatten()
+        .ok_or("internal: the weights to pack are not constant")?;
+    job.step(f32s(t, "weights")?, floats);
+    Ok(jobs.iter().all(Packing::done))
+}
+
+/// The packed weights of `jobs[i]`, which [`Op::prepare`] has packed.
+fn packed_weights(jobs: &[Packing], i: usize) -> OpResult<&[f32]> {
+    match jobs.get(i) {
+        Some(j) if j.done() => Ok(j.data()),
+        _ => Err("internal: weights not packed".into()),
+    }
+}
+
+/// A packing of A (rows `m` by `k`, element (r, c) at `src[off + r * rs + c * cs]`).
+fn packing_a(
+    src: &[f32],
+    off: usize,
+    m: usize,
+    k: usize,
+    rs: usize,
+    cs: usize,
+) -> OpResult<Packing> {
+    Packing::new(src.len(), off, m, k, rs, cs, MR, 1.0)
+}
+
+/// A packing of B (rows `k` by `n`, element (r, c) at `src[off + r * rs + c * cs]`).
+fn packing_b(
+    src: &[f32],
+    off: usize,
+    k: usize,
+    n: usize,
+    rs: usize,
+    cs: usize,
+) -> OpResult<Packing> {
+    Packing::new(src.len(), off, n, k, cs, rs, NR, 1.0)
 }
 
 fn pack_a(src: &[f32], off: usize, m: usize, k: usize, rs: usize, cs: usize) -> OpResult<Vec<f32>> {
@@ -599,7 +731,7 @@ struct Conv {
     cg: usize,
     group: usize,
     /// The packed weights of each group (rows: output channels, k: cg * kh * kw).
-    w: Vec<Vec<f32>>,
+    w: Vec<Packing>,
     /// Per output channel (empty: none).
     bias: Vec<f32>,
     act: Option<Act>,
@@ -642,7 +774,7 @@ fn build_conv(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
         vec![]
     } else {
         (0..group)
-            .map(|g| pack_a(w, g * mg * k, mg, k, k, 1))
+            .map(|g| packing_a(w, g * mg * k, mg, k, k, 1))
             .collect::<OpResult<_>>()?
     };
     Ok(Box::new(Conv {
@@ -835,6 +967,10 @@ fn im2col_packed(
 }
 
 impl Op for Conv {
+    fn prepare(&mut self, consts: &[Option<&Tensor>], floats: usize) -> OpResult<bool> {
+        prepare_all(&mut self.w, consts, 1, floats)
+    }
+
     fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
         let xt = input(inputs, 0, "X")?;
         let x = f32s(xt, "X")?;
@@ -890,7 +1026,7 @@ impl Op for Conv {
                     col_bias: &[],
                     act: self.act,
                 };
-                let wp = self.w.get(g).ok_or("internal: missing packed weights")?;
+                let wp = packed_weights(&self.w, g)?;
                 for p0 in (0..osz).step_by(nc_max) {
                     let nc = nc_max.min(osz - p0);
                     if pointwise {
@@ -961,9 +1097,12 @@ impl Op for Conv {
                     .collect();
                 let mg = self.mg();
                 if self.dw.is_empty() {
+                    if !self.w.iter().all(Packing::done) {
+                        return false;
+                    }
                     let k = self.cg * self.geo.kernel[0] * self.geo.kernel[1];
                     for (g, wp) in self.w.iter_mut().enumerate() {
-                        scale_packed_rows(wp, mg, k, &s[g * mg..(g + 1) * mg]);
+                        scale_packed_rows(wp.data_mut(), mg, k, &s[g * mg..(g + 1) * mg]);
                     }
                 } else {
                     let k = self.geo.kernel[0] * self.geo.kernel[1];
@@ -1295,7 +1434,7 @@ struct ConvTranspose {
     mg: usize,
     group: usize,
     /// Per group, W^T packed: rows (m, ky, kx), k: the group's input channels.
-    w: Vec<Vec<f32>>,
+    w: Vec<Packing>,
     bias: Vec<f32>,
     act: Option<Act>,
     out_pad: [i64; 2],
@@ -1317,7 +1456,7 @@ fn build_conv_transpose(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
     let m = mg * group;
     let rows = mg * geo.kernel[0] * geo.kernel[1];
     let packed = (0..group)
-        .map(|g| pack_a(w, g * cg * rows, rows, cg, 1, rows))
+        .map(|g| packing_a(w, g * cg * rows, rows, cg, 1, rows))
         .collect::<OpResult<_>>()?;
     let bias = if ctx.given(2) {
         let b = f32s(ctx.const_input(2, "bias")?, "B")?;
@@ -1396,6 +1535,10 @@ impl ConvTranspose {
 }
 
 impl Op for ConvTranspose {
+    fn prepare(&mut self, consts: &[Option<&Tensor>], floats: usize) -> OpResult<bool> {
+        prepare_all(&mut self.w, consts, 1, floats)
+    }
+
     fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
         let xt = input(inputs, 0, "X")?;
         let x = f32s(xt, "X")?;
@@ -1426,7 +1569,7 @@ impl Op for ConvTranspose {
                     .get((b * c + g * cg) * isz..(b * c + (g + 1) * cg) * isz)
                     .ok_or("input X is smaller than its shape")?;
                 let pb = pack_b(xg, 0, cg, isz, isz, 1)?;
-                let wp = self.w.get(g).ok_or("internal: missing packed weights")?;
+                let wp = packed_weights(&self.w, g)?;
                 gemm(wp, &pb, rows, isz, cg, &mut col, isz, false, &NO_EPI)?;
                 let o0 = (b * m + g * self.mg) * osz;
                 let og = &mut out[o0..o0 + self.mg * osz];
@@ -1490,7 +1633,7 @@ impl Op for ConvTranspose {
 
 /// B packed at load, with its k and n.
 struct PackedB {
-    data: Vec<f32>,
+    data: Packing,
     k: usize,
     n: usize,
 }
@@ -1535,7 +1678,12 @@ fn build_gemm(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
     let b = match ctx.consts.get(1).copied().flatten() {
         Some(bt) => {
             let (k, n) = b_dims(bt, tb)?;
-            let data = pack_b_mat(f32s(bt, "B")?, 0, k, n, tb)?;
+            let b = f32s(bt, "B")?;
+            let data = if tb {
+                packing_b(b, 0, k, n, 1, k)?
+            } else {
+                packing_b(b, 0, k, n, n, 1)?
+            };
             Some(PackedB { data, k, n })
         }
         None => None,
@@ -1582,8 +1730,8 @@ impl Op for Gemm {
             }
         };
         let run_b;
-        let (pb, k, n) = match &self.b {
-            Some(p) => (&p.data, p.k, p.n),
+        let (pb, k, n): (&[f32], usize, usize) = match &self.b {
+            Some(p) => (packed_weights(std::slice::from_ref(&p.data), 0)?, p.k, p.n),
             None => {
                 let bt = input(inputs, 1, "B")?;
                 let (k, n) = b_dims(bt, self.tb)?;
@@ -1646,6 +1794,13 @@ impl Op for Gemm {
     fn fuse(&mut self, next: &NodeCtx) -> bool {
         fuse_cols(&mut self.act, &mut self.col_bias, next, Some(2))
     }
+
+    fn prepare(&mut self, consts: &[Option<&Tensor>], floats: usize) -> OpResult<bool> {
+        match &mut self.b {
+            Some(b) => prepare_all(std::slice::from_mut(&mut b.data), consts, 1, floats),
+            None => Ok(true),
+        }
+    }
 }
 
 /// Fuses an activation, or (before one) an Add of a per-column bias, into a product.
@@ -1679,14 +1834,15 @@ fn fuse_cols(
 
 struct MatMul {
     /// A constant B: its shape and each of its matrices packed.
-    b: Option<(Vec<usize>, Vec<Vec<f32>>)>,
+    b: Option<(Vec<usize>, Vec<Packing>)>,
     col_bias: Vec<f32>,
     act: Option<Act>,
     /// The rank of a fused Add's addend: the result is given at least this rank.
     min_rank: usize,
 }
 
-fn pack_b_batches(b: &[f32], shape: &[usize]) -> OpResult<Vec<Vec<f32>>> {
+/// The packings of B's matrices (B of shape `shape`, at least one dimension).
+fn packing_b_batches(b: &[f32], shape: &[usize]) -> OpResult<Vec<Packing>> {
     let (k, n) = match shape {
         [k] => (*k, 1),
         [.., k, n] => (*k, *n),
@@ -1694,13 +1850,16 @@ fn pack_b_batches(b: &[f32], shape: &[usize]) -> OpResult<Vec<Vec<f32>>> {
     };
     let batches = volume(&shape[..shape.len().saturating_sub(2)])?;
     (0..batches)
-        .map(|i| pack_b(b, i * k * n, k, n, n, 1))
+        .map(|i| packing_b(b, i * k * n, k, n, n, 1))
         .collect()
 }
 
 fn build_matmul(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
     let b = match ctx.consts.get(1).copied().flatten() {
-        Some(bt) => Some((bt.shape.clone(), pack_b_batches(f32s(bt, "B")?, &bt.shape)?)),
+        Some(bt) => Some((
+            bt.shape.clone(),
+            packing_b_batches(f32s(bt, "B")?, &bt.shape)?,
+        )),
         None => None,
     };
     Ok(Box::new(MatMul {
@@ -1712,16 +1871,32 @@ fn build_matmul(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
 }
 
 impl Op for MatMul {
+    fn prepare(&mut self, consts: &[Option<&Tensor>], floats: usize) -> OpResult<bool> {
+        match &mut self.b {
+            Some((_, packings)) => prepare_all(packings, consts, 1, floats),
+            None => Ok(true),
+        }
+    }
+
     fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
         let at = input(inputs, 0, "A")?;
         let a = f32s(at, "A")?;
         let run_b;
-        let (bshape, bpacked) = match &self.b {
-            Some((s, p)) => (s, p),
+        let (bshape, bpacked): (&Vec<usize>, Vec<&[f32]>) = match &self.b {
+            Some((s, p)) => (
+                s,
+                (0..p.len())
+                    .map(|i| packed_weights(p, i))
+                    .collect::<OpResult<_>>()?,
+            ),
             None => {
                 let bt = input(inputs, 1, "B")?;
-                run_b = (bt.shape.clone(), pack_b_batches(f32s(bt, "B")?, &bt.shape)?);
-                (&run_b.0, &run_b.1)
+                let mut packings = packing_b_batches(f32s(bt, "B")?, &bt.shape)?;
+                for p in &mut packings {
+                    p.step(f32s(bt, "B")?, usize::MAX);
+                }
+                run_b = (bt.shape.clone(), packings);
+                (&run_b.0, run_b.1.iter().map(Packing::data).collect())
             }
         };
         if at.rank() == 0 {
@@ -1770,7 +1945,10 @@ impl Op for MatMul {
                 // One product: A's batches are rows.
                 let rows = volume(abatch)? * m;
                 let pa = pack_a(a, 0, rows, k, k, 1)?;
-                let pb = bpacked.first().ok_or("internal: missing packed B")?;
+                let pb = bpacked
+                    .first()
+                    .copied()
+                    .ok_or("internal: missing packed B")?;
                 gemm(&pa, pb, rows, n, k, &mut out, n, false, &epi)?;
             } else {
                 let total = volume(&batch)?;
@@ -1797,7 +1975,10 @@ impl Op for MatMul {
                         bstr *= bb[d];
                     }
                     let pa = pack_a(a, ai * m * k, m, k, k, 1)?;
-                    let pb = bpacked.get(bi).ok_or("internal: missing packed B")?;
+                    let pb = bpacked
+                        .get(bi)
+                        .copied()
+                        .ok_or("internal: missing packed B")?;
                     gemm(&pa, pb, m, n, k, o, n, false, &epi)?;
                 }
             }

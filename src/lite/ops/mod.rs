@@ -46,6 +46,15 @@ pub trait Op {
         let _ = next;
         false
     }
+
+    /// Load-time work left once the operator is built (packing constant weights), done about
+    /// `floats` values at a time so that a load can pause in between: true once none is left.
+    /// The engine calls it until then, before the operator runs or is offered a node to fuse.
+    /// `consts` are the node's constant inputs, as its builder was given them.
+    fn prepare(&mut self, consts: &[Option<&Tensor>], floats: usize) -> OpResult<bool> {
+        let _ = (consts, floats);
+        Ok(true)
+    }
 }
 
 /// What an operator's builder knows about its node at load.

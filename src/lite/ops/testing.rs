@@ -78,7 +78,9 @@ pub(super) fn build(
         .into_iter()
         .find(|(name, _)| *name == op)
         .expect("registered");
-    b(&ctx)
+    let mut built = b(&ctx)?;
+    while !built.prepare(consts, usize::MAX)? {}
+    Ok(built)
 }
 
 /// Builds and runs `op` on `inputs` (all run-time inputs).
