@@ -8,7 +8,8 @@
 //! of declared or odd shapes (0 to 3 per dimension, a wrong rank or type now and then) and edge
 //! values (NaN, infinities, 0, -1, 2^31, 2^32 + k, INT64_MIN, ...).
 //!
-//! A finding is a panic (caught here; on wasm32 it crashes the module), a load or run slower than
+//! A finding is a panic (caught here; built for wasm32-wasip1, as `scripts/fuzz.mjs --engines
+//! lite-wasm` runs it, a panic aborts: the panic hook saves the input first), a load or run slower than
 //! `--slow-ms`, or an error without a code an `OnnxletError` documents. Each is saved under
 //! `--findings` as `<kind>-<exec>.onnx` with a line in `findings.txt`. A process that dies (an
 //! allocation failure, say) is reported by the script with the last checkpoint; `--from`/`--to`
@@ -288,6 +289,10 @@ impl Fuzzer {
 
     fn exec(&mut self, counts: &mut Counts, exec: u64, save_each: Option<&Path>) {
         let (mut rng, bytes) = self.input(exec);
+        #[cfg(target_arch = "wasm32")]
+        if let Ok(mut current) = CURRENT.lock() {
+            *current = (self.seed, exec, bytes.clone());
+        }
         if let Some(dir) = save_each {
             let _ = std::fs::write(dir.join(format!("{exec}.onnx")), &bytes);
         }
@@ -333,6 +338,11 @@ fn seed_models(dirs: &[PathBuf]) -> Vec<Vec<u8>> {
     seeds
 }
 
+/// On wasm32, where a panic aborts: the seed, execution and input being run, which the panic hook
+/// saves as a finding before the process ends.
+#[cfg(target_arch = "wasm32")]
+static CURRENT: Mutex<(u64, u64, Vec<u8>)> = Mutex::new((0, 0, Vec::new()));
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut seed, mut seconds, mut from, mut to, mut slow_ms) =
@@ -356,6 +366,8 @@ fn main() {
     std::fs::create_dir_all(&findings).unwrap();
     let last_panic = Arc::new(Mutex::new(None));
     let hook_slot = last_panic.clone();
+    #[cfg(target_arch = "wasm32")]
+    let hook_findings = findings.clone();
     panic::set_hook(Box::new(move |info| {
         let location = info
             .location()
@@ -371,6 +383,27 @@ fn main() {
             eprintln!("panic at {location}: {message}");
         }
         *hook_slot.lock().unwrap() = Some(format!("{location}: {message}"));
+        // The process aborts after this hook: the finding is saved here.
+        #[cfg(target_arch = "wasm32")]
+        if let Ok(current) = CURRENT.lock() {
+            let (seed, exec, bytes) = &*current;
+            let file = hook_findings.join(format!("panic-{seed}-{exec}.onnx"));
+            let _ = std::fs::write(&file, bytes);
+            let line = format!(
+                "panic\tseed {seed} exec {exec}\t{}\t{location}: {}\n",
+                file.display(),
+                message.replace('\n', " ")
+            );
+            eprint!("finding: {line}");
+            use std::io::Write;
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(hook_findings.join("findings.txt"))
+            {
+                let _ = f.write_all(line.as_bytes());
+            }
+        }
     }));
     let mut fuzzer = Fuzzer {
         seeds: seed_models(&dirs),

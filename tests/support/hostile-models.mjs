@@ -78,6 +78,26 @@ export const cases = [
     feeds: { d: ['int64', [0], []] },
     error: /Range.*(delta|step)|(delta|step).*Range/i,
   },
+  // Found by the fuzzer on wasm32 (lite): collected with no known size, the 2^27 + 3 values grew
+  // their vector past what wasm32 addresses (a capacity overflow panic; natively it grew fine).
+  {
+    name: 'Range of 2^27 + 3 int64 values',
+    model: graphModel({
+      nodes: [
+        { op: 'Range', name: 'long_range', inputs: ['s', 'l', 'd'], outputs: ['r'] },
+        { op: 'ReduceMax', name: 'last', inputs: ['r'], outputs: ['y'], attrs: { keepdims: 0 } },
+      ],
+      inputs: [['d', 'int64', []]],
+      initializers: [
+        ['s', 'int64', [], [0]],
+        ['l', 'int64', [], [2 ** 28 + 5]],
+      ],
+      outputs: [['y', 'int64']],
+    }),
+    feeds: { d: ['int64', [2], []] },
+    // The last of 0, 2, ..., 2^28 + 4.
+    exact: { y: [[], [2n ** 28n + 4n]] },
+  },
   {
     name: 'Mod of INT64_MIN by -1',
     model: intBinary('Mod'),

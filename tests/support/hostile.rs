@@ -77,6 +77,13 @@ pub fn cases() -> Vec<Case> {
             vec![("d".into(), i64_tensor(&[], &[0]))],
             Error("delta"),
         ),
+        // A 1 GiB range (its vector overflowed wasm32's addresses as it grew): run in wasm.
+        huge(case(
+            "range_of_2_27_3_int64_values",
+            "long_range",
+            vec![("d".into(), i64_tensor(&[], &[2]))],
+            Exact(&[], &[(1 << 28) + 4]),
+        )),
         case("mod_of_int64_min_by_1", "bad_mod", ab(), Exact(&[1], &[0])),
         // tract folded these at load through its unsigned dimension arithmetic: a panic.
         case(

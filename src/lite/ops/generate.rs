@@ -103,15 +103,17 @@ fn range_int<T: Elem + Into<i64> + TryFrom<i64>>(inputs: &[Option<&Tensor>]) -> 
     let (diff, dl) = (limit as i128 - start as i128, delta as i128);
     let n = (diff / dl + i128::from(diff % dl != 0 && (diff < 0) == (dl < 0))).max(0);
     let n = usize::try_from(n).map_err(|_| "the range is too long")?;
-    alloc_len::<T>(&[n])?;
-    let v = (0..n)
-        .map(|i| {
-            i64::try_from(start as i128 + i as i128 * dl)
-                .ok()
-                .and_then(|v| T::try_from(v).ok())
-                .ok_or_else(|| "a range value overflows".to_string())
-        })
-        .collect::<OpResult<Vec<T>>>()?;
+    // Allocated at its length: collected from a fallible iterator, whose size is unknown, the
+    // vector grew by doubling, and past 2^27 int64s asked wasm32 for more than it can address
+    // (a panic, found by the fuzzer on wasm32).
+    let mut v = Vec::with_capacity(alloc_len::<T>(&[n])?);
+    for i in 0..n {
+        let value = i64::try_from(start as i128 + i as i128 * dl)
+            .ok()
+            .and_then(|v| T::try_from(v).ok())
+            .ok_or("a range value overflows")?;
+        v.push(value);
+    }
     tensor(vec![n], v)
 }
 
