@@ -515,41 +515,60 @@ impl Graph {
                     Err(e) => return Err(load_error(at(e))),
                 }
             };
-            // The operator's load-time work (packing its weights), a piece at a time: a load
-            // pauses in between, so that it can be aborted, or the page draw a frame.
+            // A node whose inputs are all constant is computed once, here (folded), within an
+            // allowance (see FOLD_ALLOWANCE) and the memory budget: an output beyond them (a few
+            // bytes of ConstantOfShape that expand to gigabytes) is computed when the model
+            // runs, under the session's budget.
+            let constant = slots.iter().all(|s| !matches!(s, Some(Slot::Value(_))));
+            let limit = constant.then(|| {
+                memory::heap_usage()
+                    .allocated
+                    .saturating_add(fold_allowance)
+                    .min(memory::budget().unwrap_or(memory::DEFAULT_MAX_MEMORY_BYTES))
+            });
+            // The operator's load-time work (packing its weights, filling a constant), a piece
+            // at a time: a load pauses in between, so that it can be aborted, or the page draw a
+            // frame.
             let all: Vec<usize> = (0..slots.len()).collect();
+            let mut over_budget = false;
             {
                 let args = ctx_consts(&slots, &all);
-                while !op
-                    .prepare(&args, PREPARE_FLOATS)
-                    .map_err(|e| load_error(at(e)))?
-                {
-                    if top {
-                        loading::pause(done as f64 / work).await;
+                loop {
+                    let prepared = match limit {
+                        Some(l) => memory::with_budget(l, || op.prepare(&args, PREPARE_FLOATS)),
+                        None => op.prepare(&args, PREPARE_FLOATS),
+                    };
+                    match prepared {
+                        Ok(true) => break,
+                        Ok(false) if top => loading::pause(done as f64 / work).await,
+                        Ok(false) => {}
+                        Err(e) if constant && e.contains(memory::OVER_BUDGET) => {
+                            over_budget = true;
+                            break;
+                        }
+                        Err(e) => return Err(load_error(at(e))),
                     }
                 }
             }
-            let constant = slots.iter().all(|s| !matches!(s, Some(Slot::Value(_))));
-            if constant {
-                // Computed once, here, within an allowance (see FOLD_ALLOWANCE) and the memory
-                // budget: an output beyond them (a few bytes of ConstantOfShape that expand to
-                // gigabytes) is computed when the model runs, under the session's budget.
-                let limit = memory::heap_usage()
-                    .allocated
-                    .saturating_add(fold_allowance)
-                    .min(memory::budget().unwrap_or(memory::DEFAULT_MAX_MEMORY_BYTES));
-                match memory::with_budget(limit, || op.run(&ctx_consts(&slots, &all))) {
-                    Ok(results) => {
-                        for (name, t) in node.output.iter().zip(results) {
-                            if !name.is_empty() {
-                                names.insert(name.clone(), Slot::Const(consts.len()));
-                                consts.push(Arc::new(t));
-                            }
+            if let (Some(limit), false) = (limit, over_budget) {
+                let folded = match op.take_folded() {
+                    Some(results) => Some(results),
+                    None => {
+                        match memory::with_budget(limit, || op.run(&ctx_consts(&slots, &all))) {
+                            Ok(results) => Some(results),
+                            Err(e) if e.contains(memory::OVER_BUDGET) => None,
+                            Err(e) => return Err(load_error(at(e))),
                         }
-                        continue;
                     }
-                    Err(e) if e.contains(memory::OVER_BUDGET) => {}
-                    Err(e) => return Err(load_error(at(e))),
+                };
+                if let Some(results) = folded {
+                    for (name, t) in node.output.iter().zip(results) {
+                        if !name.is_empty() {
+                            names.insert(name.clone(), Slot::Const(consts.len()));
+                            consts.push(Arc::new(t));
+                        }
+                    }
+                    continue;
                 }
             }
             let outputs = node

@@ -51,6 +51,8 @@ impl Op for Constant {
 struct ConstantOfShape {
     value: Tensor,
     shape: Ints,
+    /// A float32 output of a constant shape, filled at load a piece at a time (see `prepare`).
+    folded: Option<(Vec<usize>, usize, Vec<f32>)>,
 }
 
 fn build_constant_of_shape(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
@@ -61,6 +63,7 @@ fn build_constant_of_shape(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
     Ok(Box::new(ConstantOfShape {
         value,
         shape: Ints::input(ctx, 0, "shape")?,
+        folded: None,
     }))
 }
 
@@ -73,6 +76,42 @@ impl Op for ConstantOfShape {
             T::wrap(vec![v; len])
         });
         Ok(vec![Tensor::new(shape, data)?])
+    }
+
+    /// With a constant shape, a float32 output is filled here, 1 M values a call, so that a
+    /// load can pause in between: the `onnx` package's light alexnet and zfnet512 make each
+    /// weight this way, up to 151 MB. Other dtypes are computed by `run` as the engine folds.
+    fn prepare(&mut self, consts: &[Option<&Tensor>], floats: usize) -> OpResult<bool> {
+        let (Data::F32(v), Some(Some(_))) = (&self.value.data, consts.first()) else {
+            return Ok(true);
+        };
+        let v = v.first().copied().unwrap_or(0.0);
+        if self.folded.is_none() {
+            let shape = to_dims(&self.shape.need(consts, "shape")?, "shape value")?;
+            // Within the engine's allowance for a fold: over it, the engine computes the output
+            // at run time, under the session's budget.
+            let len = alloc_len::<f32>(&shape)?;
+            let mut data = Vec::new();
+            data.try_reserve_exact(len)
+                .map_err(|_| format!("cannot allocate the {shape:?} float32 output"))?;
+            self.folded = Some((shape, len, data));
+        }
+        let Some((_, len, data)) = self.folded.as_mut() else {
+            return Ok(true);
+        };
+        let n = floats.min(*len - data.len());
+        data.resize(data.len() + n, v);
+        Ok(data.len() == *len)
+    }
+
+    fn take_folded(&mut self) -> Option<Vec<Tensor>> {
+        match self.folded.take() {
+            Some((shape, len, data)) if data.len() == len => Some(vec![Tensor::f32(shape, data)]),
+            other => {
+                self.folded = other;
+                None
+            }
+        }
     }
 }
 

@@ -55,6 +55,12 @@ pub trait Op {
         let _ = (consts, floats);
         Ok(true)
     }
+
+    /// For a node whose inputs are all constant, its outputs if `prepare` computed them (taken
+    /// once); `None` has the engine fold the node by running it.
+    fn take_folded(&mut self) -> Option<Vec<Tensor>> {
+        None
+    }
 }
 
 /// What an operator's builder knows about its node at load.
