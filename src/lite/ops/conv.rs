@@ -1136,6 +1136,27 @@ fn scale_packed_rows(p: &mut [f32], m: usize, k: usize, s: &[f32]) {
     }
 }
 
+/// Adds one kernel row's K taps (weights `wr`) to four outputs of column stride SX: `win` is the
+/// input row from the first output's first tap on.
+#[inline(always)]
+fn dw_row_taps<const K: usize, const SX: usize>(mut acc: F4, win: &[f32], wr: &[F4; K]) -> F4 {
+    for (kx, &wt) in wr.iter().enumerate() {
+        let v = if SX == 1 {
+            win.get(kx..kx + 4)
+                .and_then(|s| <&[f32; 4]>::try_from(s).ok())
+                .map(F4::load)
+        } else {
+            win.get(kx..kx + 8)
+                .and_then(|s| <&[f32; 8]>::try_from(s).ok())
+                .map(F4::evens)
+        };
+        if let Some(v) = v {
+            acc = acc.add(wt.mul(v));
+        }
+    }
+    acc
+}
+
 /// A depthwise Conv's input plane, its size, its begin pads, the output size and the group.
 type DwArgs<'a> = (&'a [f32], [usize; 2], [i64; 2], [usize; 2], usize);
 
@@ -1228,20 +1249,7 @@ impl Conv {
                         let Some(win) = src.get(ix..ix + span) else {
                             continue;
                         };
-                        for (kx, &wt) in wr.iter().enumerate() {
-                            let v = if SX == 1 {
-                                win.get(kx..kx + 4)
-                                    .and_then(|s| <&[f32; 4]>::try_from(s).ok())
-                                    .map(F4::load)
-                            } else {
-                                win.get(kx..kx + 8)
-                                    .and_then(|s| <&[f32; 8]>::try_from(s).ok())
-                                    .map(F4::evens)
-                            };
-                            if let Some(v) = v {
-                                acc = acc.add(wt.mul(v));
-                            }
-                        }
+                        acc = dw_row_taps::<K, SX>(acc, win, wr);
                     }
                     match orow
                         .get_mut(ox..ox + 4)
@@ -1313,20 +1321,7 @@ impl Conv {
                         let Some(win) = src.get(ix..ix + span) else {
                             break 'blocks;
                         };
-                        for (kx, &wt) in wr.iter().enumerate() {
-                            let v = if SX == 1 {
-                                win.get(kx..kx + 4)
-                                    .and_then(|s| <&[f32; 4]>::try_from(s).ok())
-                                    .map(F4::load)
-                            } else {
-                                win.get(kx..kx + 8)
-                                    .and_then(|s| <&[f32; 8]>::try_from(s).ok())
-                                    .map(F4::evens)
-                            };
-                            if let Some(v) = v {
-                                acc = acc.add(wt.mul(v));
-                            }
-                        }
+                        acc = dw_row_taps::<K, SX>(acc, win, wr);
                     }
                     if let Some(d) = orow
                         .get_mut(ox..ox + 4)
