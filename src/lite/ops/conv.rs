@@ -1136,6 +1136,15 @@ fn scale_packed_rows(p: &mut [f32], m: usize, k: usize, s: &[f32]) {
     }
 }
 
+/// Floats four outputs of column stride SX read from one input row for a kernel row of K taps.
+const fn dw_span<const K: usize, const SX: usize>() -> usize {
+    if SX == 1 {
+        K + 3
+    } else {
+        K + 7
+    }
+}
+
 /// Adds one kernel row's K taps (weights `wr`) to four outputs of column stride SX: `win` is the
 /// input row from the first output's first tap on.
 #[inline(always)]
@@ -1192,8 +1201,16 @@ impl Conv {
             _ => false,
         };
         if !done {
-            self.depthwise_any(xg, hw, pad, ohw, g, og);
+            self.depthwise_any(a, og);
         }
+    }
+
+    /// Output channel `o`'s K x K depthwise weights.
+    fn dw_weights<const K: usize>(&self, o: usize) -> [[f32; K]; K] {
+        let wk = self.dw.get(o * K * K..(o + 1) * K * K).unwrap_or(&[]);
+        std::array::from_fn(|ky| {
+            std::array::from_fn(|kx| wk.get(ky * K + kx).copied().unwrap_or(0.0))
+        })
     }
 
     /// A K x K depthwise kernel of dilation 1 and column stride SX (1 or 2), or false when the
@@ -1212,8 +1229,7 @@ impl Conv {
         // Pads are at least 0 (checked when the attributes are read).
         let [pt, pl] = pad.map(|p| p.max(0) as usize);
         let ow4 = ow.div_ceil(4) * 4;
-        // Floats a block of four outputs reads from one padded row.
-        let span = if SX == 1 { K + 3 } else { K + 7 };
+        let span = dw_span::<K, SX>();
         let wp = ((ow4 - 1) * SX + span).max(pl + w);
         let hp = ((oh.max(1) - 1) * sy + K).max(pt + h);
         // Pads or strides far larger than the planes (hostile ones) make the padded plane
@@ -1231,10 +1247,7 @@ impl Conv {
         let mg = self.mg();
         for j in 0..mg {
             let o = g * mg + j;
-            let wk = self.dw.get(o * K * K..(o + 1) * K * K).unwrap_or(&[]);
-            let wv: [[F4; K]; K] = std::array::from_fn(|ky| {
-                std::array::from_fn(|kx| F4::splat(wk.get(ky * K + kx).copied().unwrap_or(0.0)))
-            });
+            let wv = self.dw_weights::<K>(o).map(|r| r.map(F4::splat));
             let bias = self.bias.get(o).copied().unwrap_or(0.0);
             let plane = &mut og[j * oh * ow..(j + 1) * oh * ow];
             for (oy, orow) in plane.chunks_exact_mut(ow.max(1)).enumerate() {
@@ -1289,15 +1302,11 @@ impl Conv {
             xlo
         };
         let (xlo, xhi) = (xlo as usize, xhi as usize);
-        // Floats a block of four outputs reads from one input row.
-        let span = if SX == 1 { K + 3 } else { K + 7 };
+        let span = dw_span::<K, SX>();
         let mg = self.mg();
         for j in 0..mg {
             let o = g * mg + j;
-            let wk = self.dw.get(o * K * K..(o + 1) * K * K).unwrap_or(&[]);
-            let ws: [[f32; K]; K] = std::array::from_fn(|ky| {
-                std::array::from_fn(|kx| wk.get(ky * K + kx).copied().unwrap_or(0.0))
-            });
+            let ws = self.dw_weights::<K>(o);
             let wv = ws.map(|r| r.map(F4::splat));
             let bias = self.bias.get(o).copied().unwrap_or(0.0);
             let plane = &mut og[j * oh * ow..(j + 1) * oh * ow];
@@ -1352,16 +1361,7 @@ impl Conv {
     }
 
     /// Any depthwise kernel: one pass over each output row per tap.
-    #[allow(clippy::too_many_arguments)]
-    fn depthwise_any(
-        &self,
-        xg: &[f32],
-        hw: [usize; 2],
-        pad: [i64; 2],
-        ohw: [usize; 2],
-        g: usize,
-        og: &mut [f32],
-    ) {
+    fn depthwise_any(&self, (xg, hw, pad, ohw, g): DwArgs, og: &mut [f32]) {
         let geo = &self.geo;
         let [kh, kw] = geo.kernel;
         let (h, w) = (hw[0] as i64, hw[1] as i64);
