@@ -293,14 +293,15 @@ function readBytes(bytes: Uint8Array, options: ReadOptions): Promise<ModelBuffer
   });
 }
 
-/** Returns to the event loop (its tasks, timers, I/O and aborts) and comes back at once. @internal */
+/**
+ * Returns to the event loop (its tasks, timers, I/O and aborts) and comes back at once. @internal
+ *
+ * Not `scheduler.yield()`: Chromium runs its continuations ahead of every task of the same
+ * priority, timers included, so a model built a slice at a time starved the page's timers for the
+ * whole build, and an `AbortSignal.timeout()` fired only once the session was made.
+ */
 export function nextTask(): Promise<void> {
-  const host = globalThis as {
-    scheduler?: { yield?: () => Promise<void> };
-    setImmediate?: (callback: () => void) => unknown;
-  };
-  if (typeof host.scheduler?.yield === 'function') return host.scheduler.yield();
-  const { setImmediate } = host;
+  const { setImmediate } = globalThis as { setImmediate?: (callback: () => void) => unknown };
   if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
   if (typeof MessageChannel === 'function') {
     // Not setTimeout(0), which browsers stretch to 4 ms once nested.

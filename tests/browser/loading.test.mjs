@@ -188,7 +188,7 @@ test('the largest real model: heap peak about twice its size; timings with and w
   await page.close();
 });
 
-test('the page keeps painting while a large model is built, and an abort part-way stops the build', async () => {
+test('the page keeps painting and its timers keep running while a large model is built, and an abort part-way stops the build', async () => {
   const { page, problems } = await loadingPage();
   const result = await page.evaluate(async (url) => {
     const { InferenceSession, memoryUsage } = window.onnxlet;
@@ -204,12 +204,30 @@ test('the page keeps painting while a large model is built, and an abort part-wa
       if (counting) requestAnimationFrame(count);
     };
     requestAnimationFrame(count);
+    // A 1 ms interval timer: timers (AbortSignal.timeout among them) must run between slices.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
     const built = [];
     const session = await InferenceSession.create(bytes, {
-      onProgress: (e) => e.status === 'compile' && built.push({ progress: e.progress, frames }),
+      onProgress: (e) => e.status === 'compile' && built.push({ progress: e.progress, frames, ticks }),
     });
     counting = false;
+    clearInterval(timer);
     await session.release();
+    // Aborted by a timer that the first report of a partly built model sets.
+    const timed = new AbortController();
+    const timedCompiles = [];
+    const abortedByTimer = await InferenceSession.create(bytes, {
+      signal: timed.signal,
+      onProgress: (e) => {
+        if (e.status !== 'compile') return;
+        timedCompiles.push(e.progress);
+        if (timedCompiles.length === 1) setTimeout(() => timed.abort(), 0);
+      },
+    }).then(
+      () => 'created',
+      (e) => e.name,
+    );
     // Abort at the first report of a partly built model.
     const controller = new AbortController();
     const compiles = [];
@@ -222,11 +240,14 @@ test('the page keeps painting while a large model is built, and an abort part-wa
       () => 'created',
       (e) => e.name,
     );
-    return { built, aborted, compiles, heapAfterAbort: memoryUsage().heapBytes - baseline };
+    return { built, aborted, compiles, abortedByTimer, timedCompiles, heapAfterAbort: memoryUsage().heapBytes - baseline };
   }, `${models.url}/minilm`);
   const { built } = result;
   assert.ok(built.length >= 3, `minilm was built in ${built.length} slices`);
   assert.ok(built.at(-1).frames > built[0].frames, `no frame was painted while minilm was built: ${JSON.stringify(built)}`);
+  assert.ok(built.at(-1).ticks > built[0].ticks, `no timer ran while minilm was built: ${JSON.stringify(built)}`);
+  assert.equal(result.abortedByTimer, 'AbortError', `a timer's abort was not honoured: ${result.timedCompiles}`);
+  assert.ok(result.timedCompiles.at(-1) < 0.9, `the build went on after a timer's abort: ${result.timedCompiles}`);
   assert.equal(result.aborted, 'AbortError');
   assert.ok(result.compiles.length <= 3 && result.compiles.at(-1) < 0.9, `the build went on: ${result.compiles}`);
   assert.equal(result.heapAfterAbort, 0, 'the aborted load did not give its heap back');
