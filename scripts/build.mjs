@@ -22,6 +22,18 @@ const WASM_OPT_FLAGS = [
   '--enable-mutable-globals',
 ];
 
+/**
+ * The lite modules' extra wasm-opt flags. By default wasm-opt inlines every function that has one
+ * caller, whatever its size, which made operator entry points of 25–67 kB. V8 runs a function in
+ * its baseline tier (Liftoff) until its optimised code is ready, and the optimising compile of
+ * such a function takes 25–50 ms on a background thread: in Chromium, ppocr_cls ran about 60
+ * runs before its hot code was optimised, and the first runs of the convolutional models were
+ * 2–4× their medians. With only functions of up to 50 bytes inlined that way, the optimising
+ * compile of ppocr_cls's code takes 224 ms of CPU instead of 370, and the module is ~7 kB smaller
+ * brotli (docs/speed-2026-12-07.md, "Tier-up").
+ */
+const LITE_WASM_OPT_FLAGS = ['--one-caller-inline-max-function-size', '50'];
+
 const cargoWasm = join(root, 'target', 'wasm32-unknown-unknown', 'release', 'onnxlet.wasm');
 const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
@@ -165,6 +177,7 @@ function buildWasm({ features, file, out, threads = false, lite = false }) {
     ...WASM_OPT_FLAGS,
     ...(features.includes('relaxed-simd') ? ['--enable-relaxed-simd'] : []),
     ...(threads ? ['--enable-threads'] : []),
+    ...(lite ? LITE_WASM_OPT_FLAGS : []),
   ];
   const stamp = `${sha256(input)} ${flags.join(' ')}`;
   const optimised = join(out, 'onnxlet_bg.opt.wasm');
