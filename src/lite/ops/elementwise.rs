@@ -280,8 +280,11 @@ pub(super) use same_type;
 // ---------------------------------------------------------------------------------------------
 // Drivers
 
-/// `f` applied to every element.
-#[inline(always)]
+/// `f` applied to every element. Never inlined, like [`zip_with`]: each operator's loop is then a
+/// function of its own, and an operator's entry point (a `match` over every operator of its
+/// kind) stays small. V8 compiles a hot function again with its optimising compiler before it
+/// runs fast, and takes longer the larger the function (docs/speed-2026-12-07.md, "Tier-up").
+#[inline(never)]
 pub(super) fn map<T: Copy, U>(x: &[T], f: impl Fn(T) -> U) -> Vec<U> {
     x.iter().map(|&v| f(v)).collect()
 }
@@ -364,6 +367,7 @@ pub(super) fn step<const N: usize>(
 
 /// `f` applied element-wise to `a` (of shape `ash`) and `b` (of shape `bsh`) broadcast
 /// together: the output's shape and elements.
+#[inline(never)]
 pub(super) fn zip_with<A: Copy, B: Copy, U: 'static>(
     a: &[A],
     ash: &[usize],

@@ -179,7 +179,9 @@ fn reduce_pass_f(x: &[f32], n: usize, inner: usize, id: f32, u: impl Una, b: imp
     out
 }
 
-/// A float32 reduction: `b` over `u` of each element (`u` on the first pass only).
+/// A float32 reduction: `b` over `u` of each element (`u` on the first pass only). Never
+/// inlined: one function per reduction, not one 40 kB `reduce_f32` for V8 to optimise.
+#[inline(never)]
 fn reduce_f_with(
     x: &[f32],
     groups: &[(usize, bool)],

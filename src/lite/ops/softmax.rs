@@ -80,7 +80,9 @@ impl Op for Softmax {
     }
 }
 
-/// Softmax, LogSoftmax or Hardmax of one contiguous row, in place.
+/// Softmax, LogSoftmax or Hardmax of one contiguous row, in place. This and [`soft_block`] are
+/// never inlined, so that the operator's entry point stays a small function for V8 to optimise.
+#[inline(never)]
 fn soft_row(row: &mut [f32], kind: Soft) {
     let m = max(row);
     match kind {
@@ -105,6 +107,7 @@ fn soft_row(row: &mut [f32], kind: Soft) {
 
 /// The same along the rows of a block of `inner` columns (each column is one softmax), with
 /// `s` as scratch (3 * inner).
+#[inline(never)]
 fn soft_block(blk: &mut [f32], inner: usize, kind: Soft, s: &mut [f32]) {
     let (m, rest) = s.split_at_mut(inner);
     let (acc, t) = rest.split_at_mut(inner);

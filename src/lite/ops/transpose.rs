@@ -22,7 +22,9 @@ pub(super) const OPS: &[(&str, Builder)] = &[
 /// `src[base + Σ i_k * strides_k]`. Strides may be 0 (broadcast) or negative (reversed slice).
 /// Axes of size 1 are dropped and adjacent axes merged when their strides allow, so the inner
 /// loop is a contiguous copy (stride 1), a fill (0), a strided read, or, for a block whose two
-/// inner axes swap, a 2-D transpose.
+/// inner axes swap, a 2-D transpose. Never inlined: [`view`] dispatches on the element type, and
+/// with one copy of this per type inlined it was a 24 kB function for V8 to optimise.
+#[inline(never)]
 pub(super) fn gather_view<T: Copy + 'static>(
     src: &[T],
     base: usize,
