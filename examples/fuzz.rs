@@ -245,25 +245,7 @@ impl Fuzzer {
         if *count > 1 {
             return;
         }
-        let file = self
-            .findings
-            .join(format!("{kind}-{}-{exec}.onnx", self.seed));
-        let _ = std::fs::write(&file, bytes);
-        let line = format!(
-            "{kind}\tseed {} exec {exec}\t{}\t{}\n",
-            self.seed,
-            file.display(),
-            detail.replace('\n', " ")
-        );
-        eprint!("finding: {line}");
-        use std::io::Write;
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.findings.join("findings.txt"))
-        {
-            let _ = f.write_all(line.as_bytes());
-        }
+        save_finding(&self.findings, kind, self.seed, exec, detail, bytes);
     }
 
     fn check(
@@ -316,6 +298,28 @@ impl Fuzzer {
             counts.ran_ok += result.is_ok() as u64;
             self.check(counts, "run", result, started.elapsed(), exec, &bytes);
         }
+    }
+}
+
+/// Saves a finding's input as `<kind>-<seed>-<exec>.onnx` in `dir` and appends its line to
+/// `findings.txt` there (also printed): by [`Fuzzer::finding`], and by the panic hook on wasm32,
+/// where a panic aborts before the fuzzer sees it.
+fn save_finding(dir: &Path, kind: &str, seed: u64, exec: u64, detail: &str, bytes: &[u8]) {
+    let file = dir.join(format!("{kind}-{seed}-{exec}.onnx"));
+    let _ = std::fs::write(&file, bytes);
+    let line = format!(
+        "{kind}\tseed {seed} exec {exec}\t{}\t{}\n",
+        file.display(),
+        detail.replace('\n', " ")
+    );
+    eprint!("finding: {line}");
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("findings.txt"))
+    {
+        let _ = f.write_all(line.as_bytes());
     }
 }
 
@@ -387,22 +391,8 @@ fn main() {
         #[cfg(target_arch = "wasm32")]
         if let Ok(current) = CURRENT.lock() {
             let (seed, exec, bytes) = &*current;
-            let file = hook_findings.join(format!("panic-{seed}-{exec}.onnx"));
-            let _ = std::fs::write(&file, bytes);
-            let line = format!(
-                "panic\tseed {seed} exec {exec}\t{}\t{location}: {}\n",
-                file.display(),
-                message.replace('\n', " ")
-            );
-            eprint!("finding: {line}");
-            use std::io::Write;
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(hook_findings.join("findings.txt"))
-            {
-                let _ = f.write_all(line.as_bytes());
-            }
+            let detail = format!("{location}: {message}");
+            save_finding(&hook_findings, "panic", *seed, *exec, &detail, bytes);
         }
     }));
     let mut fuzzer = Fuzzer {

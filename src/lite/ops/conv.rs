@@ -1194,10 +1194,10 @@ impl Conv {
             (true, 3, 2, true) => self.depthwise_k::<3, 2>(a, og),
             (true, 5, 1, true) => self.depthwise_k::<5, 1>(a, og),
             (true, 5, 2, true) => self.depthwise_k::<5, 2>(a, og),
-            (true, 3, 1, false) => self.depthwise_k_in_place::<3, 1>(a, og),
-            (true, 3, 2, false) => self.depthwise_k_in_place::<3, 2>(a, og),
-            (true, 5, 1, false) => self.depthwise_k_in_place::<5, 1>(a, og),
-            (true, 5, 2, false) => self.depthwise_k_in_place::<5, 2>(a, og),
+            (true, 3, 1, false) => return self.depthwise_k_in_place::<3, 1>(a, og),
+            (true, 3, 2, false) => return self.depthwise_k_in_place::<3, 2>(a, og),
+            (true, 5, 1, false) => return self.depthwise_k_in_place::<5, 1>(a, og),
+            (true, 5, 2, false) => return self.depthwise_k_in_place::<5, 2>(a, og),
             _ => false,
         };
         if !done {
@@ -1289,7 +1289,7 @@ impl Conv {
         &self,
         (xg, hw, pad, ohw, g): DwArgs,
         og: &mut [f32],
-    ) -> bool {
+    ) {
         let (h, w) = (hw[0] as i64, hw[1] as i64);
         let [oh, ow] = ohw;
         let (sy, sx, k) = (self.geo.strides[0], SX as i64, K as i64);
@@ -1357,7 +1357,6 @@ impl Conv {
                 apply_act(self.act, orow);
             }
         }
-        true
     }
 
     /// Any depthwise kernel: one pass over each output row per tap.
