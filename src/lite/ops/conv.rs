@@ -270,6 +270,12 @@ impl Packing {
         self.done()
     }
 
+    /// Packs all that is left, and hands the packed matrix over.
+    fn finish(mut self, src: &[f32]) -> Vec<f32> {
+        self.step(src, usize::MAX);
+        self.out
+    }
+
     /// The packed matrix (all of it once [`Packing::done`]).
     fn data(&self) -> &[f32] {
         &self.out
@@ -292,9 +298,7 @@ fn pack(
     w: usize,
     scale: f32,
 ) -> OpResult<Vec<f32>> {
-    let mut p = Packing::new(src.len(), off, count, k, is, ks, w, scale)?;
-    p.step(src, usize::MAX);
-    Ok(p.out)
+    Ok(Packing::new(src.len(), off, count, k, is, ks, w, scale)?.finish(src))
 }
 
 /// Packs what is left of `jobs`, about `floats` values at a time, from the constant input
@@ -350,11 +354,11 @@ fn packing_b(
 }
 
 fn pack_a(src: &[f32], off: usize, m: usize, k: usize, rs: usize, cs: usize) -> OpResult<Vec<f32>> {
-    pack(src, off, m, k, rs, cs, MR, 1.0)
+    Ok(packing_a(src, off, m, k, rs, cs)?.finish(src))
 }
 
 fn pack_b(src: &[f32], off: usize, k: usize, n: usize, rs: usize, cs: usize) -> OpResult<Vec<f32>> {
-    pack(src, off, n, k, cs, rs, NR, 1.0)
+    Ok(packing_b(src, off, k, n, rs, cs)?.finish(src))
 }
 
 /// Sums the first `R` rows of one tile over one block: `a` holds kc groups of 4 (rows), `b` kc
