@@ -30,7 +30,7 @@ const WASM_OPT_FLAGS = [
  * runs before its hot code was optimised, and the first runs of the convolutional models were
  * 2–4× their medians. With only functions of up to 50 bytes inlined that way, the optimising
  * compile of ppocr_cls's code takes 224 ms of CPU instead of 370, and the module is ~7 kB smaller
- * brotli (docs/speed-2026-12-07.md, "Tier-up").
+ * brotli (docs/speed-2026-12-07.md, "The next session").
  */
 const LITE_WASM_OPT_FLAGS = ['--one-caller-inline-max-function-size', '50'];
 

@@ -214,40 +214,33 @@ test('the page keeps painting and its timers keep running while a large model is
     counting = false;
     clearInterval(timer);
     await session.release();
-    // Aborted by a timer that the first report of a partly built model sets.
-    const timed = new AbortController();
-    const timedCompiles = [];
-    const abortedByTimer = await InferenceSession.create(bytes, {
-      signal: timed.signal,
-      onProgress: (e) => {
+    // A create whose `abortAt(reports, abort)` sees each compile report: its outcome and reports.
+    const abortDuring = async (abortAt) => {
+      const controller = new AbortController();
+      const compiles = [];
+      const onProgress = (e) => {
         if (e.status !== 'compile') return;
-        timedCompiles.push(e.progress);
-        if (timedCompiles.length === 1) setTimeout(() => timed.abort(), 0);
-      },
-    }).then(
-      () => 'created',
-      (e) => e.name,
-    );
-    // Abort at the first report of a partly built model.
-    const controller = new AbortController();
-    const compiles = [];
-    const onProgress = (e) => {
-      if (e.status !== 'compile') return;
-      compiles.push(e.progress);
-      if (compiles.length === 2) controller.abort();
+        compiles.push(e.progress);
+        abortAt(compiles.length, () => controller.abort());
+      };
+      const outcome = await InferenceSession.create(bytes, { signal: controller.signal, onProgress }).then(
+        () => 'created',
+        (e) => e.name,
+      );
+      return { outcome, compiles };
     };
-    const aborted = await InferenceSession.create(bytes, { signal: controller.signal, onProgress }).then(
-      () => 'created',
-      (e) => e.name,
-    );
-    return { built, aborted, compiles, abortedByTimer, timedCompiles, heapAfterAbort: memoryUsage().heapBytes - baseline };
+    // Aborted by a timer that the first report sets.
+    const byTimer = await abortDuring((n, abort) => n === 1 && setTimeout(abort, 0));
+    // Aborted at the first report of a partly built model.
+    const { outcome: aborted, compiles } = await abortDuring((n, abort) => n === 2 && abort());
+    return { built, aborted, compiles, byTimer, heapAfterAbort: memoryUsage().heapBytes - baseline };
   }, `${models.url}/minilm`);
   const { built } = result;
   assert.ok(built.length >= 3, `minilm was built in ${built.length} slices`);
   assert.ok(built.at(-1).frames > built[0].frames, `no frame was painted while minilm was built: ${JSON.stringify(built)}`);
   assert.ok(built.at(-1).ticks > built[0].ticks, `no timer ran while minilm was built: ${JSON.stringify(built)}`);
-  assert.equal(result.abortedByTimer, 'AbortError', `a timer's abort was not honoured: ${result.timedCompiles}`);
-  assert.ok(result.timedCompiles.at(-1) < 0.9, `the build went on after a timer's abort: ${result.timedCompiles}`);
+  assert.equal(result.byTimer.outcome, 'AbortError', `a timer's abort was not honoured: ${result.byTimer.compiles}`);
+  assert.ok(result.byTimer.compiles.at(-1) < 0.9, `the build went on after a timer's abort: ${result.byTimer.compiles}`);
   assert.equal(result.aborted, 'AbortError');
   assert.ok(result.compiles.length <= 3 && result.compiles.at(-1) < 0.9, `the build went on: ${result.compiles}`);
   assert.equal(result.heapAfterAbort, 0, 'the aborted load did not give its heap back');

@@ -283,7 +283,7 @@ pub(super) use same_type;
 /// `f` applied to every element. Never inlined, like [`zip_with`]: each operator's loop is then a
 /// function of its own, and an operator's entry point (a `match` over every operator of its
 /// kind) stays small. V8 compiles a hot function again with its optimising compiler before it
-/// runs fast, and takes longer the larger the function (docs/speed-2026-12-07.md, "Tier-up").
+/// runs fast, and takes longer the larger the function (docs/speed-2026-12-07.md, "The next session").
 #[inline(never)]
 pub(super) fn map<T: Copy, U>(x: &[T], f: impl Fn(T) -> U) -> Vec<U> {
     x.iter().map(|&v| f(v)).collect()
