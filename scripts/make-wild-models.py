@@ -25,6 +25,10 @@ and real exports from pinned PyPI wheels, plus the converters' own models:
                             `sr` fed as a one-element [1] tensor, as onnxruntime accepts
   minilm_dynamic            onnxruntime.quantization.quantize_dynamic: DynamicQuantizeLinear,
                             MatMulInteger
+  ppocr_cls_dynamic         PP-OCR's classifier (a MobileNetV3) through quantize_dynamic:
+                            ConvInteger, depthwise ones included
+  ppocr_cls_qoperator       the same through quantize_static in the QOperator format:
+                            QLinearConv and QLinearMatMul
   skl_*                     skl2onnx on scikit-learn models trained on iris: LogisticRegression
                             with default options (ZipMap: a sequence of maps) and without ZipMap,
                             RandomForest classifier (TreeEnsembleClassifier), GradientBoosting and
@@ -304,6 +308,49 @@ def make_dynamic(out_dir, src):
     return data
 
 
+def make_cls_dynamic(out_dir, src):
+    """PP-OCR's classifier through quantize_dynamic: its Conv nodes become DynamicQuantizeLinear,
+    ConvInteger (depthwise ones too), Cast and Mul."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = out_dir / "ppocr_cls_dynamic.tmp.onnx"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8)
+    data = tmp.read_bytes()
+    tmp.unlink()
+    return data
+
+
+def make_cls_qoperator(libs_, out_dir, src, feeds):
+    """PP-OCR's classifier through quantize_static in the QOperator format (the older layout of
+    quantized CNNs): QLinearConv and QLinearMatMul between QuantizeLinear and DequantizeLinear."""
+    np, _, _, _, _ = libs_
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.data = iter(cls_feeds(np, (10, 11, 12)) + feeds)
+
+        def get_next(self):
+            return next(self.data, None)
+
+    tmp = out_dir / "ppocr_cls_qoperator.tmp.onnx"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    quantize_static(
+        str(src),
+        str(tmp),
+        Reader(),
+        quant_format=QuantFormat.QOperator,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        # The convolutions and the final product: without com.microsoft's QLinearAdd and kin.
+        op_types_to_quantize=["Conv", "MatMul"],
+    )
+    data = tmp.read_bytes()
+    tmp.unlink()
+    return data
+
+
 def sklearn_models(libs_):
     """skl2onnx with default options on scikit-learn models trained on iris (fixed seeds)."""
     np, _, _, _, _ = libs_
@@ -455,11 +502,15 @@ def make_fp16(libs_, src):
     onnxruntime too (67,000 of 153,600 pixels over PP-OCR's 0.3 threshold where float32 has 42)."""
     np, onnx, ort, float16, _ = libs_
     model = float16.convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
-    feeds = [
+    return model.SerializeToString(), cls_feeds(np)
+
+
+def cls_feeds(np, seeds=(0, 1, 2)):
+    """Inputs for PP-OCR's classifier: noise at about an image's scale, one [1, 3, 48, 192] each."""
+    return [
         {"x": (np.random.default_rng(seed).standard_normal((1, 3, 48, 192)) * 0.5).astype(np.float32)}
-        for seed in (0, 1, 2)
+        for seed in seeds
     ]
-    return model.SerializeToString(), feeds
 
 
 def minilm_feeds(np, fm_models_dir, entry):
@@ -664,6 +715,14 @@ def main():
     add("minilm_dynamic", make_dynamic(out_dir, minilm), minilm_feeds(np, models_dir, minilm_entry),
         {"rtol": 0.25, "atol": 1e-5},
         "minilm through onnxruntime.quantization.quantize_dynamic (DynamicQuantizeLinear, MatMulInteger)")
+    feeds = cls_feeds(np)
+    # As for minilm: a float operation between two quantizations (a BatchNormalization, say) that
+    # rounds one code the other way moves the classifier's probabilities by about 0.01.
+    add("ppocr_cls_dynamic", make_cls_dynamic(out_dir, cls), feeds, {"rtol": 0.25, "atol": 1e-5},
+        "ppocr_cls through onnxruntime.quantization.quantize_dynamic (ConvInteger)")
+    add("ppocr_cls_qoperator", make_cls_qoperator(libs_, out_dir, cls, feeds), feeds,
+        {"rtol": 0.25, "atol": 1e-5},
+        "ppocr_cls through onnxruntime.quantization.quantize_static, QOperator format (QLinearConv, QLinearMatMul)")
     for name, data, feeds, tolerance, source in sklearn_models(libs_) + sklearn_string_models(libs_):
         add(name, data, feeds, tolerance, source)
 

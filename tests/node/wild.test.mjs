@@ -7,8 +7,8 @@
 // relative for floats, ±1 for quantized integers).
 //
 // The tract module here; with ONNXLET_BUILD=lite (wild-lite.test.mjs) the lite module, which may
-// refuse a model with UNSUPPORTED_OPERATOR (quantized operators: tract takes those) but
-// must agree with onnxruntime on every model it accepts; with ONNXLET_BUILD=auto
+// refuse a model with UNSUPPORTED_OPERATOR (none of these today) but must agree with onnxruntime
+// on every model it accepts; with ONNXLET_BUILD=auto
 // (wild-auto.test.mjs) the default routing, each model on the engine it lands on; with
 // ONNXLET_BUILD=full (wild-full.test.mjs) the scikit-learn models on the full build.
 import assert from 'node:assert/strict';
@@ -43,7 +43,9 @@ const NAMES = [
   'oww_hey_jarvis',
   'oww_melspectrogram',
   'oww_silero_vad_sr1',
+  'ppocr_cls_dynamic',
   'ppocr_cls_fp16',
+  'ppocr_cls_qoperator',
   'ppocr_det_inferred',
   'ppocrv5_cls',
   'ppocrv5_cls_pinned',
@@ -149,17 +151,19 @@ for (const model of index.models.filter((m) => m.name.startsWith(only))) {
 }
 
 if (build === 'auto') {
-  test('auto: the float32 and float16 models run on the lite engine, the quantized ones on tract', () => {
+  test('auto: every model runs on the lite engine, the quantized ones too', () => {
     assert.deepEqual(engines, {
-      dq_softmax_q: 'tract',
+      dq_softmax_q: 'lite',
       f16_means: 'lite',
-      minilm_dynamic: 'tract',
-      minilm_qdq: 'tract',
+      minilm_dynamic: 'lite',
+      minilm_qdq: 'lite',
       oww_embedding: 'lite',
       oww_hey_jarvis: 'lite',
       oww_melspectrogram: 'lite',
       oww_silero_vad_sr1: 'lite',
+      ppocr_cls_dynamic: 'lite',
       ppocr_cls_fp16: 'lite',
+      ppocr_cls_qoperator: 'lite',
       ppocr_det_inferred: 'lite',
       ppocrv5_cls: 'lite',
       ppocrv5_cls_pinned: 'lite',

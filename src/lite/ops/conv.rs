@@ -631,11 +631,11 @@ fn spatial_attr(
 }
 
 /// The attributes shared by Conv and ConvTranspose, with 1-D made 2-D (a height of 1).
-struct Geo {
-    spatial: usize,
-    kernel: [usize; 2],
-    strides: [i64; 2],
-    dil: [i64; 2],
+pub(super) struct Geo {
+    pub(super) spatial: usize,
+    pub(super) kernel: [usize; 2],
+    pub(super) strides: [i64; 2],
+    pub(super) dil: [i64; 2],
     /// Begin (top, left) then end (bottom, right).
     pads: [i64; 4],
     auto_pad: AutoPad,
@@ -649,7 +649,7 @@ fn two(v: &[i64], fill: i64) -> [i64; 2] {
     }
 }
 
-fn read_geo(ctx: &NodeCtx, wshape: &[usize]) -> OpResult<Geo> {
+pub(super) fn read_geo(ctx: &NodeCtx, wshape: &[usize]) -> OpResult<Geo> {
     let spatial = wshape.len().saturating_sub(2);
     if !(1..=2).contains(&spatial) {
         return Err(format!(
@@ -700,7 +700,7 @@ fn read_geo(ctx: &NodeCtx, wshape: &[usize]) -> OpResult<Geo> {
 }
 
 /// The input's batch, channels and (height, width) for a convolution of `spatial` dims.
-fn conv_input(x: &Tensor, spatial: usize) -> OpResult<(usize, usize, [usize; 2])> {
+pub(super) fn conv_input(x: &Tensor, spatial: usize) -> OpResult<(usize, usize, [usize; 2])> {
     if x.rank() != spatial + 2 {
         return Err(format!(
             "input X has shape {:?}, expected rank {} for a {spatial}-D convolution",
@@ -717,7 +717,7 @@ fn conv_input(x: &Tensor, spatial: usize) -> OpResult<(usize, usize, [usize; 2])
     Ok((s[0], s[1], hw))
 }
 
-fn out_shape(n: usize, m: usize, hw: [usize; 2], spatial: usize) -> Vec<usize> {
+pub(super) fn out_shape(n: usize, m: usize, hw: [usize; 2], spatial: usize) -> Vec<usize> {
     if spatial == 1 {
         vec![n, m, hw[1]]
     } else {
@@ -744,7 +744,7 @@ struct Conv {
 }
 
 /// `group` as a usize when it is at least 1 and divides `n` (a count of channels, at least 1).
-fn positive_divisor(group: i64, n: usize) -> Option<usize> {
+pub(super) fn positive_divisor(group: i64, n: usize) -> Option<usize> {
     usize::try_from(group)
         .ok()
         .filter(|&g| g >= 1 && g <= n.max(1) && n.is_multiple_of(g))
@@ -794,7 +794,7 @@ fn build_conv(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
 }
 
 /// Output size and begin pad of one spatial axis of a Conv.
-fn conv_axis(geo: &Geo, ax: usize, input: usize) -> OpResult<(usize, i64)> {
+pub(super) fn conv_axis(geo: &Geo, ax: usize, input: usize) -> OpResult<(usize, i64)> {
     let (s, d) = (geo.strides[ax], geo.dil[ax]);
     let ek = (geo.kernel[ax] as i64 - 1) * d + 1;
     let i = input as i64;

@@ -13,6 +13,7 @@ mod generate;
 mod ml;
 mod norm;
 mod pool;
+mod quant;
 mod reduce;
 mod reshape;
 mod resize;
@@ -103,6 +104,7 @@ pub fn registry() -> Vec<(&'static str, Builder)> {
     ops.extend_from_slice(gather::OPS);
     ops.extend_from_slice(generate::OPS);
     ops.extend_from_slice(scan::OPS);
+    ops.extend_from_slice(quant::OPS);
     ops
 }
 
