@@ -364,7 +364,7 @@ impl Op for DynamicQuantize {
         let mut y = vec![0u8; alloc_len::<u8>(&xt.shape)?];
         let range = QType::U8.range();
         for (y, &x) in y.iter_mut().zip(x) {
-            *y = quantize_one(x, scale, zp, range) as u8;
+            *y = quantize_one(x, scale, zp, range) as i32 as u8;
         }
         Ok(vec![
             tensor(xt.shape.clone(), y)?,
@@ -478,11 +478,46 @@ impl PackedB {
         let panels = self.data.chunks_exact_mut(stride);
         for (panel, (a, b)) in panels.zip(r0.chunks(NR).zip(r1.chunks(NR))) {
             let dst = &mut panel[pair * 2 * NR..(pair + 1) * 2 * NR];
+            if let (Ok(a), Ok(b)) = (<&[i16; NR]>::try_from(a), <&[i16; NR]>::try_from(b)) {
+                interleave(a, b, dst);
+                continue;
+            }
             for (d, (&a, &b)) in dst.chunks_exact_mut(2).zip(a.iter().zip(b)) {
                 d[0] = a;
                 d[1] = b;
             }
         }
+    }
+}
+
+/// `dst = [a0, b0, a1, b1, ...]`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn interleave(a: &[i16; NR], b: &[i16; NR], dst: &mut [i16]) {
+    use std::arch::wasm32::*;
+    if dst.len() < 2 * NR {
+        return;
+    }
+    // SAFETY: `a` and `b` are 16 bytes each and `dst` at least 32: unaligned loads and stores.
+    unsafe {
+        let (va, vb) = (
+            v128_load(a.as_ptr() as *const v128),
+            v128_load(b.as_ptr() as *const v128),
+        );
+        let q = dst.as_mut_ptr() as *mut v128;
+        v128_store(q, i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(va, vb));
+        v128_store(
+            q.add(1),
+            i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(va, vb),
+        );
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn interleave(a: &[i16; NR], b: &[i16; NR], dst: &mut [i16]) {
+    for (d, (&a, &b)) in dst.chunks_exact_mut(2).zip(a.iter().zip(b)) {
+        d[0] = a;
+        d[1] = b;
     }
 }
 
@@ -826,6 +861,9 @@ struct IntConv {
     cg: usize,
     group: usize,
     w: Vec<Vec<i32>>,
+    /// Depthwise (one input and one output channel per group): each channel's taps, less their
+    /// zero point, for the direct loop (else empty).
+    taps: Vec<i16>,
 }
 
 /// The integer convolution of node `ctx`'s weights (input `wi`, zero point input `zi`), when
@@ -853,35 +891,36 @@ fn int_conv(ctx: &NodeCtx, w: &Tensor, zero: Option<&Tensor>) -> OpResult<IntCon
             pack_a(&v, g * mg * k, mg, k, z)
         })
         .collect::<OpResult<_>>()?;
+    let taps = if cg == 1 && mg == 1 {
+        v.iter()
+            .enumerate()
+            .map(|(i, &x)| x - zp_at(&zero, i / k))
+            .collect()
+    } else {
+        vec![]
+    };
     Ok(IntConv {
         geo,
         m,
         cg,
         group,
         w: packed,
+        taps,
     })
 }
 
 /// The im2col matrix (`cg * kh * kw` rows, one column per output pixel) of one group's input
 /// `x` (cg x h x w) less its zero point, packed as B: 0 in the padding.
-fn im2col(
-    x: &[i16],
-    zero: i16,
-    cg: usize,
-    hw: [usize; 2],
-    geo: &Geo,
-    out: [usize; 2],
-    pad: [i64; 2],
-) -> OpResult<PackedB> {
-    let k = cg * geo.kernel[0] * geo.kernel[1];
-    let n = out[0] * out[1];
+fn im2col(x: &[i16], zero: i16, cg: usize, win: &Window) -> OpResult<PackedB> {
+    let k = cg * win.geo.kernel[0] * win.geo.kernel[1];
+    let n = win.out[0] * win.out[1];
     let mut cols = PackedB::zeros(k, n)?;
     let mut rows = vec![0i16; alloc_len::<i16>(&[2, n])?];
     for pair in 0..k.div_ceil(2) {
         let (r0, r1) = rows.split_at_mut(n);
-        im2col_row(x, zero, 2 * pair, hw, geo, out, pad, r0);
+        im2col_row(x, zero, 2 * pair, win, r0);
         if 2 * pair + 1 < k {
-            im2col_row(x, zero, 2 * pair + 1, hw, geo, out, pad, r1);
+            im2col_row(x, zero, 2 * pair + 1, win, r1);
         } else {
             r1.fill(0);
         }
@@ -890,28 +929,28 @@ fn im2col(
     Ok(cols)
 }
 
-/// Row `kk` (channel, kernel row, kernel column) of the im2col matrix of `x`, less `zero`.
-#[allow(clippy::too_many_arguments)]
-#[inline(never)]
-fn im2col_row(
-    x: &[i16],
-    zero: i16,
-    kk: usize,
+/// Where a convolution's kernel reads: its attributes, the input's and output's (height, width)
+/// and the begin pads (top, left).
+#[derive(Clone, Copy)]
+struct Window<'a> {
+    geo: &'a Geo,
     hw: [usize; 2],
-    geo: &Geo,
     out: [usize; 2],
     pad: [i64; 2],
-    row: &mut [i16],
+}
+
+/// For kernel tap `(ky, kx)`, each output row `oy` that reads inside the input, with the output
+/// columns `lo..hi` that do: `f(oy, lo..hi, first)`, where `first` is the index in the channel
+/// that column `lo` reads, and each next column reads `strides[1]` further on.
+fn tap_rows(
+    win: &Window,
+    [ky, kx]: [usize; 2],
+    mut f: impl FnMut(usize, std::ops::Range<usize>, usize),
 ) {
-    let [kh, kw] = geo.kernel;
+    let Window { geo, hw, out, pad } = *win;
     let [oh, ow] = out;
-    let (c, ky, kx) = (kk / (kh * kw), kk / kw % kh, kk % kw);
-    let xc = x
-        .get(c * hw[0] * hw[1]..(c + 1) * hw[0] * hw[1])
-        .unwrap_or(&[]);
     let (h, w) = (hw[0] as i64, hw[1] as i64);
     let (sx, off) = (geo.strides[1], kx as i64 * geo.dil[1] - pad[1]);
-    // The output columns whose input column ox * sx + off is inside the row.
     let lo = if off >= 0 { 0 } else { (-off + sx - 1) / sx }.clamp(0, ow as i64) as usize;
     let hi = if w - off <= 0 {
         0
@@ -919,18 +958,66 @@ fn im2col_row(
         (w - off - 1) / sx + 1
     }
     .clamp(lo as i64, ow as i64) as usize;
-    row.fill(0);
-    for (oy, dst) in row.chunks_exact_mut(ow.max(1)).enumerate().take(oh) {
+    if lo >= hi {
+        return;
+    }
+    for oy in 0..oh {
         let iy = oy as i64 * geo.strides[0] - pad[0] + ky as i64 * geo.dil[0];
-        if iy < 0 || iy >= h || lo >= hi {
-            continue;
+        if iy >= 0 && iy < h {
+            f(oy, lo..hi, (iy * w + lo as i64 * sx + off) as usize);
         }
-        let src = xc.get(iy as usize * hw[1]..).unwrap_or(&[]);
-        let first = (lo as i64 * sx + off) as usize;
-        let src = src.get(first..).unwrap_or(&[]).iter().step_by(sx as usize);
-        for (d, &v) in dst[lo..hi].iter_mut().zip(src) {
+    }
+}
+
+/// Row `kk` (channel, kernel row, kernel column) of the im2col matrix of `x`, less `zero`.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn im2col_row(x: &[i16], zero: i16, kk: usize, win: &Window, row: &mut [i16]) {
+    let Window { geo, hw, out, .. } = *win;
+    let [kh, kw] = geo.kernel;
+    let (c, ky, kx) = (kk / (kh * kw), kk / kw % kh, kk % kw);
+    let xc = x
+        .get(c * hw[0] * hw[1]..(c + 1) * hw[0] * hw[1])
+        .unwrap_or(&[]);
+    let (ow, sx) = (out[1], geo.strides[1] as usize);
+    row.fill(0);
+    tap_rows(win, [ky, kx], |oy, cols, first| {
+        let src = xc.get(first..).unwrap_or(&[]).iter().step_by(sx);
+        for (d, &v) in row[oy * ow + cols.start..oy * ow + cols.end]
+            .iter_mut()
+            .zip(src)
+        {
             *d = v - zero;
         }
+    });
+}
+
+/// A depthwise channel (one input and one output channel in its group): each tap's weight
+/// (`taps`, less their zero point) times the input less `zero`, summed into `acc`.
+#[inline(never)]
+fn depthwise(xc: &[i16], zero: i16, taps: &[i16], win: &Window, acc: &mut [i32]) {
+    let Window { geo, out, .. } = *win;
+    let (ow, sx) = (out[1], geo.strides[1] as usize);
+    for (t, &wt) in taps.iter().enumerate() {
+        let wt = i32::from(wt);
+        if wt == 0 {
+            continue;
+        }
+        let tap = [t / geo.kernel[1], t % geo.kernel[1]];
+        tap_rows(win, tap, |oy, cols, first| {
+            let acc = &mut acc[oy * ow + cols.start..oy * ow + cols.end];
+            let src = xc.get(first..).unwrap_or(&[]);
+            if sx == 1 {
+                // Contiguous: LLVM vectorises this one.
+                for (a, &v) in acc.iter_mut().zip(src) {
+                    *a += wt * i32::from(v - zero);
+                }
+                return;
+            }
+            for (a, &v) in acc.iter_mut().zip(src.iter().step_by(sx)) {
+                *a += wt * i32::from(v - zero);
+            }
+        });
     }
 }
 
@@ -951,6 +1038,12 @@ impl IntConv {
         let x = widened(xt, "x")?;
         let (oh, pt) = conv_axis(geo, 0, hw[0])?;
         let (ow, pl) = conv_axis(geo, 1, hw[1])?;
+        let win = Window {
+            geo,
+            hw,
+            out: [oh, ow],
+            pad: [pt, pl],
+        };
         let shape = out_shape(n, self.m, [oh, ow], geo.spatial);
         let mut out = vec![0i32; alloc_len::<i32>(&shape)?];
         let (mg, k) = (self.m / self.group, self.cg * geo.kernel[0] * geo.kernel[1]);
@@ -966,7 +1059,12 @@ impl IntConv {
             let xg = x
                 .get(at..at + isz)
                 .ok_or("internal: x is smaller than its shape")?;
-            let pb = im2col(xg, zero, self.cg, hw, geo, [oh, ow], [pt, pl])?;
+            if !self.taps.is_empty() {
+                let taps = self.taps.get(g * k..(g + 1) * k).unwrap_or(&[]);
+                depthwise(xg, zero, taps, &win, o);
+                continue;
+            }
+            let pb = im2col(xg, zero, self.cg, &win)?;
             let w = self.w.get(g).ok_or("internal: missing packed weights")?;
             product(w, mg, &pb, o);
         }
@@ -1439,5 +1537,80 @@ mod tests {
         assert!(q.fuse(&next(&s, &z)));
         assert_eq!(q.run(&args).unwrap().remove(0), want);
         assert_eq!(want, f(&[2, 3], &[-1.0, 0.25, 1.0, 2.5, 63.75, -128.0]));
+    }
+
+    /// ConvInteger's sums as the float32 Conv computes them (exact for these small values).
+    fn conv_reference(
+        x: &Tensor,
+        xz: u8,
+        w: &Tensor,
+        wz: &[i8],
+        attrs: &[pb::AttributeProto],
+    ) -> Tensor {
+        let Data::U8(xs) = &x.data else {
+            panic!("uint8 x")
+        };
+        let Data::I8(ws) = &w.data else {
+            panic!("int8 w")
+        };
+        let per = ws.len() / w.shape[0];
+        let xf = f(
+            &x.shape,
+            &xs.iter()
+                .map(|&v| f32::from(v) - f32::from(xz))
+                .collect::<Vec<_>>(),
+        );
+        let wf: Vec<f32> = ws
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| f32::from(v) - f32::from(wz[i / per]))
+            .collect();
+        let wf = f(&w.shape, &wf);
+        let conv = build("Conv", 11, attrs.to_vec(), &[None, Some(&wf)], 1).unwrap();
+        let want = conv.run(&[Some(&xf), Some(&wf)]).unwrap().remove(0);
+        let sums = want.as_f32().unwrap().iter().map(|&v| v as i32).collect();
+        Tensor::new(want.shape.clone(), Data::I32(sums)).unwrap()
+    }
+
+    #[test]
+    fn depthwise_integer_convolutions_match_the_float_one() {
+        let mut seed = 5u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 16) as u8
+        };
+        // One output channel per input channel (the direct loop), then two (the product).
+        for (m, strides, pads) in [
+            (4, [1, 1], [1, 1, 1, 1]),
+            (4, [2, 2], [0, 1, 2, 0]),
+            (8, [2, 1], [1, 1, 1, 1]),
+        ] {
+            let x = u8s(
+                &[1, 4, 9, 7],
+                &(0..4 * 9 * 7).map(|_| next()).collect::<Vec<_>>(),
+            );
+            let w = i8s(
+                &[m, 1, 3, 3],
+                &(0..m * 9).map(|_| next() as i8).collect::<Vec<_>>(),
+            );
+            let (xz, wz): (u8, Vec<i8>) = (next(), (0..m).map(|_| next() as i8).collect());
+            let attrs = vec![
+                int("group", 4),
+                ints("strides", &strides),
+                ints("pads", &pads),
+            ];
+            let want = conv_reference(&x, xz, &w, &wz, &attrs);
+            let (xzt, wzt) = (u8s(&[], &[xz]), i8s(&[m], &wz));
+            let consts = [None, Some(&w), None, Some(&wzt)];
+            let op = build("ConvInteger", 10, attrs, &consts, 1).unwrap();
+            let got = op
+                .run(&[Some(&x), Some(&w), Some(&xzt), Some(&wzt)])
+                .unwrap()
+                .remove(0);
+            assert_eq!(
+                got, want,
+                "{m} channels, strides {strides:?}, pads {pads:?}"
+            );
+        }
     }
 }
