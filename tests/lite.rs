@@ -310,12 +310,12 @@ fn a_model_loads_in_steps_with_progress_and_runs_as_one_loaded_at_once() {
     assert_eq!(f32_values(&a[0].1), f32_values(&b[0].1));
 }
 
-/// A large layer's weights are made and packed a piece at a time, each piece a step of the load:
-/// alexnet's first fully connected layer (9216 x 4096 float32, 151 MB, folded at load from a
-/// ConstantOfShape) takes dozens of steps to fill and dozens to pack, not one each, so that an
-/// abort or a frame need not wait for all of it.
+/// A large layer's weights are made a piece at a time, each piece a step of the load: alexnet's
+/// first fully connected layer (9216 x 4096 float32, 151 MB, folded at load from a
+/// ConstantOfShape) takes dozens of steps to fill, not one, so that an abort or a frame need not
+/// wait for all of it. They are not packed at load: a product of one row reads them as stored.
 #[test]
-fn a_large_layer_is_made_and_packed_across_many_steps() {
+fn a_large_layer_is_made_across_many_steps() {
     let bytes = std::fs::read(real_models::models_dir().join("bvlc_alexnet/model.onnx")).unwrap();
     let mut buffer = onnxlet::ModelBuffer::new(bytes.len(), &[]).unwrap();
     buffer.append(&bytes).unwrap();
@@ -332,8 +332,8 @@ fn a_large_layer_is_made_and_packed_across_many_steps() {
         }
     }
     // 17 initializers and 36 nodes; the three fully connected layers' 37.7 M, 16.8 M and 4.1 M
-    // weights, filled and then packed 1 M values a step, add about 120.
-    assert!(steps > 53 + 110, "{steps} steps");
+    // weights, filled 1 M values a step, add about 60 (packing them would add 60 more).
+    assert!((53 + 55..53 + 100).contains(&steps), "{steps} steps");
     println!("alexnet: {steps} steps, the longest {longest:?}");
 }
 

@@ -2,12 +2,17 @@
 //!
 //! The GEMM multiplies an A packed in panels of 4 rows by a B packed in panels of 8 columns
 //! (both cut in blocks of `KC` along k), one 4x8 tile of outputs at a time held in registers.
-//! Weights are packed at load. A bias (per row or per column) and an activation (Relu, Clip,
-//! LeakyRelu) are applied as each tile is stored. Conv goes through im2col (not for 1x1 kernels
-//! of stride 1 without padding) on chunks of output pixels, written straight in B's packed
-//! layout; a depthwise Conv has its own loops (3x3 and 5x5 kernels four outputs at a time).
+//! Conv weights are packed at load; a constant B of Gemm or MatMul the first time a product of
+//! more than one row needs it, as a product of one row reads B as stored (`gemv.rs`). A bias
+//! (per row or per column) and an activation (Relu, Clip, LeakyRelu) are applied as each tile is
+//! stored. Conv goes through im2col (not for 1x1 kernels of stride 1 without padding) on chunks
+//! of output pixels, written straight in B's packed layout; a depthwise Conv has its own loops
+//! (3x3 and 5x5 kernels four outputs at a time).
+
+use std::cell::OnceCell;
 
 use super::super::tensor::{alloc_len, broadcast, volume, OpResult, Tensor, MAX_ELEMENTS};
+use super::gemv::{gemv_cols, gemv_rows};
 use super::simd::F4;
 use super::{f32s, input, Builder, NodeCtx, Op};
 
@@ -1629,11 +1634,35 @@ impl Op for ConvTranspose {
 // ---------------------------------------------------------------------------------------------
 // Gemm
 
-/// B packed at load, with its k and n.
-struct PackedB {
-    data: Packing,
-    k: usize,
-    n: usize,
+/// The packing of a constant B, made the first time a product of more than one row needs it and
+/// kept: a product of one row reads B as the model stores it (see [`gemv`](super::gemv)), so a
+/// batch-one fully connected layer never packs its weights, nor holds them twice.
+fn packed_once<T>(cell: &OnceCell<T>, pack: impl FnOnce() -> OpResult<T>) -> OpResult<&T> {
+    if let Some(p) = cell.get() {
+        return Ok(p);
+    }
+    let p = pack()?;
+    Ok(cell.get_or_init(|| p))
+}
+
+/// The epilogue of a one-row product held in `y`: `y[j] = alpha * y[j] + bias[j] (+ prior[j])`,
+/// then the activation (the same sum and order as the GEMM's tiles; `bias` empty or full length).
+fn finish_gemv(y: &mut [f32], alpha: f32, bias: &[f32], prior: Option<&[f32]>, act: Option<Act>) {
+    for (j, v) in y.iter_mut().enumerate() {
+        let mut s = *v * alpha + bias.get(j).copied().unwrap_or(0.0);
+        if let Some(p) = prior {
+            s += p.get(j).copied().unwrap_or(0.0);
+        }
+        *v = match act {
+            Some(a) => a.apply(s),
+            None => s,
+        };
+    }
+}
+
+/// The error of a one-row product whose operands hold fewer values than their shapes say.
+fn short_operands() -> String {
+    "internal: operands of the wrong size".into()
 }
 
 struct Gemm {
@@ -1641,7 +1670,8 @@ struct Gemm {
     tb: bool,
     alpha: f32,
     beta: f32,
-    b: Option<PackedB>,
+    /// A constant B's packing (see [`packed_once`]); `None` when B is computed at run time.
+    b: Option<OnceCell<Vec<f32>>>,
     /// Per column, from a constant C (times beta) and fused Adds: empty, one value or n.
     col_bias: Vec<f32>,
     /// C was folded into `col_bias`.
@@ -1675,14 +1705,9 @@ fn build_gemm(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
     let beta = ctx.float("beta", 1.0);
     let b = match ctx.consts.get(1).copied().flatten() {
         Some(bt) => {
-            let (k, n) = b_dims(bt, tb)?;
-            let b = f32s(bt, "B")?;
-            let data = if tb {
-                packing_b(b, 0, k, n, 1, k)?
-            } else {
-                packing_b(b, 0, k, n, n, 1)?
-            };
-            Some(PackedB { data, k, n })
+            b_dims(bt, tb)?;
+            f32s(bt, "B")?;
+            Some(OnceCell::new())
         }
         None => None,
     };
@@ -1727,16 +1752,9 @@ impl Op for Gemm {
                 ))
             }
         };
-        let run_b;
-        let (pb, k, n): (&[f32], usize, usize) = match &self.b {
-            Some(p) => (packed_weights(std::slice::from_ref(&p.data), 0)?, p.k, p.n),
-            None => {
-                let bt = input(inputs, 1, "B")?;
-                let (k, n) = b_dims(bt, self.tb)?;
-                run_b = pack_b_mat(f32s(bt, "B")?, 0, k, n, self.tb)?;
-                (&run_b, k, n)
-            }
-        };
+        let bt = input(inputs, 1, "B")?;
+        let bv = f32s(bt, "B")?;
+        let (k, n) = b_dims(bt, self.tb)?;
         if k != ka {
             return Err(format!(
                 "A has shape {:?} and B {k}x{n} (after transposition): inner sizes {ka} and {k} differ",
@@ -1773,6 +1791,25 @@ impl Op for Gemm {
             }
         }
         let col_bias = expand_bias(&self.col_bias, n, "bias C")?;
+        if m == 0 || n == 0 {
+            return Ok(vec![Tensor::f32(shape, out)]);
+        }
+        if m == 1 {
+            // A's one row is contiguous whether transposed ([k, 1]) or not ([1, k]).
+            let prior = accumulate.then(|| out.clone());
+            let gemv = if self.tb { gemv_rows } else { gemv_cols };
+            gemv(a, bv, k, &mut out).ok_or_else(short_operands)?;
+            finish_gemv(&mut out, self.alpha, &col_bias, prior.as_deref(), self.act);
+            return Ok(vec![Tensor::f32(shape, out)]);
+        }
+        let run_b;
+        let pb: &[f32] = match &self.b {
+            Some(cell) => packed_once(cell, || pack_b_mat(bv, 0, k, n, self.tb))?,
+            None => {
+                run_b = pack_b_mat(bv, 0, k, n, self.tb)?;
+                &run_b
+            }
+        };
         let pa = if self.ta {
             pack(a, 0, m, k, 1, m, MR, self.alpha)?
         } else {
@@ -1783,21 +1820,12 @@ impl Op for Gemm {
             col_bias: &col_bias,
             act: self.act,
         };
-        if m > 0 && n > 0 {
-            gemm(&pa, pb, m, n, k, &mut out, n, accumulate, &epi)?;
-        }
+        gemm(&pa, pb, m, n, k, &mut out, n, accumulate, &epi)?;
         Ok(vec![Tensor::f32(shape, out)])
     }
 
     fn fuse(&mut self, next: &NodeCtx) -> bool {
         fuse_cols(&mut self.act, &mut self.col_bias, next, Some(2))
-    }
-
-    fn prepare(&mut self, consts: &[Option<&Tensor>], floats: usize) -> OpResult<bool> {
-        match &mut self.b {
-            Some(b) => prepare_all(std::slice::from_mut(&mut b.data), consts, 1, floats),
-            None => Ok(true),
-        }
     }
 }
 
@@ -1830,34 +1858,43 @@ fn fuse_cols(
 // ---------------------------------------------------------------------------------------------
 // MatMul
 
+/// The packings of a constant B's matrices, made once (see [`packed_once`]).
+type PackedBatches = OnceCell<Vec<Vec<f32>>>;
+
 struct MatMul {
-    /// A constant B: its shape and each of its matrices packed.
-    b: Option<(Vec<usize>, Vec<Packing>)>,
+    /// A constant B: its shape, and its matrices' packings.
+    b: Option<(Vec<usize>, PackedBatches)>,
     col_bias: Vec<f32>,
     act: Option<Act>,
     /// The rank of a fused Add's addend: the result is given at least this rank.
     min_rank: usize,
 }
 
-/// The packings of B's matrices (B of shape `shape`, at least one dimension).
-fn packing_b_batches(b: &[f32], shape: &[usize]) -> OpResult<Vec<Packing>> {
-    let (k, n) = match shape {
-        [k] => (*k, 1),
-        [.., k, n] => (*k, *n),
-        [] => return Err("input B is a scalar, expected at least one dimension".into()),
-    };
+/// The (k, n) of B's matrices (B of shape `shape`, at least one dimension).
+fn matmul_b_dims(shape: &[usize]) -> OpResult<(usize, usize)> {
+    match shape {
+        [k] => Ok((*k, 1)),
+        [.., k, n] => Ok((*k, *n)),
+        [] => Err("input B is a scalar, expected at least one dimension".into()),
+    }
+}
+
+/// B's matrices packed (B of shape `shape`, at least one dimension).
+fn pack_b_batches(b: &[f32], shape: &[usize]) -> OpResult<Vec<Vec<f32>>> {
+    let (k, n) = matmul_b_dims(shape)?;
     let batches = volume(&shape[..shape.len().saturating_sub(2)])?;
     (0..batches)
-        .map(|i| packing_b(b, i * k * n, k, n, n, 1))
+        .map(|i| pack_b(b, i * k * n, k, n, n, 1))
         .collect()
 }
 
 fn build_matmul(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
     let b = match ctx.consts.get(1).copied().flatten() {
-        Some(bt) => Some((
-            bt.shape.clone(),
-            packing_b_batches(f32s(bt, "B")?, &bt.shape)?,
-        )),
+        Some(bt) => {
+            f32s(bt, "B")?;
+            matmul_b_dims(&bt.shape)?;
+            Some((bt.shape.clone(), OnceCell::new()))
+        }
         None => None,
     };
     Ok(Box::new(MatMul {
@@ -1869,45 +1906,19 @@ fn build_matmul(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
 }
 
 impl Op for MatMul {
-    fn prepare(&mut self, consts: &[Option<&Tensor>], floats: usize) -> OpResult<bool> {
-        match &mut self.b {
-            Some((_, packings)) => prepare_all(packings, consts, 1, floats),
-            None => Ok(true),
-        }
-    }
-
     fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
         let at = input(inputs, 0, "A")?;
         let a = f32s(at, "A")?;
-        let run_b;
-        let (bshape, bpacked): (&Vec<usize>, Vec<&[f32]>) = match &self.b {
-            Some((s, p)) => (
-                s,
-                (0..p.len())
-                    .map(|i| packed_weights(p, i))
-                    .collect::<OpResult<_>>()?,
-            ),
-            None => {
-                let bt = input(inputs, 1, "B")?;
-                let mut packings = packing_b_batches(f32s(bt, "B")?, &bt.shape)?;
-                for p in &mut packings {
-                    p.step(f32s(bt, "B")?, usize::MAX);
-                }
-                run_b = (bt.shape.clone(), packings);
-                (&run_b.0, run_b.1.iter().map(Packing::data).collect())
-            }
-        };
+        let bt = input(inputs, 1, "B")?;
+        let bv = f32s(bt, "B")?;
+        let bshape = &bt.shape;
+        let (k, n) = matmul_b_dims(bshape)?;
         if at.rank() == 0 {
             return Err("input A is a scalar, expected at least one dimension".into());
         }
         let (m, ka) = match at.shape[..] {
             [k] => (1, k),
             [.., m, k] => (m, k),
-            [] => (1, 1),
-        };
-        let (k, n) = match bshape[..] {
-            [k] => (k, 1),
-            [.., k, n] => (k, n),
             [] => (1, 1),
         };
         if ka != k {
@@ -1938,16 +1949,39 @@ impl Op for MatMul {
             col_bias: &col_bias,
             act: self.act,
         };
+        // A's batches are rows of one product when B has none.
+        let rows = if bbatch.is_empty() {
+            volume(abatch)? * m
+        } else {
+            m
+        };
+        let run_b;
+        let packed: &[Vec<f32>] = if m == 0 || n == 0 || rows == 1 {
+            &[]
+        } else {
+            match &self.b {
+                Some((_, cell)) => packed_once(cell, || pack_b_batches(bv, bshape))?,
+                None => {
+                    run_b = pack_b_batches(bv, bshape)?;
+                    &run_b
+                }
+            }
+        };
+        let product = |ai: usize, bi: usize, o: &mut [f32]| -> OpResult<()> {
+            if rows == 1 {
+                let a = a.get(ai * k..).ok_or_else(short_operands)?;
+                let b = bv.get(bi * k * n..).ok_or_else(short_operands)?;
+                gemv_cols(a, b, k, o).ok_or_else(short_operands)?;
+                finish_gemv(o, 1.0, &col_bias, None, self.act);
+                return Ok(());
+            }
+            let pa = pack_a(a, ai * k, rows, k, k, 1)?;
+            let pb = packed.get(bi).ok_or("internal: missing packed B")?;
+            gemm(&pa, pb, rows, n, k, o, n, false, &epi)
+        };
         if m > 0 && n > 0 {
             if bbatch.is_empty() {
-                // One product: A's batches are rows.
-                let rows = volume(abatch)? * m;
-                let pa = pack_a(a, 0, rows, k, k, 1)?;
-                let pb = bpacked
-                    .first()
-                    .copied()
-                    .ok_or("internal: missing packed B")?;
-                gemm(&pa, pb, rows, n, k, &mut out, n, false, &epi)?;
+                product(0, 0, &mut out)?;
             } else {
                 let total = volume(&batch)?;
                 let r = batch.len();
@@ -1972,12 +2006,7 @@ impl Op for MatMul {
                         astr *= ab[d];
                         bstr *= bb[d];
                     }
-                    let pa = pack_a(a, ai * m * k, m, k, k, 1)?;
-                    let pb = bpacked
-                        .get(bi)
-                        .copied()
-                        .ok_or("internal: missing packed B")?;
-                    gemm(&pa, pb, m, n, k, o, n, false, &epi)?;
+                    product(ai * m, bi, o)?;
                 }
             }
         }

@@ -1,5 +1,6 @@
 //! The lite engine's operators. Each is built once per node at load, from the node's attributes
-//! and whichever of its inputs are constants (weights are packed then), and run on every call.
+//! and whichever of its inputs are constants (convolution weights are packed then), and run on
+//! every call.
 
 mod binary;
 mod cast;
@@ -9,6 +10,7 @@ mod data;
 mod dims;
 mod elementwise;
 mod gather;
+mod gemv;
 mod generate;
 mod ml;
 mod norm;
