@@ -248,6 +248,14 @@ impl Packing {
             self.out.resize(at + kcl * w, 0.0);
             let unit = &mut self.out[at..];
             let full = p * w + w <= count;
+            let first = off + k0 + p * w * is;
+            if full && ks == 1 && w % 4 == 0 && transpose_unit(src, first, is, kcl, unit) {
+                if scale != 1.0 {
+                    unit.iter_mut().for_each(|v| *v *= scale);
+                }
+                self.next += 1;
+                continue;
+            }
             for (kk, dst) in (k0..k0 + kcl).zip(unit.chunks_exact_mut(w)) {
                 let base = off + kk * ks + p * w * is;
                 if full && is == 1 && w == NR {
@@ -289,6 +297,51 @@ impl Packing {
     fn data_mut(&mut self) -> &mut [f32] {
         &mut self.out
     }
+}
+
+/// Packs one (block, panel) unit of `kcl` values along k for each of `unit.len() / kcl` items
+/// (a multiple of 4), item `i`'s values contiguous from `src[first + i * is]` (a row of a
+/// matrix being packed along its rows: a Conv's weights, a transposed B): four items at a time,
+/// as 4x4 blocks transposed in registers. False, with the unit unfinished, when an item is
+/// outside `src`.
+fn transpose_unit(src: &[f32], first: usize, is: usize, kcl: usize, unit: &mut [f32]) -> bool {
+    let w = unit.len().checked_div(kcl).unwrap_or(0);
+    for g in 0..w / 4 {
+        let item = |r: usize| {
+            let at = first.checked_add((g * 4 + r).checked_mul(is)?)?;
+            src.get(at..)?.get(..kcl)
+        };
+        let (Some(r0), Some(r1), Some(r2), Some(r3)) = (item(0), item(1), item(2), item(3)) else {
+            return false;
+        };
+        let quads = r0
+            .chunks_exact(4)
+            .zip(r1.chunks_exact(4))
+            .zip(r2.chunks_exact(4))
+            .zip(r3.chunks_exact(4));
+        for ((((a, b), c), d), blk) in quads.zip(unit.chunks_exact_mut(4 * w)) {
+            let load = |s: &[f32]| <&[f32; 4]>::try_from(s).map(F4::load).ok();
+            let (Some(a), Some(b), Some(c), Some(d)) = (load(a), load(b), load(c), load(d)) else {
+                return false;
+            };
+            for (i, v) in F4::transpose([a, b, c, d]).into_iter().enumerate() {
+                let at = i * w + g * 4;
+                if let Some(dst) = blk.get_mut(at..at + 4) {
+                    if let Ok(dst) = <&mut [f32; 4]>::try_from(dst) {
+                        v.store(dst);
+                    }
+                }
+            }
+        }
+        for kk in kcl - kcl % 4..kcl {
+            for (r, row) in [r0, r1, r2, r3].into_iter().enumerate() {
+                if let (Some(d), Some(&v)) = (unit.get_mut(kk * w + g * 4 + r), row.get(kk)) {
+                    *d = v;
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Packs a whole matrix at once (see [`Packing`]).
@@ -2134,6 +2187,40 @@ mod tests {
         let got = got[0].as_f32().unwrap();
         for (i, (a, b)) in got.iter().zip(&want).enumerate() {
             assert!((a - b).abs() < 1e-4, "{what}: at {i}, {a} vs {b}");
+        }
+    }
+
+    /// Packing, along rows (4x4 transposes) or along columns, against the layout it describes:
+    /// block of KC along k, then panel of w items, then k, then item, zero past `count`.
+    #[test]
+    fn packing_matches_its_layout() {
+        for (count, k) in [(1, 1), (4, 4), (7, 5), (8, 256), (13, 259), (16, 600)] {
+            for w in [super::MR, super::NR] {
+                for rows in [true, false] {
+                    let (is, ks) = if rows { (k + 3, 1) } else { (1, count + 2) };
+                    let off = 5;
+                    let len = off + (count - 1) * is + (k - 1) * ks + 1;
+                    let src: Vec<f32> = (0..len).map(|i| i as f32).collect();
+                    let got = super::pack(&src, off, count, k, is, ks, w, 0.5).unwrap();
+                    let mut want = vec![];
+                    for k0 in (0..k).step_by(super::KC) {
+                        for p in 0..count.div_ceil(w) {
+                            for kk in k0..(k0 + super::KC).min(k) {
+                                for l in 0..w {
+                                    let i = p * w + l;
+                                    let v = if i < count {
+                                        src[off + i * is + kk * ks]
+                                    } else {
+                                        0.0
+                                    };
+                                    want.push(v * 0.5);
+                                }
+                            }
+                        }
+                    }
+                    assert_eq!(got, want, "count {count} k {k} w {w} rows {rows}");
+                }
+            }
         }
     }
 

@@ -152,6 +152,21 @@ mod lanes {
             F4(f32x4_sqrt(self.0))
         }
 
+        /// The 4x4 matrix of rows `m` transposed: lane j of row i becomes lane i of row j.
+        #[inline(always)]
+        pub fn transpose([a, b, c, d]: [F4; 4]) -> [F4; 4] {
+            let t0 = i32x4_shuffle::<0, 4, 1, 5>(a.0, b.0);
+            let t1 = i32x4_shuffle::<2, 6, 3, 7>(a.0, b.0);
+            let t2 = i32x4_shuffle::<0, 4, 1, 5>(c.0, d.0);
+            let t3 = i32x4_shuffle::<2, 6, 3, 7>(c.0, d.0);
+            [
+                F4(i32x4_shuffle::<0, 1, 4, 5>(t0, t2)),
+                F4(i32x4_shuffle::<2, 3, 6, 7>(t0, t2)),
+                F4(i32x4_shuffle::<0, 1, 4, 5>(t1, t3)),
+                F4(i32x4_shuffle::<2, 3, 6, 7>(t1, t3)),
+            ]
+        }
+
         /// [`super::exp`] on each lane, operation for operation.
         #[inline(always)]
         pub fn exp(self) -> F4 {
@@ -289,6 +304,11 @@ mod lanes {
         #[inline(always)]
         pub fn sqrt(self) -> F4 {
             self.map(f32::sqrt)
+        }
+
+        #[inline(always)]
+        pub fn transpose(m: [F4; 4]) -> [F4; 4] {
+            std::array::from_fn(|j| F4(std::array::from_fn(|i| m[i].0[j])))
         }
 
         #[inline(always)]
