@@ -2,8 +2,9 @@
 //!
 //! The GEMM multiplies an A packed in panels of 4 rows by a B packed in panels of 8 columns
 //! (both cut in blocks of `KC` along k), one 4x8 tile of outputs at a time held in registers.
-//! Conv weights are packed at load; a constant B of Gemm or MatMul the first time a product of
-//! more than one row needs it, as a product of one row reads B as stored (`gemv.rs`). A bias
+//! The weights of Conv and MatMul are packed at load, a constant B of Gemm the first time a
+//! product of more than one row needs it: a product of one row reads B as stored (`gemv.rs`),
+//! and Gemm's A is most often one row (a batch-one fully connected layer). A bias
 //! (per row or per column) and an activation (Relu, Clip, LeakyRelu) are applied as each tile is
 //! stored. Conv goes through im2col (not for 1x1 kernels of stride 1 without padding) on chunks
 //! of output pixels, written straight in B's packed layout; a depthwise Conv has its own loops
@@ -1911,12 +1912,11 @@ fn fuse_cols(
 // ---------------------------------------------------------------------------------------------
 // MatMul
 
-/// The packings of a constant B's matrices, made once (see [`packed_once`]).
-type PackedBatches = OnceCell<Vec<Vec<f32>>>;
-
 struct MatMul {
-    /// A constant B: its shape, and its matrices' packings.
-    b: Option<(Vec<usize>, PackedBatches)>,
+    /// A constant B: its shape, and its matrices packed at load. Unlike Gemm's, a MatMul's A
+    /// usually has many rows (a sequence), so that its load packs B, a slice at a time, where
+    /// its first run would have; a product of one row still reads B as stored.
+    b: Option<(Vec<usize>, Vec<Packing>)>,
     col_bias: Vec<f32>,
     act: Option<Act>,
     /// The rank of a fused Add's addend: the result is given at least this rank.
@@ -1932,22 +1932,21 @@ fn matmul_b_dims(shape: &[usize]) -> OpResult<(usize, usize)> {
     }
 }
 
-/// B's matrices packed (B of shape `shape`, at least one dimension).
-fn pack_b_batches(b: &[f32], shape: &[usize]) -> OpResult<Vec<Vec<f32>>> {
+/// The packings of B's matrices (B of shape `shape`, at least one dimension).
+fn packing_b_batches(b: &[f32], shape: &[usize]) -> OpResult<Vec<Packing>> {
     let (k, n) = matmul_b_dims(shape)?;
     let batches = volume(&shape[..shape.len().saturating_sub(2)])?;
     (0..batches)
-        .map(|i| pack_b(b, i * k * n, k, n, n, 1))
+        .map(|i| packing_b(b, i * k * n, k, n, n, 1))
         .collect()
 }
 
 fn build_matmul(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
     let b = match ctx.consts.get(1).copied().flatten() {
-        Some(bt) => {
-            f32s(bt, "B")?;
-            matmul_b_dims(&bt.shape)?;
-            Some((bt.shape.clone(), OnceCell::new()))
-        }
+        Some(bt) => Some((
+            bt.shape.clone(),
+            packing_b_batches(f32s(bt, "B")?, &bt.shape)?,
+        )),
         None => None,
     };
     Ok(Box::new(MatMul {
@@ -2008,15 +2007,20 @@ impl Op for MatMul {
         } else {
             m
         };
-        let run_b;
-        let packed: &[Vec<f32>] = if m == 0 || n == 0 || rows == 1 {
-            &[]
+        let run_b: Vec<Vec<f32>>;
+        let packed: Vec<&[f32]> = if m == 0 || n == 0 || rows == 1 {
+            vec![]
         } else {
             match &self.b {
-                Some((_, cell)) => packed_once(cell, || pack_b_batches(bv, bshape))?,
+                Some((_, p)) => (0..p.len())
+                    .map(|i| packed_weights(p, i))
+                    .collect::<OpResult<_>>()?,
                 None => {
-                    run_b = pack_b_batches(bv, bshape)?;
-                    &run_b
+                    run_b = packing_b_batches(bv, bshape)?
+                        .into_iter()
+                        .map(|p| p.finish(bv))
+                        .collect();
+                    run_b.iter().map(Vec::as_slice).collect()
                 }
             }
         };
@@ -2067,6 +2071,13 @@ impl Op for MatMul {
             shape.insert(0, 1);
         }
         Ok(vec![Tensor::f32(shape, out)])
+    }
+
+    fn prepare(&mut self, consts: &[Option<&Tensor>], floats: usize) -> OpResult<bool> {
+        match &mut self.b {
+            Some((_, packings)) => prepare_all(packings, consts, 1, floats),
+            None => Ok(true),
+        }
     }
 
     fn fuse(&mut self, next: &NodeCtx) -> bool {

@@ -314,10 +314,17 @@ mod tests {
             shape: vec![4, 3],
             data: Data::F32(vec![1.0; 5]),
         };
-        for op in ["Gemm", "MatMul"] {
-            let built = build(op, 17, vec![], &[None, Some(&b)], 1).unwrap();
+        for (op, consts) in [
+            ("Gemm", [None, Some(&b)]),
+            ("Gemm", [None, None]),
+            ("MatMul", [None, None]),
+        ] {
+            let built = build(op, 17, vec![], &consts, 1).unwrap();
             let e = err(built.run(&[Some(&a), Some(&b)]));
             assert!(e.contains("wrong size"), "{op}: {e}");
         }
+        // A MatMul packs a constant B at load, which finds it short.
+        let e = err(build("MatMul", 17, vec![], &[None, Some(&b)], 1));
+        assert!(e.contains("does not fit"), "{e}");
     }
 }

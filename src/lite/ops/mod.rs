@@ -1,6 +1,6 @@
 //! The lite engine's operators. Each is built once per node at load, from the node's attributes
-//! and whichever of its inputs are constants (convolution weights are packed then), and run on
-//! every call.
+//! and whichever of its inputs are constants (convolution and MatMul weights are packed then),
+//! and run on every call.
 
 mod binary;
 mod cast;
