@@ -116,27 +116,37 @@ mod tests {
             .collect()
     }
 
-    /// Both layouts against the definition, over ragged sizes (n and k not multiples of 4).
+    /// Both layouts against the definition (in f64), over ragged sizes (n and k not multiples
+    /// of 4) and a long k.
     #[test]
     fn gemv_matches_the_definition() {
-        for k in [0, 1, 3, 4, 5, 8, 13, 64, 67] {
+        for k in [0, 1, 3, 4, 5, 8, 13, 64, 67, 3000] {
             for n in [0, 1, 2, 3, 4, 5, 7, 8, 9, 33] {
                 let a = data(k, 1);
                 let bt = data(n * k, 2);
-                let want: Vec<f32> = (0..n)
-                    .map(|j| (0..k).map(|kk| a[kk] * bt[j * k + kk]).sum())
-                    .collect();
+                let (want, scale): (Vec<f64>, Vec<f64>) = (0..n)
+                    .map(|j| {
+                        let terms = (0..k).map(|kk| a[kk] as f64 * bt[j * k + kk] as f64);
+                        (terms.clone().sum::<f64>(), terms.map(f64::abs).sum::<f64>())
+                    })
+                    .unzip();
                 let b: Vec<f32> = (0..k * n).map(|i| bt[(i % n) * k + i / n]).collect();
+                let check = |y: &[f32], what: &str| {
+                    for ((g, w), s) in y.iter().zip(&want).zip(&scale) {
+                        // The bound of a sum of k float32 terms taken in any order.
+                        let tol = k as f64 * f32::EPSILON as f64 * s + 1e-6;
+                        assert!(
+                            (*g as f64 - w).abs() <= tol,
+                            "{what} k {k} n {n}: {g} vs {w}"
+                        );
+                    }
+                };
                 let mut y = vec![f32::NAN; n];
                 gemv_rows(&a, &bt, k, &mut y).unwrap();
-                for (g, w) in y.iter().zip(&want) {
-                    assert!((g - w).abs() < 1e-4, "rows k {k} n {n}: {g} vs {w}");
-                }
+                check(&y, "rows");
                 let mut y = vec![f32::NAN; n];
                 gemv_cols(&a, &b, k, &mut y).unwrap();
-                for (g, w) in y.iter().zip(&want) {
-                    assert!((g - w).abs() < 1e-4, "cols k {k} n {n}: {g} vs {w}");
-                }
+                check(&y, "cols");
             }
         }
     }
