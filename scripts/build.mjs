@@ -104,10 +104,11 @@ const THREADS = {
 
 /**
  * The WASI builds (`--module wasi`; wasi/, docs/wasi.md), in dist/wasi/: the command-line runner
- * (wasm32-wasip1) on each engine, and the component (wasm32-wasip2) on tract. They use the
- * prebuilt std (no -Zbuild-std: there is no JS download to shrink) and the SIMD target feature
- * from .cargo/config.toml. Cargo's output paths are per target and crate, not per feature, so each
- * build is copied out before the next one overwrites it.
+ * (wasm32-wasip1) and the component (wasm32-wasip2), each on each engine. They use the prebuilt
+ * std (no -Zbuild-std: there is no JS download to shrink) and the SIMD target feature from
+ * .cargo/config.toml. Cargo's output paths are per target and crate, not per feature, so each
+ * build is copied out before the next one overwrites it. The components are linked without debug
+ * info (the prebuilt std's DWARF), which `withoutCustomSections` removes from the runners.
  */
 const WASI_BUILDS = [
   { crate: 'onnxlet-wasi', target: 'wasm32-wasip1', output: 'onnxlet.wasm', file: 'onnxlet.wasm', features: [] },
@@ -118,7 +119,23 @@ const WASI_BUILDS = [
     file: 'onnxlet-lite.wasm',
     features: ['--no-default-features', '--features', 'lite', '--config', 'profile.release.package.onnxlet.opt-level=3'],
   },
-  { crate: 'onnxlet-component', target: 'wasm32-wasip2', output: 'onnxlet_component.wasm', file: 'onnxlet-component.wasm', features: [] },
+  {
+    crate: 'onnxlet-component',
+    target: 'wasm32-wasip2',
+    output: 'onnxlet_component.wasm',
+    file: 'onnxlet-component.wasm',
+    features: ['--config', 'profile.release.strip="debuginfo"'],
+  },
+  {
+    crate: 'onnxlet-component',
+    target: 'wasm32-wasip2',
+    output: 'onnxlet_component.wasm',
+    file: 'onnxlet-component-lite.wasm',
+    features: [
+      '--no-default-features', '--features', 'lite',
+      '--config', 'profile.release.package.onnxlet.opt-level=3', '--config', 'profile.release.strip="debuginfo"',
+    ],
+  },
 ];
 
 function buildWasi() {

@@ -60,7 +60,9 @@ run('cargo', ['clippy', '-p', 'onnxlet-wasi', '--all-targets', '--', '-D', 'warn
 for (const features of [[], lite]) {
   run('cargo', ['clippy', '-p', 'onnxlet-wasi', '--target', 'wasm32-wasip1', ...features, '--', '-D', 'warnings']);
 }
-run('cargo', ['clippy', '-p', 'onnxlet-component', '--target', 'wasm32-wasip2', '--', '-D', 'warnings']);
+for (const features of [[], lite]) {
+  run('cargo', ['clippy', '-p', 'onnxlet-component', '--target', 'wasm32-wasip2', ...features, '--', '-D', 'warnings']);
+}
 run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--noEmit']);
 
 step('native tests (cargo test, default build)');

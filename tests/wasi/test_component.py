@@ -1,6 +1,7 @@
-"""The WebAssembly component (dist/wasi/onnxlet-component.wasm, wasi/component) from Python through
-wasmtime's component API, with examples/python-wasmtime's wrapper: numpy arrays in and out, checked
-against onnxruntime on the real models; and the example's command line.
+"""The WebAssembly components (dist/wasi/onnxlet-component.wasm on tract, and
+onnxlet-component-lite.wasm on the lite engine; wasi/component) from Python through wasmtime's
+component API, with examples/python-wasmtime's wrapper: numpy arrays in and out, checked against
+onnxruntime on the real models; and the example's command line.
 
     python3 -m unittest discover -s tests/wasi -v     (npm test runs it after the build)
 """
@@ -21,15 +22,17 @@ EXAMPLE = os.path.join(ROOT, 'examples', 'python-wasmtime')
 sys.path.insert(0, EXAMPLE)
 from onnxlet_component import OnnxletError, Runtime  # noqa: E402
 
-COMPONENT = os.path.join(DIST, 'onnxlet-component.wasm')
-
-
 class ComponentTest(unittest.TestCase):
+    """The tract component; LiteComponentTest runs the same tests on the lite one."""
+
+    COMPONENT = os.path.join(DIST, 'onnxlet-component.wasm')
+    ENGINE = 'tract'
+
     @classmethod
     def setUpClass(cls):
-        if not os.path.exists(COMPONENT):
-            raise FileNotFoundError(f'{COMPONENT} is missing: run `node scripts/build.mjs --module wasi`')
-        cls.runtime = Runtime(COMPONENT)
+        if not os.path.exists(cls.COMPONENT):
+            raise FileNotFoundError(f'{cls.COMPONENT} is missing: run `node scripts/build.mjs --module wasi`')
+        cls.runtime = Runtime(cls.COMPONENT)
 
     def check_model(self, name):
         model = index()[name]
@@ -61,7 +64,7 @@ class ComponentTest(unittest.TestCase):
         self.assertIn('preopened', e.exception.message)
 
     def test_engine(self):
-        self.assertEqual(self.runtime.engine_name, 'tract')
+        self.assertEqual(self.runtime.engine_name, self.ENGINE)
 
     def test_magika_matches_onnxruntime(self):
         self.check_model('magika')
@@ -97,6 +100,8 @@ class ComponentTest(unittest.TestCase):
         self.assertEqual(session.run({'bytes': np.zeros((1, 2048), np.int32)})['target_label'].shape, (1, 214))
 
     def test_example_labels_files_as_onnxruntime_does(self):
+        if self.ENGINE != 'tract':
+            self.skipTest("the example runs the default component")
         sys.path.insert(0, EXAMPLE)
         from identify import features
         with open(os.path.join(MODELS, 'magika', 'config.min.json'), encoding='utf-8') as f:
@@ -115,6 +120,20 @@ class ComponentTest(unittest.TestCase):
             expected = [f"{p}: {config['target_labels_space'][row.argmax()]}" for p, row in zip(paths, scores)]
             self.assertEqual([line.rsplit(' ', 1)[0] for line in done.stdout.splitlines()], expected)
             self.assertEqual([config['target_labels_space'][row.argmax()] for row in scores], ['python', 'json', 'rust'])
+
+
+class LiteComponentTest(ComponentTest):
+    """The component on the lite engine: a fifth of the size, the models the lite engine runs."""
+
+    COMPONENT = os.path.join(DIST, 'onnxlet-component-lite.wasm')
+    ENGINE = 'lite'
+
+    def test_every_dtype_round_trips(self):
+        # float64 and the 16-bit integers are the tract component's: refused, naming the type.
+        with self.assertRaises(OnnxletError) as e:
+            self.runtime.load(read(ROOT, 'tests', 'models', 'all_dtypes.onnx'))
+        self.assertEqual(e.exception.code, 'UNSUPPORTED_OPERATOR')
+        self.assertIn('lite build', e.exception.message)
 
 
 if __name__ == '__main__':
