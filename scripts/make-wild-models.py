@@ -296,59 +296,61 @@ def openwakeword_models(libs_, fm):
     ]
 
 
-def make_dynamic(out_dir, src):
-    """MiniLM through quantize_dynamic: DynamicQuantizeLinear and MatMulInteger (uint8 x int8)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def quantized(out_dir, name, src, calibration=None, **options):
+    """`src` through onnxruntime.quantization: quantize_static with `options` and the feeds of
+    `calibration` (a list), or quantize_dynamic without; the quantized model's bytes."""
+    from onnxruntime.quantization import CalibrationDataReader, quantize_dynamic, quantize_static
 
-    tmp = out_dir / "minilm_dynamic.tmp.onnx"
+    tmp = out_dir / f"{name}.tmp.onnx"
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8)
+    if calibration is None:
+        quantize_dynamic(str(src), str(tmp), **options)
+    else:
+        class Reader(CalibrationDataReader):
+            def __init__(self):
+                self.data = iter(calibration)
+
+            def get_next(self):
+                return next(self.data, None)
+
+        quantize_static(str(src), str(tmp), Reader(), **options)
     data = tmp.read_bytes()
     tmp.unlink()
     return data
+
+
+def make_dynamic(out_dir, src):
+    """MiniLM through quantize_dynamic: DynamicQuantizeLinear and MatMulInteger (uint8 x int8)."""
+    from onnxruntime.quantization import QuantType
+
+    return quantized(out_dir, "minilm_dynamic", src, weight_type=QuantType.QInt8)
 
 
 def make_cls_dynamic(out_dir, src):
     """PP-OCR's classifier through quantize_dynamic: its Conv nodes become DynamicQuantizeLinear,
     ConvInteger (depthwise ones too), Cast and Mul."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import QuantType
 
-    tmp = out_dir / "ppocr_cls_dynamic.tmp.onnx"
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8)
-    data = tmp.read_bytes()
-    tmp.unlink()
-    return data
+    return quantized(out_dir, "ppocr_cls_dynamic", src, weight_type=QuantType.QInt8)
 
 
 def make_cls_qoperator(libs_, out_dir, src, feeds):
     """PP-OCR's classifier through quantize_static in the QOperator format (the older layout of
     quantized CNNs): QLinearConv and QLinearMatMul between QuantizeLinear and DequantizeLinear."""
     np, _, _, _, _ = libs_
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import QuantFormat, QuantType
 
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.data = iter(cls_feeds(np, (10, 11, 12)) + feeds)
-
-        def get_next(self):
-            return next(self.data, None)
-
-    tmp = out_dir / "ppocr_cls_qoperator.tmp.onnx"
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    quantize_static(
-        str(src),
-        str(tmp),
-        Reader(),
+    return quantized(
+        out_dir,
+        "ppocr_cls_qoperator",
+        src,
+        cls_feeds(np, (10, 11, 12)) + feeds,
         quant_format=QuantFormat.QOperator,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         # The convolutions and the final product: without com.microsoft's QLinearAdd and kin.
         op_types_to_quantize=["Conv", "MatMul"],
     )
-    data = tmp.read_bytes()
-    tmp.unlink()
-    return data
 
 
 def sklearn_models(libs_):
@@ -529,33 +531,25 @@ def minilm_feeds(np, fm_models_dir, entry):
 
 def make_qdq(libs_, out_dir, src, feeds):
     np, onnx, ort, _, quantization = libs_
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import QuantFormat, QuantType
 
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            rng = np.random.default_rng(7)
-            # A few random token rows of different lengths, then the test cases' feeds.
-            vocab = 30522
-            cal = []
-            for seq in (8, 12, 16):
-                ids = rng.integers(1000, vocab, size=(1, seq), dtype=np.int64)
-                ids[0, 0], ids[0, -1] = 101, 102
-                cal.append({
-                    "input_ids": ids,
-                    "attention_mask": np.ones((1, seq), np.int64),
-                    "token_type_ids": np.zeros((1, seq), np.int64),
-                })
-            self.data = iter(cal + feeds)
-
-        def get_next(self):
-            return next(self.data, None)
-
-    tmp = out_dir / "minilm_qdq.tmp.onnx"
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    quantize_static(
-        str(src),
-        str(tmp),
-        Reader(),
+    rng = np.random.default_rng(7)
+    # A few random token rows of different lengths, then the test cases' feeds.
+    vocab = 30522
+    cal = []
+    for seq in (8, 12, 16):
+        ids = rng.integers(1000, vocab, size=(1, seq), dtype=np.int64)
+        ids[0, 0], ids[0, -1] = 101, 102
+        cal.append({
+            "input_ids": ids,
+            "attention_mask": np.ones((1, seq), np.int64),
+            "token_type_ids": np.zeros((1, seq), np.int64),
+        })
+    data = quantized(
+        out_dir,
+        "minilm_qdq",
+        src,
+        cal + feeds,
         quant_format=QuantFormat.QDQ,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
@@ -564,8 +558,6 @@ def make_qdq(libs_, out_dir, src, feeds):
         # rounds one code differently at the first integer product and ends 20% off.
         op_types_to_quantize=["MatMul", "Softmax"],
     )
-    data = tmp.read_bytes()
-    tmp.unlink()
     graph = onnx.load_from_string(data).graph
     made_by = {o: n.op_type for n in graph.node for o in n.output}
     if not any(n.op_type == "Softmax" and made_by.get(n.input[0]) == "DequantizeLinear" for n in graph.node):

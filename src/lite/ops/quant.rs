@@ -1175,6 +1175,14 @@ mod tests {
     use super::super::testing::*;
     use super::*;
 
+    /// A seeded stream of bytes (a linear congruential generator).
+    fn bytes(mut seed: u32) -> impl FnMut() -> u8 {
+        move || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 16) as u8
+        }
+    }
+
     fn u8s(shape: &[usize], v: &[u8]) -> Tensor {
         tensor(shape.to_vec(), v.to_vec()).unwrap()
     }
@@ -1289,11 +1297,7 @@ mod tests {
 
     #[test]
     fn integer_products_are_exact_in_every_tile_shape() {
-        let mut seed = 7u32;
-        let mut next = || {
-            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            (seed >> 16) as u8
-        };
+        let mut next = bytes(7);
         for (m, k, n) in [
             (1, 1, 1),
             (3, 5, 7),
@@ -1402,11 +1406,7 @@ mod tests {
 
     #[test]
     fn integer_convolutions_match_the_float_one() {
-        let mut seed = 11u32;
-        let mut next = || {
-            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            (seed >> 16) as u8
-        };
+        let mut next = bytes(11);
         // x [1, 4, 7, 6] uint8, w [6, 2, 3, 2] int8 in 2 groups, per-channel zero points.
         let xs: Vec<u8> = (0..4 * 7 * 6).map(|_| next()).collect();
         let ws: Vec<i8> = (0..6 * 2 * 3 * 2).map(|_| next() as i8).collect();
@@ -1574,11 +1574,7 @@ mod tests {
 
     #[test]
     fn depthwise_integer_convolutions_match_the_float_one() {
-        let mut seed = 5u32;
-        let mut next = || {
-            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            (seed >> 16) as u8
-        };
+        let mut next = bytes(5);
         // One output channel per input channel (the direct loop), then two (the product).
         for (m, strides, pads) in [
             (4, [1, 1], [1, 1, 1, 1]),
