@@ -1072,32 +1072,23 @@ impl IntConv {
     }
 }
 
-/// A quantized convolution: its weights packed at load when they and their zero point are
-/// constants, else at each run.
+/// A quantized convolution, its weights packed at load. Weights the model computes are the
+/// engine's `Rebuild`: the builder runs again on each run's values.
 struct QConv {
-    conv: Option<IntConv>,
-    /// The inputs holding the weights and their zero point.
-    w: (usize, usize),
+    conv: IntConv,
     /// QLinearConv: requantized with its scales and bias.
     qlinear: bool,
-    /// The node, to build the convolution from a run's weights.
-    node: super::super::pb::NodeProto,
-    opset: i64,
 }
 
-fn build_qconv(ctx: &NodeCtx, w: (usize, usize), qlinear: bool) -> OpResult<Box<dyn Op>> {
-    let wt = ctx.consts.get(w.0).copied().flatten();
-    let z = ctx.consts.get(w.1).copied().flatten();
-    let conv = match wt {
-        Some(wt) if z.is_some() || !ctx.given(w.1) => Some(int_conv(ctx, wt, z)?),
-        _ => None,
+fn build_qconv(ctx: &NodeCtx, (wi, zi): (usize, usize), qlinear: bool) -> OpResult<Box<dyn Op>> {
+    let w = ctx.const_input(wi, "w")?;
+    let zero = match ctx.given(zi) {
+        true => Some(ctx.const_input(zi, "w_zero_point")?),
+        false => None,
     };
     Ok(Box::new(QConv {
-        conv,
-        w,
+        conv: int_conv(ctx, w, zero)?,
         qlinear,
-        node: ctx.node.clone(),
-        opset: ctx.opset,
     }))
 }
 
@@ -1111,22 +1102,7 @@ fn build_qlinear_conv(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
 
 impl Op for QConv {
     fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>> {
-        let run_conv;
-        let conv = match &self.conv {
-            Some(c) => c,
-            None => {
-                let ctx = NodeCtx {
-                    op_type: &self.node.op_type,
-                    node: &self.node,
-                    consts: vec![],
-                    present: vec![],
-                    opset: self.opset,
-                };
-                let w = input(inputs, self.w.0, "w")?;
-                run_conv = int_conv(&ctx, w, inputs.get(self.w.1).copied().flatten())?;
-                &run_conv
-            }
-        };
+        let conv = &self.conv;
         let x = input(inputs, 0, "x")?;
         if !self.qlinear {
             let (shape, sums) = conv.sums(x, inputs.get(2).copied().flatten())?;
@@ -1417,33 +1393,21 @@ mod tests {
             ints("pads", &[1, 0, 2, 1]),
             ints("dilations", &[1, 2]),
         ];
-        let xf = f(
-            &[1, 4, 7, 6],
-            &xs.iter()
-                .map(|&v| f32::from(v) - f32::from(xz))
-                .collect::<Vec<_>>(),
-        );
-        let wf: Vec<f32> = ws
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| f32::from(v) - f32::from(wz[i / 12]))
-            .collect();
-        let wf = f(&[6, 2, 3, 2], &wf);
-        let conv = build("Conv", 11, attrs.clone(), &[None, Some(&wf)], 1).unwrap();
-        let want = conv.run(&[Some(&xf), Some(&wf)]).unwrap().remove(0);
         let inputs = [
             u8s(&[1, 4, 7, 6], &xs),
             i8s(&[6, 2, 3, 2], &ws),
             u8s(&[], &[xz]),
             i8s(&[6], &wz),
         ];
+        let want = conv_reference(&inputs[0], xz, &inputs[1], &wz, &attrs);
         let refs: Vec<&Tensor> = inputs.iter().collect();
-        let got = run("ConvInteger", 10, attrs.clone(), &refs)
+        let got = run_consts("ConvInteger", 10, attrs.clone(), &refs)
             .unwrap()
             .remove(0);
-        assert_eq!(got.shape, want.shape);
-        let exact: Vec<i32> = want.as_f32().unwrap().iter().map(|&v| v as i32).collect();
-        assert_eq!(got.data, Data::I32(exact.clone()));
+        assert_eq!(got, want);
+        let Data::I32(exact) = want.data else {
+            panic!("int32 sums")
+        };
         // Weights packed at load give the same.
         let consts = [None, Some(&inputs[1]), None, Some(&inputs[3])];
         let op = build("ConvInteger", 10, attrs.clone(), &consts, 1).unwrap();
@@ -1467,7 +1431,9 @@ mod tests {
             bias,
         ];
         let refs: Vec<&Tensor> = q.iter().collect();
-        let got = run("QLinearConv", 10, attrs, &refs).unwrap().remove(0);
+        let got = run_consts("QLinearConv", 10, attrs, &refs)
+            .unwrap()
+            .remove(0);
         let plane = got.shape[2] * got.shape[3];
         let bias = [100, -100, 0, 7, 9, 1000];
         let want: Vec<i8> = exact
@@ -1480,7 +1446,7 @@ mod tests {
             .collect();
         assert_eq!(got.data, Data::I8(want));
         fails(
-            run(
+            run_consts(
                 "ConvInteger",
                 10,
                 vec![],
@@ -1489,7 +1455,7 @@ mod tests {
             "has 4 channels",
         );
         // No output channels, or none in the input: empty, or zeros.
-        let none = run(
+        let none = run_consts(
             "ConvInteger",
             10,
             vec![],
@@ -1497,7 +1463,7 @@ mod tests {
         );
         assert_eq!(none.unwrap()[0].shape, vec![1, 0, 7, 6]);
         let x0 = u8s(&[1, 0, 3, 3], &[]);
-        let zeros = run("ConvInteger", 10, vec![], &[&x0, &i8s(&[2, 0, 1, 1], &[])]);
+        let zeros = run_consts("ConvInteger", 10, vec![], &[&x0, &i8s(&[2, 0, 1, 1], &[])]);
         assert_eq!(zeros.unwrap()[0].data, Data::I32(vec![0; 18]));
     }
 

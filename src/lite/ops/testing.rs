@@ -95,6 +95,18 @@ pub(super) fn run(
     build(op, opset, attrs, &consts, 1)?.run(&inputs)
 }
 
+/// Builds `op` with every input a constant, as the engine's `Rebuild` does for an operator whose
+/// weights the model computes, and runs it.
+pub(super) fn run_consts(
+    op: &str,
+    opset: i64,
+    attrs: Vec<pb::AttributeProto>,
+    inputs: &[&Tensor],
+) -> OpResult<Vec<Tensor>> {
+    let args: Vec<Option<&Tensor>> = inputs.iter().map(|&t| Some(t)).collect();
+    build(op, opset, attrs, &args, 1)?.run(&args)
+}
+
 /// Builds `op` at opset 21 (every input a run-time value) with `outputs` named outputs and runs
 /// it.
 pub(super) fn run_op(
