@@ -48,8 +48,10 @@ for (const features of [[], ['--features', 'relaxed-simd'], ['--features', 'full
 }
 // The lite engine (onnxlet's own interpreter, no tract).
 const lite = ['--no-default-features', '--features', 'lite'];
-run('cargo', ['clippy', '--all-targets', ...lite, '--', '-D', 'warnings']);
-for (const features of [lite, [...lite, '--features', 'relaxed-simd']]) {
+// Natively with its threads (src/lite/par.rs), which its tests run on a pool.
+const liteThreads = [...lite, '--features', 'threads'];
+run('cargo', ['clippy', '--all-targets', ...liteThreads, '--', '-D', 'warnings']);
+for (const features of [lite, [...lite, '--features', 'relaxed-simd'], liteThreads]) {
   run('cargo', ['clippy', '--lib', '--target', 'wasm32-unknown-unknown', ...features, '--', '-D', 'warnings']);
 }
 // The multi-threaded module's code is wasm32-only (linted here without atomics, which only the
@@ -74,7 +76,8 @@ run('cargo', ['test', '--features', 'full', '--lib', '--test', 'conformance']);
 step('native tests (lite build: its operators, the real models and the ONNX node tests)');
 // The lite engine's kernels are onnxlet's own code: optimised, or the real models take minutes
 // (debug assertions and overflow checks stay on).
-run('cargo', ['test', ...lite, '--config', 'profile.dev.package.onnxlet.opt-level=3', '--lib', '--test', 'lite', '--test', 'conformance']);
+// With `threads`: the same runs on one thread, and tests/lite.rs runs the real models on a pool.
+run('cargo', ['test', ...liteThreads, '--config', 'profile.dev.package.onnxlet.opt-level=3', '--lib', '--test', 'lite', '--test', 'conformance']);
 
 step("vendored tract-core's and tract-data's own unit tests (crates onnxlet patches; vendor/README.md)");
 for (const crate of ['tract-core', 'tract-data']) {

@@ -24,6 +24,27 @@ fn real_models_match_reference_outputs() {
     }
 }
 
+/// The threads build splits convolutions and matrix products across its pool (src/lite/par.rs),
+/// each output computed as on one thread: on a pool of 3 threads, every real model gives the
+/// very bits it gives on one.
+#[cfg(feature = "threads")]
+#[test]
+fn a_pool_of_three_threads_gives_the_bits_of_one() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    for model in &real_models::index().models {
+        let one = real_models::outputs(model);
+        let three = pool.install(|| real_models::outputs(model));
+        let same = one.len() == three.len()
+            && one.iter().zip(&three).all(|(a, b)| {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+            });
+        assert!(same, "{}: 3 threads differ from 1", model.name);
+    }
+}
+
 #[path = "support/wild_models.rs"]
 mod wild_models;
 

@@ -12,6 +12,7 @@
 
 mod f16;
 mod ops;
+mod par;
 mod pb;
 mod tensor;
 
@@ -29,6 +30,8 @@ use crate::model_rules;
 use crate::onnx_types::{dtype_from_onnx, pin_declared};
 use crate::tensor::{DType, Dim, HostTensor, ValueInfo};
 use ops::{NodeCtx, Op};
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+pub(crate) use par::use_thread_pool;
 use tensor::{Data, OpResult, Tensor, TYPES};
 
 /// The engine's name, as `engineName()` tells JS.
@@ -125,7 +128,7 @@ impl Engine {
 
     /// Runs the model with a memory budget of `max_memory_bytes` of heap in use.
     pub fn run(&self, inputs: Vec<HostTensor>, max_memory_bytes: usize) -> Result<Vec<HostTensor>> {
-        memory::with_budget(max_memory_bytes, || self.run_now(inputs))
+        par::on_pool(move || memory::with_budget(max_memory_bytes, || self.run_now(inputs)))
     }
 
     fn run_now(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>> {

@@ -86,3 +86,14 @@ pub fn check(model: &ModelEntry) -> onnxlet::Result<()> {
         },
     )
 }
+
+/// Loads `model` and runs each of its cases: every output's values, in order.
+#[allow(dead_code)] // the lite tests' (threads build only)
+pub fn outputs(model: &ModelEntry) -> Vec<Vec<f32>> {
+    let mut all = vec![];
+    reference_cases::run_cases(&models_dir(), &model.file, &model.cases, |_, _, got, _| {
+        all.push(f32_values(got))
+    })
+    .unwrap_or_else(|e| panic!("{}: {e}", model.name));
+    all
+}

@@ -10,8 +10,10 @@
 //! of output pixels, written straight in B's packed layout; a depthwise Conv has its own loops
 //! (3x3 and 5x5 kernels four outputs at a time).
 
-use std::cell::OnceCell;
+use std::ops::Range;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
+use super::super::par::{self, Shared};
 use super::super::tensor::{alloc_len, broadcast, volume, OpResult, Tensor, MAX_ELEMENTS};
 use super::gemv::{gemv_cols, gemv_rows};
 use super::simd::F4;
@@ -595,9 +597,8 @@ const NO_EPI: Epi<'static> = Epi {
 
 /// `c[r * ldc + j] (+)= sum_kk A[r][kk] * B[kk][j]` plus biases, then the activation, for `r <
 /// m`, `j < n`, from A and B packed by `pack_a` and `pack_b`. With `accumulate`, adds to what
-/// `c` holds.
+/// `c` holds. Split by ranges of B's panels across the pool's threads, when there are any.
 #[allow(clippy::too_many_arguments)]
-#[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
 fn gemm(
     pa: &[f32],
     pb: &[f32],
@@ -609,6 +610,36 @@ fn gemm(
     accumulate: bool,
     epi: &Epi,
 ) -> OpResult<()> {
+    let np = n.div_ceil(NR);
+    let tasks = par::tasks(np, m.saturating_mul(n).saturating_mul(k));
+    let c = Shared::new(c);
+    par::run(tasks, |t| {
+        let panels = par::share(np, tasks, t);
+        // SAFETY: each task writes the columns of its own panels only.
+        unsafe { gemm_panels(pa, pb, m, n, k, &c, 0, ldc, accumulate, epi, panels) }
+    })
+}
+
+/// [`gemm`] for B's panels `panels` (columns `panels.start * NR..panels.end * NR` of the
+/// result), into `c` from `at`, in this thread.
+///
+/// # Safety
+/// No other task may write those columns of `c` meanwhile.
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
+unsafe fn gemm_panels(
+    pa: &[f32],
+    pb: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    c: &Shared,
+    at: usize,
+    ldc: usize,
+    accumulate: bool,
+    epi: &Epi,
+    panels: Range<usize>,
+) -> OpResult<()> {
     let (mp, np) = (m.div_ceil(MR), n.div_ceil(NR));
     let blocks = k.div_ceil(KC).max(1);
     let internal = || "internal: packed operands of the wrong size".to_string();
@@ -619,7 +650,7 @@ fn gemm(
         let a_blk = pa.get(k0 * mp * MR..).ok_or_else(internal)?;
         let b_blk = pb.get(k0 * np * NR..).ok_or_else(internal)?;
         for ic in (0..mp).step_by(MC_PANELS) {
-            for j in 0..np {
+            for j in panels.clone() {
                 let bp = b_blk
                     .get(j * kcl * NR..(j + 1) * kcl * NR)
                     .ok_or_else(internal)?;
@@ -644,9 +675,10 @@ fn gemm(
                         } else {
                             0.0
                         };
-                        let at = (i0 + r) * ldc + j0;
-                        let dst = c.get_mut(at..at + nr).ok_or_else(internal)?;
-                        store_row(dst, accr, &cb, rb, keep, act);
+                        // SAFETY: columns j0..j0 + nr are this task's (the caller's promise),
+                        // and the part is dropped before the next is taken.
+                        let dst = unsafe { c.part(at + (i0 + r) * ldc + j0, nr) };
+                        store_row(dst.ok_or_else(internal)?, accr, &cb, rb, keep, act);
                     }
                 }
             }
@@ -1063,44 +1095,91 @@ impl Op for Conv {
         } else {
             ((COL_BUDGET / k.max(1)).max(64).div_ceil(NR) * NR).min(osz)
         };
-        let (mut row, mut packed) = if pointwise || !self.dw.is_empty() {
-            (vec![], vec![])
+        let depthwise = !self.dw.is_empty();
+        // Tasks take a group's planes (depthwise) or ranges of its output pixels (the GEMM's
+        // columns), each with its own im2col buffers.
+        let (units, work) = if depthwise {
+            (self.group, self.group * osz * kh * kw)
         } else {
-            let panels = nc_max.div_ceil(NR);
-            (
-                vec![0f32; nc_max],
-                vec![0f32; alloc_len::<f32>(&[panels, NR, k])?],
-            )
+            (osz.div_ceil(NR), mg * osz * k)
+        };
+        let tasks = par::tasks(units, work);
+        let scratch = if pointwise || depthwise {
+            vec![]
+        } else {
+            let (row, packed) = (nc_max, alloc_len::<f32>(&[nc_max.div_ceil(NR), NR, k])?);
+            alloc_len::<f32>(&[tasks, row + packed])?;
+            (0..tasks)
+                .map(|_| Mutex::new((vec![0f32; row], vec![0f32; packed])))
+                .collect()
+        };
+        let out_all = Shared::new(&mut out);
+        let plane = |b: usize, g: usize| {
+            x.get((b * c + g * cg) * isz..(b * c + (g + 1) * cg) * isz)
+                .ok_or("input X is smaller than its shape")
         };
         for b in 0..n {
+            if depthwise {
+                par::run(tasks, |t| {
+                    for g in par::share(self.group, tasks, t) {
+                        let o0 = (b * self.m + g * mg) * osz;
+                        // SAFETY: group g's output planes are this task's.
+                        let og = unsafe { out_all.part(o0, mg * osz) };
+                        let og = og.ok_or("internal: the output is too small")?;
+                        self.depthwise(plane(b, g)?, hw, pad, [oh, ow], g, og);
+                    }
+                    Ok(())
+                })?;
+                continue;
+            }
             for g in 0..self.group {
-                let xg = x
-                    .get((b * c + g * cg) * isz..(b * c + (g + 1) * cg) * isz)
-                    .ok_or("input X is smaller than its shape")?;
+                let xg = plane(b, g)?;
                 let o0 = (b * self.m + g * mg) * osz;
-                let og = &mut out[o0..o0 + mg * osz];
-                let row_bias = self.bias.get(g * mg..(g + 1) * mg).unwrap_or(&[]);
-                if !self.dw.is_empty() {
-                    self.depthwise(xg, hw, pad, [oh, ow], g, og);
-                    continue;
-                }
                 let epi = Epi {
-                    row_bias,
+                    row_bias: self.bias.get(g * mg..(g + 1) * mg).unwrap_or(&[]),
                     col_bias: &[],
                     act: self.act,
                 };
                 let wp = packed_weights(&self.w, g)?;
-                for p0 in (0..osz).step_by(nc_max) {
-                    let nc = nc_max.min(osz - p0);
-                    if pointwise {
-                        let pb = pack_b(xg, p0, k, nc, isz, 1)?;
-                        gemm(wp, &pb, mg, nc, k, &mut og[p0..], osz, false, &epi)?;
-                    } else {
-                        let pb = &mut packed[..nc.div_ceil(NR) * NR * k];
-                        im2col_packed(xg, cg, hw, geo, pad, ow, p0, &mut row[..nc], pb);
-                        gemm(wp, pb, mg, nc, k, &mut og[p0..], osz, false, &epi)?;
+                par::run(tasks, |t| {
+                    let panels = par::share(units, tasks, t);
+                    let cols = panels.start * NR..(panels.end * NR).min(osz);
+                    // Scratch space: a poisoned lock (a panic elsewhere) holds nothing to lose.
+                    let mut buffers = scratch
+                        .get(t)
+                        .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner));
+                    for p0 in cols.clone().step_by(nc_max) {
+                        let nc = nc_max.min(cols.end - p0);
+                        let gemm_cols = |pb: &[f32]| {
+                            // SAFETY: columns p0..p0 + nc of every row are this task's.
+                            unsafe {
+                                let panels = 0..nc.div_ceil(NR);
+                                gemm_panels(
+                                    wp,
+                                    pb,
+                                    mg,
+                                    nc,
+                                    k,
+                                    &out_all,
+                                    o0 + p0,
+                                    osz,
+                                    false,
+                                    &epi,
+                                    panels,
+                                )
+                            }
+                        };
+                        match buffers.as_deref_mut() {
+                            Some((row, packed)) => {
+                                let pb = &mut packed[..nc.div_ceil(NR) * NR * k];
+                                im2col_packed(xg, cg, hw, geo, pad, ow, p0, &mut row[..nc], pb);
+                                gemm_cols(pb)?;
+                            }
+                            None => gemm_cols(&pack_b(xg, p0, k, nc, isz, 1)?)?,
+                        }
                     }
-                }
+                    Ok(())
+                })?;
             }
         }
         Ok(vec![Tensor::f32(shape, out)])
@@ -1691,7 +1770,7 @@ impl Op for ConvTranspose {
 /// The packing of a constant B, made the first time a product of more than one row needs it and
 /// kept: a product of one row reads B as the model stores it (see [`gemv`](super::gemv)), so a
 /// batch-one fully connected layer never packs its weights, nor holds them twice.
-fn packed_once<T>(cell: &OnceCell<T>, pack: impl FnOnce() -> OpResult<T>) -> OpResult<&T> {
+fn packed_once<T>(cell: &OnceLock<T>, pack: impl FnOnce() -> OpResult<T>) -> OpResult<&T> {
     if let Some(p) = cell.get() {
         return Ok(p);
     }
@@ -1725,7 +1804,7 @@ struct Gemm {
     alpha: f32,
     beta: f32,
     /// A constant B's packing (see [`packed_once`]); `None` when B is computed at run time.
-    b: Option<OnceCell<Vec<f32>>>,
+    b: Option<OnceLock<Vec<f32>>>,
     /// Per column, from a constant C (times beta) and fused Adds: empty, one value or n.
     col_bias: Vec<f32>,
     /// C was folded into `col_bias`.
@@ -1761,7 +1840,7 @@ fn build_gemm(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
         Some(bt) => {
             b_dims(bt, tb)?;
             f32s(bt, "B")?;
-            Some(OnceCell::new())
+            Some(OnceLock::new())
         }
         None => None,
     };

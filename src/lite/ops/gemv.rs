@@ -2,15 +2,42 @@
 //! stores it. Packing B for the GEMM reads and writes every weight once more, which one row of A
 //! does not pay back: these read each weight once, in the order it is stored.
 
+use super::super::par::{self, Shared};
 use super::simd::F4;
 
 /// `y[j] = sum_kk a[kk] * b[j * k + kk]` for `j < y.len()`: B stored as n rows of k (Gemm with
 /// transB), so that each output is a dot product of two contiguous rows, four outputs at a time.
-/// `None` when `a` or `b` is shorter than the product needs.
+/// `None` when `a` or `b` is shorter than the product needs. Split by ranges of outputs across
+/// the pool's threads, when there are any.
 pub(super) fn gemv_rows(a: &[f32], b: &[f32], k: usize, y: &mut [f32]) -> Option<()> {
     let n = y.len();
     let a = a.get(..k)?;
     let b = b.get(..n.checked_mul(k)?)?;
+    split(y, k, |j, y| rows(a, b.get(j * k..)?, k, y))
+}
+
+/// `y` split across tasks in ranges of whole quads of outputs, so that each output is computed
+/// by the same code as on one thread: `f(j, part)` fills outputs `j..j + part.len()`.
+fn split(
+    y: &mut [f32],
+    k: usize,
+    f: impl Fn(usize, &mut [f32]) -> Option<()> + Sync,
+) -> Option<()> {
+    let (n, quads) = (y.len(), y.len().div_ceil(4));
+    let tasks = par::tasks(quads, n.saturating_mul(k));
+    let y = Shared::new(y);
+    par::run(tasks, |t| {
+        let q = par::share(quads, tasks, t);
+        let (j0, j1) = (q.start * 4, (q.end * 4).min(n));
+        // SAFETY: outputs j0..j1 are this task's.
+        let part = unsafe { y.part(j0, j1 - j0) }.ok_or(String::new())?;
+        f(j0, part).ok_or(String::new())
+    })
+    .ok()
+}
+
+/// [`gemv_rows`] in this thread.
+fn rows(a: &[f32], b: &[f32], k: usize, y: &mut [f32]) -> Option<()> {
     if k == 0 {
         y.fill(0.0);
         return Some(());
@@ -62,18 +89,26 @@ pub(super) fn gemv_rows(a: &[f32], b: &[f32], k: usize, y: &mut [f32]) -> Option
 /// `y[j] = sum_kk a[kk] * b[kk * n + j]` for `j < n = y.len()`: B stored as k rows of n (MatMul,
 /// Gemm without transB). Four rows of B at a time are scaled and added into `y`, which stays in
 /// cache while B streams through once. `None` when `a` or `b` is shorter than the product needs.
+/// Split by ranges of outputs (columns of B) across the pool's threads, when there are any.
 pub(super) fn gemv_cols(a: &[f32], b: &[f32], k: usize, y: &mut [f32]) -> Option<()> {
     let n = y.len();
     let a = a.get(..k)?;
     let b = b.get(..n.checked_mul(k)?)?;
+    split(y, k, |j, y| cols(a, b.get(j..)?, k, n, y))
+}
+
+/// [`gemv_cols`] in this thread, for the columns of B from its first: its rows are `ldb` apart.
+fn cols(a: &[f32], b: &[f32], k: usize, ldb: usize, y: &mut [f32]) -> Option<()> {
+    let n = y.len();
     y.fill(0.0);
     if n == 0 {
         return Some(());
     }
-    let mut rows = b.chunks_exact(n);
+    // Row kk is b[kk * ldb..][..n]: the last one need not reach a full ldb.
+    let mut rows = (0..k).map(|kk| b.get(kk * ldb..kk * ldb + n));
     let mut quads = a.chunks_exact(4);
     for q in &mut quads {
-        let (r0, r1, r2, r3) = (rows.next()?, rows.next()?, rows.next()?, rows.next()?);
+        let (r0, r1, r2, r3) = (rows.next()??, rows.next()??, rows.next()??, rows.next()??);
         let s = [q[0], q[1], q[2], q[3]].map(F4::splat);
         let mut ys = y.chunks_exact_mut(4);
         let quads = (&mut ys)
@@ -96,7 +131,7 @@ pub(super) fn gemv_cols(a: &[f32], b: &[f32], k: usize, y: &mut [f32]) -> Option
         }
     }
     for (&x, r) in quads.remainder().iter().zip(rows) {
-        for (o, &w) in y.iter_mut().zip(r) {
+        for (o, &w) in y.iter_mut().zip(r?) {
             *o += x * w;
         }
     }
@@ -147,6 +182,27 @@ mod tests {
                 let mut y = vec![f32::NAN; n];
                 gemv_cols(&a, &b, k, &mut y).unwrap();
                 check(&y, "cols");
+            }
+        }
+    }
+
+    /// Split across a pool of threads, every output is computed as on one thread: the same bits,
+    /// whatever the sizes' remainders.
+    #[cfg(feature = "threads")]
+    #[test]
+    fn gemv_on_a_pool_gives_the_bits_of_one_thread() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for (k, n) in [(1000, 1003), (517, 2050), (3, 300_001)] {
+            let (a, b) = (data(k, 1), data(k * n, 2));
+            for gemv in [gemv_rows, gemv_cols] {
+                let (mut one, mut three) = (vec![0.0; n], vec![0.0; n]);
+                gemv(&a, &b, k, &mut one).unwrap();
+                pool.install(|| gemv(&a, &b, k, &mut three)).unwrap();
+                assert_eq!(bits(&one), bits(&three), "k {k}, n {n}");
             }
         }
     }

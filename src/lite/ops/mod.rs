@@ -36,7 +36,7 @@ use super::pb;
 use super::tensor::{Data, OpResult, Tensor, TYPES};
 
 /// A node's computation, built at load.
-pub trait Op {
+pub trait Op: Send + Sync {
     /// Computes the node's outputs. `inputs` has one entry per input of the node, `None` for an
     /// omitted optional input (an empty name in the model).
     fn run(&self, inputs: &[Option<&Tensor>]) -> OpResult<Vec<Tensor>>;
