@@ -85,8 +85,8 @@ export function parseOptions(argv) {
   if (!['auto', 'lite', 'tract', 'full'].includes(options.build)) {
     throw new Error(`--build must be auto, lite, tract or full, not ${options.build}`);
   }
-  // The multi-threaded module is tract's: threads are measured with the default choice, or tract.
-  if (!['auto', 'tract'].includes(options.build)) options.threads = false;
+  // The full build has no multi-threaded module.
+  if (options.build === 'full') options.threads = false;
   options.warmup ??= options.quick ? 2 : 5;
   options.runs ??= options.quick ? 5 : 100 - options.warmup;
   options.budget ??= 30;

@@ -74,8 +74,9 @@ export function tractFile(config: ModuleConfig): string {
   return useRelaxedSimd(config) ? 'onnxlet_relaxed_bg.wasm' : 'onnxlet_bg.wasm';
 }
 
-/** The file of the lite module `relaxedSimd` selects. */
+/** The file of the lite module `relaxedSimd` selects (in the multi-threaded worker, the threads one). */
 export function liteFile(config: ModuleConfig): string {
+  if (THREADS_BUNDLE) return useRelaxedSimd(config) ? 'onnxlet_lite_threads_relaxed_bg.wasm' : 'onnxlet_lite_threads_bg.wasm';
   return useRelaxedSimd(config) ? 'onnxlet_lite_relaxed_bg.wasm' : 'onnxlet_lite_bg.wasm';
 }
 
@@ -121,6 +122,10 @@ export function wasmUrl(config: ModuleConfig, file: string): URL {
   if (file === 'onnxlet_relaxed_bg.wasm') return new URL('./onnxlet_relaxed_bg.wasm', import.meta.url);
   if (file === 'onnxlet_threads_bg.wasm') return new URL('./onnxlet_threads_bg.wasm', import.meta.url);
   if (file === 'onnxlet_threads_relaxed_bg.wasm') return new URL('./onnxlet_threads_relaxed_bg.wasm', import.meta.url);
+  if (file === 'onnxlet_lite_threads_bg.wasm') return new URL('./onnxlet_lite_threads_bg.wasm', import.meta.url);
+  if (file === 'onnxlet_lite_threads_relaxed_bg.wasm') {
+    return new URL('./onnxlet_lite_threads_relaxed_bg.wasm', import.meta.url);
+  }
   return new URL(file, import.meta.url);
 }
 

@@ -21,10 +21,15 @@ export type ModuleCode = BufferSource | WebAssembly.Module | Response;
 
 /**
  * Set by the multi-threaded worker (js/threads-worker.ts): starts the thread pool `pool` on the
- * instantiated module and its shared memory.
+ * instantiated module of `engine` and its shared memory.
  */
 export const threadPool: {
-  start?: (module: WebAssembly.Module, memory: WebAssembly.Memory, pool: ModuleConfig['pool']) => Promise<void>;
+  start?: (
+    engine: EngineName,
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    pool: ModuleConfig['pool'],
+  ) => Promise<void>;
 } = {};
 
 /** Makes a fresh copy of a module's glue: each copy holds one instance (scripts/build.mjs). */
@@ -46,12 +51,14 @@ export class ModuleKind {
   readonly #instances = new Set<WeakRef<WasmModule>>();
 
   /**
+   * @param name the engine this module is for
    * @param glue makes a copy of the module's wasm-bindgen glue (always the same one when threaded)
    * @param threaded whether this is the multi-threaded module, whose pool shares its memory
    * @param code fetches or reads the module's code for a configuration when it is first needed
    * @param expected the engine the code must hold, when the user gave it under that engine's name
    */
   constructor(
+    readonly name: EngineName,
     private readonly glue: GlueFactory,
     readonly threaded: boolean,
     private readonly code: (config: ModuleConfig) => Promise<ModuleCode>,
@@ -214,7 +221,7 @@ export class WasmModule {
       if (this.kind.threaded) {
         // The pool's workers instantiate the same module on the same memory.
         const exports = await init({ module_or_path: module });
-        await threadPool.start?.(module, exports.memory, config.pool);
+        await threadPool.start?.(this.kind.name, module, exports.memory, config.pool);
       } else if (typeof document === 'undefined') {
         // Outside a page (Node, Deno, Bun, workers) at once. wasm-bindgen's asynchronous init
         // reads the globals `Request` and `Response`, which Node defines lazily: the first read

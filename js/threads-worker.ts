@@ -1,19 +1,27 @@
 // The entry point of the multi-threaded worker (`onnxlet.threads.worker.mjs`), bundled with the
-// threads build's glue. It serves two roles:
-// - a session's worker (as `onnxlet.worker.mjs` does), which instantiates the module and starts
-//   the thread pool: as many more workers of this same script as the page asked for;
+// threads builds' glue (the lite engine's and tract's). It serves two roles:
+// - a session's worker (as `onnxlet.worker.mjs` does), which instantiates the module of the
+//   engine that runs the model and starts its thread pool: as many more workers of this same
+//   script as the page asked for;
 // - one of those pool workers, which instantiates the same module on the same shared memory and
-//   then computes whatever tract's parallel kernels hand its thread, until the worker stops.
+//   then computes whatever the engine's parallel kernels hand its thread, until the worker stops.
 // The session's thread blocks while the pool computes, which only workers may do.
-import init, { startThreadPool, threadPoolWorker } from '../pkg/threads/onnxlet.js';
+import * as liteGlue from '../pkg/lite-threads/onnxlet.js';
+import * as tractGlue from '../pkg/threads/onnxlet.js';
+import type { EngineName } from './env.js';
 import { OnnxletError } from './errors.js';
 import { threadPool } from './module.js';
 import type { WorkerRequest } from './worker-protocol.js';
 import { onSessionMessage } from './worker.js';
 
+/** Each engine's threads glue: both export the pool's two entry points. */
+const GLUES: Record<EngineName, typeof tractGlue | typeof liteGlue> = { lite: liteGlue, tract: tractGlue };
+
 /** The message that turns a worker of this script into a pool thread. */
 interface PoolRequest {
   type: 'pool';
+  /** The engine whose module the pool computes for. */
+  engine: EngineName;
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   /** A `BroadcastChannel` on which the page listens for a crashed thread. */
@@ -27,7 +35,7 @@ interface Scope {
 
 const scope = globalThis as unknown as Scope;
 
-threadPool.start = async (module, memory, pool) => {
+threadPool.start = async (engine, module, memory, pool) => {
   const count = pool?.count ?? 1;
   const workers: Worker[] = [];
   try {
@@ -44,12 +52,13 @@ threadPool.start = async (module, memory, pool) => {
             event.preventDefault();
             reject(new OnnxletError('WASM_LOAD_FAILED', `a thread of the pool failed to start: ${event.message}`));
           };
-          worker.postMessage({ type: 'pool', module, memory, crashChannel: pool?.crashChannel ?? '' } satisfies PoolRequest);
+          const request: PoolRequest = { type: 'pool', engine, module, memory, crashChannel: pool?.crashChannel ?? '' };
+          worker.postMessage(request);
         });
       }),
     );
     // Each worker is now blocked in `threadPoolWorker`, waiting for its rayon thread.
-    startThreadPool(count);
+    GLUES[engine].startThreadPool(count);
   } catch (error) {
     for (const worker of workers) worker.terminate();
     throw error;
@@ -62,12 +71,13 @@ scope.onmessage = (event: MessageEvent<PoolRequest | WorkerRequest>) => {
     onSessionMessage(event as MessageEvent<WorkerRequest>);
     return;
   }
-  const { module, memory, crashChannel } = data as PoolRequest;
-  init({ module_or_path: module, memory } as Parameters<typeof init>[0]).then(
+  const { engine, module, memory, crashChannel } = data as PoolRequest;
+  const glue = GLUES[engine];
+  glue.default({ module_or_path: module, memory } as Parameters<typeof glue.default>[0]).then(
     () => {
       scope.postMessage({ type: 'pool-ready' });
       try {
-        threadPoolWorker();
+        glue.threadPoolWorker();
       } catch (error) {
         // A panic or trap on this thread: the session's thread waits for it forever, so tell
         // the page, which stops the session's worker (and with it this one).

@@ -10,9 +10,7 @@ function unavailable(config: ModuleConfig): string | undefined {
   }
   if (typeof Worker === 'undefined') return 'this runtime has no Web Workers (Node: run on one thread)';
   if (config.given !== undefined) return 'env.wasm.wasmBinary is set (the threads need their own module)';
-  if (config.build === 'full' || config.build === 'lite') {
-    return `env.wasm.build is '${config.build}', which has no multi-threaded module`;
-  }
+  if (config.build === 'full') return "env.wasm.build is 'full', which has no multi-threaded module";
   if (pathsNameOneFile(config)) {
     return 'env.wasm.wasmPaths names one .wasm file (name a directory for the multi-threaded module)';
   }

@@ -33,11 +33,12 @@ async function wasmCode(config: ModuleConfig, engine: EngineName, file: string):
 
 /**
  * The lite module: onnxlet's own interpreter, small and quick to start, for the operators and
- * dtypes most models use.
+ * dtypes most models use; in the multi-threaded worker, its threads module.
  */
 export const lite = new ModuleKind(
+  'lite',
   liteGlue,
-  false,
+  THREADS_BUNDLE,
   (config) => wasmCode(config, 'lite', liteFile(config)),
   (config) => expectedEngine(config, 'lite'),
 );
@@ -48,6 +49,7 @@ export const lite = new ModuleKind(
  * `env.wasm.wasmBinary`, since it imports what every module imports.
  */
 export const tract = new ModuleKind(
+  'tract',
   tractGlue,
   THREADS_BUNDLE,
   (config) => wasmCode(config, 'tract', tractFile(config)),
@@ -57,13 +59,12 @@ export const tract = new ModuleKind(
 /**
  * The modules a new session tries, in order: with `build` `'auto'` (the default) the lite
  * module, then, for a model it cannot run (`UNSUPPORTED_OPERATOR` at load), the tract module,
- * fetched then. One module when a build is forced, when `wasmBinary` or a `wasmPaths` naming a
- * `.wasm` file gives the module, and in the multi-threaded worker. With `wasmBinary` giving
- * modules by engine, only those given.
+ * fetched then (in the multi-threaded worker, their threads modules). One module when a build is
+ * forced, and when `wasmBinary` or a `wasmPaths` naming a `.wasm` file gives the module. With
+ * `wasmBinary` giving modules by engine, only those given.
  */
 export function sessionModules(config: ModuleConfig): ModuleKind[] {
   const { build: chosen, given } = config;
-  if (THREADS_BUNDLE) return [tract];
   if (given !== undefined && 'one' in given) return [tract];
   if (given === undefined && pathsNameOneFile(config)) return [chosen === 'lite' ? lite : tract];
   const wanted = chosen === 'auto' ? [lite, tract] : [chosen === 'lite' ? lite : tract];

@@ -68,6 +68,25 @@ const BUILDS = [
     out: join(pkg, 'lite-relaxed'),
     lite: true,
   },
+  // The lite engine multi-threaded: its matrix products and convolutions split across the pool
+  // (src/lite/par.rs). The threads worker runs models on it, and on the tract threads module the
+  // models it cannot run.
+  {
+    name: 'lite-threads',
+    features: ['lite', 'threads'],
+    file: 'onnxlet_lite_threads_bg.wasm',
+    out: join(pkg, 'lite-threads'),
+    lite: true,
+    threads: true,
+  },
+  {
+    name: 'lite-threads-relaxed',
+    features: ['lite', 'threads', 'relaxed-simd'],
+    file: 'onnxlet_lite_threads_relaxed_bg.wasm',
+    out: join(pkg, 'lite-threads-relaxed'),
+    lite: true,
+    threads: true,
+  },
 ];
 
 /** The most the default download may weigh, brotli: the ESM bundle plus the lite module. */
@@ -223,7 +242,9 @@ function checkSameGlue() {
   // The plain lite module is compiled to read its imports and exports (Node 20 compiles no
   // relaxed SIMD without a flag); its relaxed-SIMD twin has the same glue, so the same ones.
   checkSubsetGlue(BUILDS[0], BUILDS.find((b) => b.name === 'lite'));
-  checkSameGlueOf(BUILDS.filter((b) => b.lite));
+  for (const threads of [false, true]) {
+    checkSameGlueOf(BUILDS.filter((b) => b.lite && Boolean(b.threads) === threads));
+  }
 }
 
 /**
@@ -265,7 +286,7 @@ function checkSameGlueOf([first, ...others]) {
  */
 function writeGlueFactories() {
   const types = "import type * as Glue from './onnxlet.js';\nexport function createGlue(): typeof Glue;\n";
-  for (const dir of [pkg, join(pkg, 'lite'), join(pkg, 'threads')]) {
+  for (const dir of [pkg, join(pkg, 'lite'), join(pkg, 'threads'), join(pkg, 'lite-threads')]) {
     const gluePath = join(dir, 'onnxlet.js');
     if (!existsSync(gluePath)) continue;
     const header = '/* @ts-self-types="./onnxlet.factory.d.ts" */\n// Made by scripts/build.mjs from onnxlet.js (writeGlueFactories): do not edit.\n';
@@ -351,19 +372,27 @@ async function buildJs() {
     outfile: join(dist, 'onnxlet.worker.mjs'),
     define: define(),
   });
-  // The multi-threaded worker: the session worker's code on the threads build's glue (every
-  // import of pkg/onnxlet.js or its factory resolves to pkg/threads/'s).
+  // The multi-threaded worker: the session worker's code on the threads builds' glue (every
+  // import of pkg/onnxlet.js or its factory resolves to pkg/threads/'s, of pkg/lite/'s to
+  // pkg/lite-threads/'s).
   const threadsGlue = {
     name: 'threads-glue',
     setup(build) {
-      build.onResolve({ filter: /[/\\]pkg[/\\]onnxlet\.js$/ }, () => ({ path: join(pkg, 'threads', 'onnxlet.js') }));
-      build.onResolve({ filter: /[/\\]pkg[/\\]onnxlet\.factory\.js$/ }, () => ({ path: join(pkg, 'threads', 'onnxlet.factory.js') }));
+      const redirects = [
+        [/[/\\]pkg[/\\]onnxlet\.js$/, join(pkg, 'threads', 'onnxlet.js')],
+        [/[/\\]pkg[/\\]onnxlet\.factory\.js$/, join(pkg, 'threads', 'onnxlet.factory.js')],
+        [/[/\\]pkg[/\\]lite[/\\]onnxlet\.js$/, join(pkg, 'lite-threads', 'onnxlet.js')],
+        [/[/\\]pkg[/\\]lite[/\\]onnxlet\.factory\.js$/, join(pkg, 'lite-threads', 'onnxlet.factory.js')],
+      ];
+      for (const [filter, path] of redirects) build.onResolve({ filter }, () => ({ path }));
     },
   };
-  // Before the threads module's first build (`--module default,lite` on a fresh clone, or
-  // `npm start`'s first step), there is no glue for its worker: the worker is left out.
-  const threadsBuilt = existsSync(join(pkg, 'threads', 'onnxlet.js'));
-  if (!threadsBuilt) console.log('no threads module in pkg/ yet: dist/onnxlet.threads.worker.mjs left out (build --module threads)');
+  // Before the threads modules' first build (`--module default,lite` on a fresh clone, or
+  // `npm start`'s first step), there is no glue for their worker: the worker is left out.
+  const threadsBuilt = ['threads', 'lite-threads'].every((dir) => existsSync(join(pkg, dir, 'onnxlet.js')));
+  if (!threadsBuilt) {
+    console.log('no threads modules in pkg/ yet: dist/onnxlet.threads.worker.mjs left out (build --module threads,lite-threads)');
+  }
   if (threadsBuilt) {
     await esbuild.build({
       ...common,

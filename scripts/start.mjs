@@ -3,7 +3,7 @@
 //
 // The demos run on the lite module (its relaxed-SIMD twin in Chromium), and the JS bundles need
 // the tract module's glue (pkg/), so those are built first (`--module default,lite,lite-relaxed`;
-// before the threads module's first build the threads worker is left out). The relaxed-SIMD, full and multi-threaded modules, which a
+// before the threads modules' first build the threads worker is left out). The relaxed-SIMD, full and multi-threaded modules, which a
 // page fetches only for a model the lite engine cannot run (the relaxed one, in Chromium), on
 // more than one thread, or when asked, follow in the background: on a fresh clone the site is
 // up after less than half of the full build.
@@ -28,7 +28,7 @@ const server = await serve(
 );
 console.log(`\nonnxlet demo: ${server.url}/  (Ctrl+C to stop)`);
 
-const rest = ['relaxed', 'full', 'threads', 'threads-relaxed'];
+const rest = ['relaxed', 'full', 'threads', 'threads-relaxed', 'lite-threads', 'lite-threads-relaxed'];
 console.log(`building the other modules (${rest.join(', ')}) while serving…`);
 const child = spawn(process.execPath, [build, '--module', rest.join(',')], { cwd: root, stdio: 'inherit' });
 let stopping = false;

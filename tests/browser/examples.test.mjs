@@ -137,22 +137,24 @@ test('vite build, with no configuration, emits the wasm assets and the built app
   const { stdout } = await mustRun(bin('vite'), ['build'], { cwd: dirs.vite });
   const assets = readdirSync(join(dirs.vite, 'dist', 'assets'));
   const wasm = assets.filter((f) => f.endsWith('.wasm'));
-  // The lite module and tract's (plain and relaxed SIMD, tract's each also multi-threaded, through
-  // the threads worker Vite bundles), not the full build's.
+  // The lite module and tract's, plain and relaxed SIMD, each also multi-threaded (through the
+  // threads worker Vite bundles), not the full build's.
   const modules = [
     'onnxlet_lite_bg.wasm',
     'onnxlet_lite_relaxed_bg.wasm',
     'onnxlet_bg.wasm',
     'onnxlet_relaxed_bg.wasm',
+    'onnxlet_lite_threads_bg.wasm',
+    'onnxlet_lite_threads_relaxed_bg.wasm',
     'onnxlet_threads_bg.wasm',
     'onnxlet_threads_relaxed_bg.wasm',
   ];
   const shipped = modules.map((f) => readFileSync(join(dirs.vite, 'node_modules', 'onnxlet', 'dist', f)));
-  assert.equal(wasm.length, 6, `six .wasm assets expected in ${assets.join(', ')}\n${stdout}`);
+  assert.equal(wasm.length, 8, `eight .wasm assets expected in ${assets.join(', ')}\n${stdout}`);
   const emitted = wasm.map((asset) => readFileSync(join(dirs.vite, 'dist', 'assets', asset)));
   assert.deepEqual(
     shipped.map((s) => emitted.some((e) => e.equals(s))),
-    [true, true, true, true, true, true],
+    modules.map(() => true),
     `the assets are ${modules.join(', ')}`,
   );
   assert.ok(statSync(join(dirs.vite, 'dist', 'magika', 'model.onnx')).isFile(), 'public/ is copied');

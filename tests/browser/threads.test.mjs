@@ -1,8 +1,10 @@
 // Multi-threading in Chromium: with `env.wasm.numThreads` above 1 in a cross-origin isolated
-// page, a session runs in the multi-threaded worker (onnxlet.threads.worker.mjs) on
-// onnxlet_threads_relaxed_bg.wasm (or onnxlet_threads_bg.wasm), with one more worker per thread, and real models still match their
-// references. Elsewhere, sessions fall back to one thread with a console warning, and a crash
-// of the multi-threaded module releases its session only.
+// page, a session runs in the multi-threaded worker (onnxlet.threads.worker.mjs) on the lite
+// engine's threads module, onnxlet_lite_threads_relaxed_bg.wasm (or its plain twin), with one
+// more worker per thread, and real models still match their references; a model the lite engine
+// cannot run goes to tract's threads module (onnxlet_threads_relaxed_bg.wasm). Elsewhere,
+// sessions fall back to one thread with a console warning, and a crash of a multi-threaded
+// module releases its session only.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
@@ -31,8 +33,9 @@ function requested(site, since, ...paths) {
 }
 
 const THREADS_WORKER = '/dist/onnxlet.threads.worker.mjs';
-// Chromium has relaxed SIMD: the multi-threaded module's relaxed twin.
-const THREADS_WASM = '/dist/onnxlet_threads_relaxed_bg.wasm';
+// Chromium has relaxed SIMD: the multi-threaded modules' relaxed twins.
+const THREADS_WASM = '/dist/onnxlet_lite_threads_relaxed_bg.wasm';
+const TRACT_THREADS_WASM = '/dist/onnxlet_threads_relaxed_bg.wasm';
 
 /** Creates a session on each model in the page, checks it against its references, releases it. */
 const checkModels = async (models, options) => {
@@ -42,7 +45,7 @@ const checkModels = async (models, options) => {
     const session = await window.onnxlet.InferenceSession.create(`/models/${model.file}`, options);
     const results = await window.checkModel(window.onnxlet, session, model, readBytes);
     await session.release();
-    out.push({ name: model.name, results });
+    out.push({ name: model.name, engine: session.engine, results });
   }
   return out;
 };
@@ -55,23 +58,27 @@ async function isolatedPage(url = `${isolated.url}/pages/esm.html`, options) {
   return opened;
 }
 
-test('numThreads = 2: real models run on the multi-threaded module and match their references', async () => {
+test('numThreads = 2: real models run on the lite threads module and match their references', async () => {
   const { page, problems } = await isolatedPage();
-  const models = ['minilm', 'squeezenet', 'magika', 'ppocr_det'].map((n) => index.models.find((m) => m.name === n));
+  // Matrix products (minilm), convolutions through im2col (squeezenet, magika), depthwise ones
+  // (ppocr_det) and grouped ones (shufflenet), split across the threads.
+  const models = ['minilm', 'squeezenet', 'magika', 'ppocr_det', 'shufflenet'].map((n) => index.models.find((m) => m.name === n));
   const since = isolated.requests.length;
   const outcome = await page.evaluate(async (models) => {
     window.onnxlet.env.wasm.numThreads = 2;
     return window.checkModels(models);
   }, models);
-  for (const { name, results } of outcome) {
+  for (const { name, engine, results } of outcome) {
+    assert.equal(engine, 'lite', name);
     for (const r of results) assert.deepEqual(r.failures, [], `${name}: ${JSON.stringify(r)}`);
   }
   // Per session: its worker, and two more for its threads, each instantiating the module.
   const n = models.length;
-  assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM, '/dist/onnxlet_relaxed_bg.wasm'), {
+  assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM, TRACT_THREADS_WASM, '/dist/onnxlet_lite_relaxed_bg.wasm'), {
     [THREADS_WORKER]: 3 * n,
     [THREADS_WASM]: n,
-    '/dist/onnxlet_relaxed_bg.wasm': 0,
+    [TRACT_THREADS_WASM]: 0,
+    '/dist/onnxlet_lite_relaxed_bg.wasm': 0,
   });
   assert.deepEqual(problems, []);
   await page.close();
@@ -126,10 +133,39 @@ test('the script-tag build finds its threads worker and module beside the script
   });
   assert.deepEqual(sum, [2, 4, 6]);
   // relaxedSimd = false reaches the worker: the plain module.
-  assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM, '/dist/onnxlet_threads_bg.wasm'), {
+  assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM, '/dist/onnxlet_lite_threads_bg.wasm'), {
     [THREADS_WORKER]: 4,
     [THREADS_WASM]: 0,
-    '/dist/onnxlet_threads_bg.wasm': 1,
+    '/dist/onnxlet_lite_threads_bg.wasm': 1,
+  });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("a model the lite engine cannot run goes to tract's threads module; env.wasm.build = 'tract' forces it", async () => {
+  const { page, problems } = await isolatedPage();
+  const since = isolated.requests.length;
+  const squeezenet = index.models.find((m) => m.name === 'squeezenet');
+  const outcome = await page.evaluate(async (squeezenet) => {
+    const { InferenceSession, env } = window.onnxlet;
+    env.wasm.numThreads = 2;
+    const session = await InferenceSession.create('/test-models/all_dtypes.onnx');
+    const fallback = session.engine;
+    await session.release();
+    env.wasm.build = 'tract';
+    const [forced] = await window.checkModels([squeezenet]);
+    env.wasm.build = undefined;
+    return { fallback, forced };
+  }, squeezenet);
+  assert.equal(outcome.fallback, 'tract');
+  assert.equal(outcome.forced.engine, 'tract');
+  for (const r of outcome.forced.results) assert.deepEqual(r.failures, [], JSON.stringify(r));
+  // The fallback: a worker, the lite module and its two threads, then tract's module and its
+  // two; the forced session: tract's alone.
+  assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM, TRACT_THREADS_WASM), {
+    [THREADS_WORKER]: 5 + 3,
+    [THREADS_WASM]: 1,
+    [TRACT_THREADS_WASM]: 2,
   });
   assert.deepEqual(problems, []);
   await page.close();

@@ -35,8 +35,8 @@ test('the packed package ships only the build outputs', () => {
   assert.deepEqual(files, [
     ...['cache', 'create-options', 'env', 'errors', 'index', 'inference-session', 'memory'].flatMap((m) => [`${m}.d.cts`, `${m}.d.ts`]),
     'onnxlet.cjs', 'onnxlet.min.js', 'onnxlet.mjs', 'onnxlet.threads.worker.mjs', 'onnxlet.worker.mjs', 'onnxlet_bg.wasm', 'onnxlet_full_bg.wasm',
-    'onnxlet_lite_bg.wasm', 'onnxlet_lite_relaxed_bg.wasm', 'onnxlet_relaxed_bg.wasm', 'onnxlet_threads_bg.wasm',
-    'onnxlet_threads_relaxed_bg.wasm',
+    'onnxlet_lite_bg.wasm', 'onnxlet_lite_relaxed_bg.wasm', 'onnxlet_lite_threads_bg.wasm', 'onnxlet_lite_threads_relaxed_bg.wasm',
+    'onnxlet_relaxed_bg.wasm', 'onnxlet_threads_bg.wasm', 'onnxlet_threads_relaxed_bg.wasm',
     ...['operators', 'source', 'tensor'].flatMap((m) => [`${m}.d.cts`, `${m}.d.ts`]),
   ]);
 });
