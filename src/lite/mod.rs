@@ -4,11 +4,11 @@
 //! docs/size.md). It computes the operators of `ops::registry()` on float32 (and the integer
 //! types of shape arithmetic), with shapes known only when the model runs.
 //!
-//! Loading decodes the protobuf, checks every operator against the registry, turns the
-//! initializers into constants, builds each node's operator (which packs its weights), computes
-//! the nodes whose inputs are all constant, and offers each operator the node that alone
-//! consumes its output (Conv + Relu, ...). Running walks the steps in the model's order and frees
-//! each value after its last use.
+//! Loading decodes the protobuf, checks every operator against the registry, rewrites a QDQ
+//! model's MatMuls to multiply integers, turns the initializers into constants, builds each
+//! node's operator (which packs its weights), computes the nodes whose inputs are all constant,
+//! and offers each operator the node that alone consumes its output (Conv + Relu, ...). Running
+//! walks the steps in the model's order and frees each value after its last use.
 
 mod f16;
 mod ops;
@@ -348,10 +348,14 @@ impl Graph {
         captured: Vec<(String, Captured)>,
         top: bool,
     ) -> Result<Graph> {
+        // A QDQ model's MatMuls multiply its integers (the names read by subgraphs stay).
+        let elsewhere: HashSet<String> = graph.node.iter().flat_map(subgraph_names).collect();
+        ops::qdq_matmuls(&mut graph, &elsewhere);
         let work = (graph.initializer.len() + graph.node.len()).max(1) as f64;
         let mut done = 0usize;
         let registry: HashMap<&str, ops::Builder> = ops::registry().into_iter().collect();
         let ml_registry: HashMap<&str, ops::Builder> = ops::ml_registry().into_iter().collect();
+        let internal: HashMap<&str, ops::Builder> = ops::internal_registry().into_iter().collect();
         let mut consts: Vec<Arc<Tensor>> = vec![];
         let mut names: HashMap<String, Slot> = HashMap::new();
         let mut values = 0;
@@ -488,10 +492,10 @@ impl Graph {
                 );
                 Box::new(op)
             } else {
-                let registry = if node.domain == "ai.onnx.ml" {
-                    &ml_registry
-                } else {
-                    &registry
+                let registry = match node.domain.as_str() {
+                    "ai.onnx.ml" => &ml_registry,
+                    ops::INTERNAL_DOMAIN => &internal,
+                    _ => &registry,
                 };
                 let build = registry.get(node.op_type.as_str()).ok_or_else(|| {
                     Error::new(

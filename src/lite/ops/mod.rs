@@ -31,6 +31,7 @@ mod unary;
 
 use super::f16;
 pub use ml::zipmap_output;
+pub use quant::{qdq_matmuls, INTERNAL_DOMAIN};
 
 use super::pb;
 use super::tensor::{Data, OpResult, Tensor, TYPES};
@@ -108,6 +109,12 @@ pub fn registry() -> Vec<(&'static str, Builder)> {
     ops.extend_from_slice(scan::OPS);
     ops.extend_from_slice(quant::OPS);
     ops
+}
+
+/// The operators of the engine's own domain, [`INTERNAL_DOMAIN`], which its load-time rewrites
+/// write (not a model).
+pub fn internal_registry() -> Vec<(&'static str, Builder)> {
+    quant::INTERNAL_OPS.to_vec()
 }
 
 /// The lite engine's operators of the `ai.onnx.ml` domain (scikit-learn models), by name.

@@ -2,9 +2,11 @@
 //! `onnxruntime.quantization` writes), and MatMulInteger, QLinearMatMul, ConvInteger and
 //! QLinearConv on an exact integer product.
 //!
-//! A QDQ model (`quantize_static`) computes in float32 here: its constant weights' Dequantize is
-//! folded at load, so its MatMul and Conv run on packed float32 weights, and each activation's
-//! Quantize and Dequantize round it as onnxruntime does. The integer products widen uint8 and
+//! A QDQ model (`quantize_static`) runs its MatMuls on the integer product: at load,
+//! [`qdq_matmuls`] rewrites each MatMul of two DequantizeLinear outputs (constant 8-bit weights)
+//! into a product of the integers they read, scaled to float32. Its other operators compute in
+//! float32: a Conv's weights' Dequantize is folded at load, and each activation's Quantize and
+//! Dequantize round it as onnxruntime does. The integer products widen uint8 and
 //! int8 (less their zero points) to int16 and sum pairs of products into int32 lanes
 //! (`i32x4.dot_i16x8_s`), exactly, as onnxruntime's int32 accumulators do.
 
@@ -12,7 +14,8 @@ use super::super::tensor::{alloc_len, axis as axis_in, broadcast, volume, Data, 
 use super::conv::{conv_axis, conv_input, out_shape, positive_divisor, read_geo, Geo};
 use super::data::tensor;
 use super::simd::{fold_f, Id, Max, Min};
-use super::{f32s, input, Builder, NodeCtx, Op};
+use super::{f32s, input, pb, Builder, NodeCtx, Op};
+use std::collections::{HashMap, HashSet};
 
 pub(super) const OPS: &[(&str, Builder)] = &[
     ("DequantizeLinear", build_dequantize),
@@ -786,11 +789,22 @@ impl Op for MatMulInteger {
 
 struct QLinearMatMul {
     b: Option<IntB>,
+    /// The internal DequantizedMatMul (see [`qdq_matmuls`]): the scaled sums are the float32
+    /// output, not requantized (no `y_scale` and `y_zero_point` inputs).
+    float: bool,
 }
 
 fn build_qlinear_matmul(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
     Ok(Box::new(QLinearMatMul {
         b: const_b(ctx, 3, 5)?,
+        float: false,
+    }))
+}
+
+fn build_dequantized_matmul(ctx: &NodeCtx) -> OpResult<Box<dyn Op>> {
+    Ok(Box::new(QLinearMatMul {
+        b: const_b(ctx, 3, 5)?,
+        float: true,
     }))
 }
 
@@ -815,18 +829,39 @@ impl Op for QLinearMatMul {
         let (m, n) = (bt.m, bt.n);
         let sa = scales(input(inputs, 1, "a_scale")?, m, "a_scale")?;
         let sb = scales(input(inputs, 4, "b_scale")?, n, "b_scale")?;
-        let sy = scalar_of(input(inputs, 6, "y_scale")?, "y_scale")?;
-        let (to, zy) = out_zero(input(inputs, 7, "y_zero_point")?)?;
-        let range = to.range();
+        let out = match self.float {
+            true => None,
+            false => Some((
+                scalar_of(input(inputs, 6, "y_scale")?, "y_scale")?,
+                out_zero(input(inputs, 7, "y_zero_point")?)?,
+            )),
+        };
         let sums = int_product(a, inputs.get(2).copied().flatten(), b, &bt)?;
         let mut y = vec![0f32; sums.len()];
-        for (i, (y, &v)) in y.iter_mut().zip(&sums).enumerate() {
-            let (r, c) = (i / n % m, i % n);
-            let scale =
-                sa[if sa.len() == 1 { 0 } else { r }] * sb[if sb.len() == 1 { 0 } else { c }];
-            *y = quantize_one(v as f32 * (scale / sy), 1.0, zy, range);
+        // Each column's b_scale, and each row's a_scale.
+        let sb: Vec<f32> = (0..n)
+            .map(|c| sb[if sb.len() == 1 { 0 } else { c }])
+            .collect();
+        let rows = y
+            .chunks_exact_mut(n.max(1))
+            .zip(sums.chunks_exact(n.max(1)));
+        for (i, (y, sums)) in rows.enumerate() {
+            let sa = sa[if sa.len() == 1 { 0 } else { i % m }];
+            let cols = y.iter_mut().zip(sums).zip(&sb);
+            match out {
+                None => cols.for_each(|((y, &v), &sb)| *y = v as f32 * (sa * sb)),
+                Some((sy, (to, zy))) => {
+                    let range = to.range();
+                    cols.for_each(|((y, &v), &sb)| {
+                        *y = quantize_one(v as f32 * ((sa * sb) / sy), 1.0, zy, range)
+                    })
+                }
+            }
         }
-        Ok(vec![to.tensor(bt.shape, &y)?])
+        match out {
+            None => Ok(vec![Tensor::f32(bt.shape, y)]),
+            Some((_, (to, _))) => Ok(vec![to.tensor(bt.shape, &y)?]),
+        }
     }
 }
 
@@ -848,6 +883,141 @@ fn scalar_of(t: &Tensor, name: &str) -> OpResult<f32> {
         [v] => Ok(*v),
         v => Err(format!("{name} has {} values, expected one", v.len())),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A QDQ model's MatMul on the integer product
+
+/// The domain of the lite engine's own operators, which only its load-time rewrites write (a
+/// model's nodes of other domains are refused before they could be read).
+pub const INTERNAL_DOMAIN: &str = "onnxlet.lite";
+
+/// The internal operators, by name.
+pub(super) const INTERNAL_OPS: &[(&str, Builder)] =
+    &[("DequantizedMatMul", build_dequantized_matmul)];
+
+/// The longest sum of products of two dequantized 8-bit values (at most 255 * 255 each) that
+/// an int32 holds, whatever the values.
+const MAX_DEPTH: usize = i32::MAX as usize / (255 * 255);
+
+/// Rewrites the MatMuls of a QDQ model (`onnxruntime.quantization.quantize_static`:
+/// `MatMul(DequantizeLinear(x), DequantizeLinear(w))`, `w` int8 weights) into internal
+/// DequantizedMatMul nodes, which multiply the integers themselves on the exact integer product,
+/// as onnxruntime does, and scale the int32 sums to float32: `y = x_scale * w_scale[col] *
+/// sum((x - x_zero) * (w - w_zero[col]))`, the float MatMul of the dequantized values but for
+/// its rounding. A's DequantizeLinear must have one constant scale and zero point; B's must read
+/// a constant [K, N] matrix of int8 or uint8 (K at most [`MAX_DEPTH`]) with one constant scale
+/// and zero point, or one of each per column (axis 1). Any other MatMul is left as it is. The
+/// DequantizeLinear nodes no one reads any more are dropped: the weights stay 8-bit integers,
+/// not folded to float32. `elsewhere` are the names that subgraphs read.
+pub fn qdq_matmuls(graph: &mut pb::GraphProto, elsewhere: &HashSet<String>) {
+    let inits: HashMap<&str, &pb::TensorProto> = graph
+        .initializer
+        .iter()
+        .map(|t| (t.name.as_str(), t))
+        .collect();
+    let producer: HashMap<&str, usize> = (graph.node.iter().enumerate())
+        .flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i)))
+        .collect();
+    // The DequantizeLinear node before node `at` that writes `name`.
+    let dequantize = |name: &str, at: usize| {
+        let &i = producer.get(name).filter(|&&i| i < at)?;
+        let node = &graph.node[i];
+        let default = node.domain.is_empty() || node.domain == "ai.onnx";
+        (default && node.op_type == "DequantizeLinear").then_some((i, node))
+    };
+    let mut rewritten = vec![];
+    let mut dropped = HashSet::new();
+    for (i, node) in graph.node.iter().enumerate() {
+        let default = node.domain.is_empty() || node.domain == "ai.onnx";
+        if !default || node.op_type != "MatMul" || node.input.len() != 2 {
+            continue;
+        }
+        let (Some((ai, a)), Some((bi, b))) =
+            (dequantize(&node.input[0], i), dequantize(&node.input[1], i))
+        else {
+            continue;
+        };
+        let (Some(a), Some(b)) = (dequantized(a, &inits, false), dequantized(b, &inits, true))
+        else {
+            continue;
+        };
+        rewritten.push((
+            i,
+            pb::NodeProto {
+                input: a.into_iter().chain(b).collect(),
+                output: node.output.clone(),
+                name: node.name.clone(),
+                op_type: "DequantizedMatMul".into(),
+                domain: INTERNAL_DOMAIN.into(),
+                ..Default::default()
+            },
+        ));
+        dropped.extend([ai, bi]);
+    }
+    if rewritten.is_empty() {
+        return;
+    }
+    for (i, node) in rewritten {
+        graph.node[i] = node;
+    }
+    // The DequantizeLinear nodes still read (by another node, a subgraph, or as an output) stay.
+    let read: HashSet<&str> = (graph.node.iter().flat_map(|n| &n.input))
+        .chain(graph.output.iter().map(|v| &v.name))
+        .chain(elsewhere)
+        .map(String::as_str)
+        .collect();
+    dropped.retain(|&i| {
+        !graph.node[i]
+            .output
+            .iter()
+            .any(|o| read.contains(o.as_str()))
+    });
+    let mut i = 0;
+    graph.node.retain(|_| {
+        i += 1;
+        !dropped.contains(&(i - 1))
+    });
+}
+
+/// The inputs of DequantizeLinear node `dq` (the integers, their scale, their zero point or an
+/// empty name) when the integer product can take them: one constant float32 scale, or with
+/// `columns`, one per column of a constant [K, N] matrix; a constant zero point of as many,
+/// uint8 or int8 as the integers are (from an initializer, or from the zero point).
+fn dequantized(
+    dq: &pb::NodeProto,
+    inits: &HashMap<&str, &pb::TensorProto>,
+    columns: bool,
+) -> Option<[String; 3]> {
+    let attr = |name: &str| dq.attribute.iter().find(|a| a.name == name).map(|a| a.i);
+    let (x, scale) = (dq.input.first()?, inits.get(dq.input.get(1)?.as_str())?);
+    let zero = dq.input.get(2).filter(|z| !z.is_empty());
+    let zero = match zero {
+        Some(z) => Some(*inits.get(z.as_str())?),
+        None => None,
+    };
+    let init = inits.get(x.as_str());
+    // The integers' type, which the zero point must have too.
+    let dtype = init.or(zero.as_ref()).map(|t| t.data_type)?;
+    let kn = match init.map(|t| &t.dims[..]) {
+        Some(&[k, n]) => Some((k, n)),
+        _ => None,
+    };
+    let one = scale.dims.is_empty() || scale.dims == [1];
+    let per_column = columns
+        && kn.is_some_and(|(_, n)| scale.dims == [n])
+        && matches!(attr("axis"), None | Some(1 | -1));
+    let ok = matches!(dtype, 2 | 3)
+        && scale.data_type == 1
+        && (one || per_column)
+        && attr("block_size").unwrap_or(0) == 0
+        && zero.is_none_or(|z| {
+            let one_zero = z.dims.is_empty() || z.dims == [1];
+            z.data_type == dtype && (z.dims == scale.dims || one && one_zero)
+        })
+        && (!columns || kn.is_some_and(|(k, _)| usize::try_from(k).is_ok_and(|k| k <= MAX_DEPTH)));
+    let name = |t: Option<&String>| t.cloned().unwrap_or_default();
+    ok.then(|| [x.clone(), scale.name.clone(), name(dq.input.get(2))])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1503,6 +1673,233 @@ mod tests {
         assert!(q.fuse(&next(&s, &z)));
         assert_eq!(q.run(&args).unwrap().remove(0), want);
         assert_eq!(want, f(&[2, 3], &[-1.0, 0.25, 1.0, 2.5, 63.75, -128.0]));
+    }
+
+    /// `len` 8-bit values of `dtype` (uint8 or int8) from `next`.
+    fn q8s(shape: &[usize], dtype: QType, next: &mut impl FnMut() -> u8) -> Tensor {
+        let v: Vec<u8> = (0..shape.iter().product()).map(|_| next()).collect();
+        match dtype {
+            QType::U8 => u8s(shape, &v),
+            QType::I8 => i8s(shape, &v.iter().map(|&b| b as i8).collect::<Vec<_>>()),
+        }
+    }
+
+    #[test]
+    fn dequantized_matmuls_match_the_float_product() {
+        let mut next = bytes(3);
+        let scale = |n: usize, next: &mut dyn FnMut() -> u8| -> Vec<f32> {
+            (0..n).map(|_| f32::from(next()) / 4096.0 + 1e-4).collect()
+        };
+        let cases = [
+            (vec![1, 1], 1, false),
+            (vec![3, 13], 5, true),
+            (vec![4, 16], 8, false),
+            (vec![5, 37], 17, true),
+            (vec![2, 3, 9], 12, true),
+            (vec![2, 0], 3, true),
+        ];
+        for (ashape, n, per_column) in cases {
+            for (ta, tb) in [(QType::U8, QType::I8), (QType::I8, QType::U8)] {
+                let k = ashape[ashape.len() - 1];
+                let a = q8s(&ashape, ta, &mut next);
+                let b = q8s(&[k, n], tb, &mut next);
+                let (za, zb) = (q8s(&[], ta, &mut next), q8s(&[n], tb, &mut next));
+                let sa = f(&[], &scale(1, &mut next));
+                let (sb, zb) = match per_column {
+                    true => (f(&[n], &scale(n, &mut next)), zb),
+                    false => (f(&[], &scale(1, &mut next)), q8s(&[], tb, &mut next)),
+                };
+                // The float path: both dequantized, then MatMul.
+                let da = run1("DequantizeLinear", &[], &[&a, &sa, &za]).unwrap();
+                let db = run1("DequantizeLinear", &[], &[&b, &sb, &zb]).unwrap();
+                let float = run1("MatMul", &[], &[&da, &db]).unwrap();
+                // The definition, in f64 from the integers: each sum, and the sum of its
+                // terms' sizes.
+                let (av, bv) = (quantized(&a, "a").unwrap(), quantized(&b, "b").unwrap());
+                let (zav, zbv) = (quantized(&za, "").unwrap(), quantized(&zb, "").unwrap());
+                let (sav, sbv) = (sa.to_f32s(), sb.to_f32s());
+                let rows = av.len() / k.max(1);
+                let mut exact = vec![(0f64, 0f64); rows * n];
+                for (r, e) in exact.chunks_exact_mut(n).enumerate().take(rows) {
+                    for (c, e) in e.iter_mut().enumerate() {
+                        let (zb, sb) = (zbv[c % zbv.len()], sbv[c % sbv.len()]);
+                        let s = f64::from(sav[0]) * f64::from(sb);
+                        for kk in 0..k {
+                            let p = (av[r * k + kk] - zav[0]) * (bv[kk * n + c] - zb);
+                            *e = (e.0 + s * f64::from(p), e.1 + s * f64::from(p.abs()));
+                        }
+                    }
+                }
+                let inputs = [&a, &sa, &za, &b, &sb, &zb];
+                let args: Vec<Option<&Tensor>> = inputs.iter().map(|&t| Some(t)).collect();
+                let what = format!("{ashape:?} x [{k}, {n}], {ta:?} x {tb:?}");
+                // B packed at load, and B packed at the run.
+                let packed = [None, None, None, Some(&b), Some(&sb), Some(&zb)];
+                for consts in [&packed[..], &[None; 6]] {
+                    let op = build("DequantizedMatMul", 21, vec![], consts, 1).unwrap();
+                    let y = op.run(&args).unwrap().remove(0);
+                    assert_eq!(y.shape, float.shape, "{what}");
+                    let (y, fl) = (y.to_f32s(), float.to_f32s());
+                    for ((&y, &fl), &(e, size)) in y.iter().zip(&fl).zip(&exact) {
+                        // Exact sums, rounded twice; the float path rounds at every step.
+                        assert!(
+                            (f64::from(y) - e).abs() <= 1e-6 * e.abs(),
+                            "{what}: {y} {e}"
+                        );
+                        let off = (f64::from(fl) - f64::from(y)).abs();
+                        assert!(off <= 1e-6 * (1 + k) as f64 * size, "{what}: {fl} {y}");
+                    }
+                }
+            }
+        }
+        // The scales must fit the product.
+        let (a, b) = (u8s(&[2, 3], &[1; 6]), i8s(&[3, 4], &[1; 12]));
+        let inputs = [&a, &f(&[], &[1.0]), &u8s(&[], &[0]), &b];
+        let mut args: Vec<&Tensor> = inputs.to_vec();
+        let (s3, z) = (f(&[3], &[1.0; 3]), i8s(&[], &[0]));
+        args.extend([&s3, &z]);
+        fails(
+            run1("DequantizedMatMul", &[], &args),
+            "b_scale has 3 values, expected 1 or 4",
+        );
+    }
+
+    /// A node of `op` from `inputs` to `output`, with `attrs`.
+    fn node(
+        op: &str,
+        inputs: &[&str],
+        output: &str,
+        attrs: Vec<pb::AttributeProto>,
+    ) -> pb::NodeProto {
+        pb::NodeProto {
+            op_type: op.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
+            name: output.into(),
+            attribute: attrs,
+            ..Default::default()
+        }
+    }
+
+    /// An initializer's proto (its data left out: the rewrite reads types and shapes).
+    fn init(name: &str, data_type: i32, dims: &[i64]) -> pb::TensorProto {
+        pb::TensorProto {
+            name: name.into(),
+            data_type,
+            dims: dims.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// `x -> Q -> DQ -> MatMul(., DQ(w)) -> y` with `w` an int8 [5, 3] initializer of
+    /// `w_scale` dims `ws` (and a zero point as many), the DequantizeLinear of `w` with `attrs`.
+    fn qdq_graph(ws: &[i64], attrs: Vec<pb::AttributeProto>) -> pb::GraphProto {
+        pb::GraphProto {
+            node: vec![
+                node("QuantizeLinear", &["x", "xs", "xz"], "xq", vec![]),
+                node("DequantizeLinear", &["xq", "xs", "xz"], "xd", vec![]),
+                node("DequantizeLinear", &["w", "ws", "wz"], "wd", attrs),
+                node("MatMul", &["xd", "wd"], "y", vec![]),
+            ],
+            initializer: vec![
+                init("xs", 1, &[]),
+                init("xz", 2, &[]),
+                init("w", 3, &[5, 3]),
+                init("ws", 1, ws),
+                init("wz", 3, ws),
+            ],
+            output: vec![pb::ValueInfoProto {
+                name: "y".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn op_types(g: &pb::GraphProto) -> Vec<&str> {
+        g.node.iter().map(|n| n.op_type.as_str()).collect()
+    }
+
+    #[test]
+    fn qdq_matmuls_multiply_the_integers_where_they_can() {
+        let none = HashSet::new();
+        // Per tensor and per column (axis 1, or -1): the Dequantizes go, the MatMul reads
+        // their inputs.
+        for (ws, attrs) in [
+            (&[][..], vec![]),
+            (&[1][..], vec![]),
+            (&[3][..], vec![]),
+            (&[3][..], vec![int("axis", -1)]),
+        ] {
+            let mut g = qdq_graph(ws, attrs);
+            qdq_matmuls(&mut g, &none);
+            assert_eq!(
+                op_types(&g),
+                ["QuantizeLinear", "DequantizedMatMul"],
+                "{ws:?}"
+            );
+            let mm = &g.node[1];
+            assert_eq!(mm.input, ["xq", "xs", "xz", "w", "ws", "wz"]);
+            assert_eq!(
+                (mm.domain.as_str(), mm.name.as_str()),
+                (INTERNAL_DOMAIN, "y")
+            );
+        }
+        // A dequantized activation read elsewhere too (by a node, a subgraph, as an output)
+        // stays.
+        let mut g = qdq_graph(&[], vec![]);
+        g.node.push(node("Relu", &["xd"], "r", vec![]));
+        qdq_matmuls(&mut g, &none);
+        let want = [
+            "QuantizeLinear",
+            "DequantizeLinear",
+            "DequantizedMatMul",
+            "Relu",
+        ];
+        assert_eq!(op_types(&g), want);
+        let mut g = qdq_graph(&[], vec![]);
+        qdq_matmuls(&mut g, &HashSet::from(["xd".to_string()]));
+        assert_eq!(op_types(&g)[1], "DequantizeLinear");
+        // What the integer product does not take: left as it is.
+        let unchanged: [(&str, pb::GraphProto); 6] = [
+            ("per row", qdq_graph(&[5], vec![int("axis", 0)])),
+            (
+                "blocks",
+                qdq_graph(&[2, 3], vec![int("block_size", 3), int("axis", 0)]),
+            ),
+            ("computed scale", {
+                let mut g = qdq_graph(&[], vec![]);
+                g.initializer.retain(|t| t.name != "ws");
+                g
+            }),
+            ("float16 scale", {
+                let mut g = qdq_graph(&[], vec![]);
+                g.initializer[3].data_type = 10;
+                g
+            }),
+            ("int32 weights", {
+                let mut g = qdq_graph(&[], vec![]);
+                g.initializer[2].data_type = 6;
+                g.initializer[4].data_type = 6;
+                g
+            }),
+            ("too deep", {
+                let mut g = qdq_graph(&[], vec![]);
+                g.initializer[2].dims = vec![MAX_DEPTH as i64 + 1, 3];
+                g
+            }),
+        ];
+        for (what, mut g) in unchanged {
+            let before = g.clone();
+            qdq_matmuls(&mut g, &none);
+            assert_eq!(g, before, "{what}");
+        }
+        // Without a zero point, the activation's type is unknown: float.
+        let mut g = qdq_graph(&[], vec![]);
+        g.node[1].input.pop();
+        let before = g.clone();
+        qdq_matmuls(&mut g, &none);
+        assert_eq!(g, before);
     }
 
     /// ConvInteger's sums as the float32 Conv computes them (exact for these small values).

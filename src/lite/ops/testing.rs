@@ -1,9 +1,9 @@
 //! Helpers shared by the operators' tests: attributes of a `NodeProto`, building one operator by
-//! name from [`registry`](super::registry) and running it, and small test tensors.
+//! name from [`registry`](super::registry) (or the internal one) and running it, and small test tensors.
 
 use super::super::pb;
 use super::super::tensor::{Data, OpResult, Tensor};
-use super::{registry, NodeCtx, Op};
+use super::{internal_registry, registry, NodeCtx, Op};
 
 pub(super) fn int(name: &str, v: i64) -> pb::AttributeProto {
     pb::AttributeProto {
@@ -76,6 +76,7 @@ pub(super) fn build(
     };
     let (_, b) = registry()
         .into_iter()
+        .chain(internal_registry())
         .find(|(name, _)| *name == op)
         .expect("registered");
     let mut built = b(&ctx)?;
