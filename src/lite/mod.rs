@@ -349,7 +349,7 @@ impl Graph {
         top: bool,
     ) -> Result<Graph> {
         // A QDQ model's MatMuls multiply its integers (the names read by subgraphs stay).
-        let elsewhere: HashSet<String> = graph.node.iter().flat_map(subgraph_names).collect();
+        let elsewhere: Vec<String> = graph.node.iter().flat_map(subgraph_names).collect();
         ops::qdq_matmuls(&mut graph, &elsewhere);
         let work = (graph.initializer.len() + graph.node.len()).max(1) as f64;
         let mut done = 0usize;

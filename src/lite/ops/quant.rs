@@ -15,7 +15,7 @@ use super::conv::{conv_axis, conv_input, out_shape, positive_divisor, read_geo, 
 use super::data::tensor;
 use super::simd::{fold_f, Id, Max, Min};
 use super::{f32s, input, pb, Builder, NodeCtx, Op};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 pub(super) const OPS: &[(&str, Builder)] = &[
     ("DequantizeLinear", build_dequantize),
@@ -838,30 +838,31 @@ impl Op for QLinearMatMul {
         };
         let sums = int_product(a, inputs.get(2).copied().flatten(), b, &bt)?;
         let mut y = vec![0f32; sums.len()];
-        // Each column's b_scale, and each row's a_scale.
-        let sb: Vec<f32> = (0..n)
-            .map(|c| sb[if sb.len() == 1 { 0 } else { c }])
-            .collect();
+        // Each sum times a_scale (of its row) * b_scale (of its column) / y_scale (1 for a float
+        // output), the factors of a row computed when its a_scale is another's.
+        let sy = out.map_or(1.0, |(sy, _)| sy);
+        let (mut factors, mut row) = (vec![], usize::MAX);
         let rows = y
             .chunks_exact_mut(n.max(1))
             .zip(sums.chunks_exact(n.max(1)));
         for (i, (y, sums)) in rows.enumerate() {
-            let sa = sa[if sa.len() == 1 { 0 } else { i % m }];
-            let cols = y.iter_mut().zip(sums).zip(&sb);
-            match out {
-                None => cols.for_each(|((y, &v), &sb)| *y = v as f32 * (sa * sb)),
-                Some((sy, (to, zy))) => {
-                    let range = to.range();
-                    cols.for_each(|((y, &v), &sb)| {
-                        *y = quantize_one(v as f32 * ((sa * sb) / sy), 1.0, zy, range)
-                    })
-                }
+            let r = if sa.len() == 1 { 0 } else { i % m };
+            if r != row {
+                let sb = |c: usize| sb[if sb.len() == 1 { 0 } else { c }];
+                factors = (0..n).map(|c| (sa[r] * sb(c)) / sy).collect();
+                row = r;
+            }
+            for ((y, &v), &f) in y.iter_mut().zip(sums).zip(&factors) {
+                *y = v as f32 * f;
             }
         }
-        match out {
-            None => Ok(vec![Tensor::f32(bt.shape, y)]),
-            Some((_, (to, _))) => Ok(vec![to.tensor(bt.shape, &y)?]),
-        }
+        let Some((_, (to, zy))) = out else {
+            return Ok(vec![Tensor::f32(bt.shape, y)]);
+        };
+        let range = to.range();
+        y.iter_mut()
+            .for_each(|y| *y = quantize_one(*y, 1.0, zy, range));
+        Ok(vec![to.tensor(bt.shape, &y)?])
     }
 }
 
@@ -910,24 +911,32 @@ const MAX_DEPTH: usize = i32::MAX as usize / (255 * 255);
 /// and zero point, or one of each per column (axis 1). Any other MatMul is left as it is. The
 /// DequantizeLinear nodes no one reads any more are dropped: the weights stay 8-bit integers,
 /// not folded to float32. `elsewhere` are the names that subgraphs read.
-pub fn qdq_matmuls(graph: &mut pb::GraphProto, elsewhere: &HashSet<String>) {
-    let inits: HashMap<&str, &pb::TensorProto> = graph
-        .initializer
-        .iter()
-        .map(|t| (t.name.as_str(), t))
+pub fn qdq_matmuls(graph: &mut pb::GraphProto, elsewhere: &[String]) {
+    // Where each name comes from: initializer `i`, or node `i - inits` (an output).
+    let inits = graph.initializer.len();
+    let origin: HashMap<&str, usize> = (graph.initializer.iter().enumerate())
+        .map(|(i, t)| (t.name.as_str(), i))
+        .chain(
+            (graph.node.iter().enumerate())
+                .flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), inits + i))),
+        )
         .collect();
-    let producer: HashMap<&str, usize> = (graph.node.iter().enumerate())
-        .flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i)))
-        .collect();
+    let init = |name: &str| match origin_of(&origin, name) {
+        Some(i) if i < inits => graph.initializer.get(i),
+        _ => None,
+    };
     // The DequantizeLinear node before node `at` that writes `name`.
-    let dequantize = |name: &str, at: usize| {
-        let &i = producer.get(name).filter(|&&i| i < at)?;
-        let node = &graph.node[i];
-        let default = node.domain.is_empty() || node.domain == "ai.onnx";
-        (default && node.op_type == "DequantizeLinear").then_some((i, node))
+    let dequantize = |name: &str, at: usize| match origin_of(&origin, name) {
+        Some(i) if i >= inits && i - inits < at => {
+            let i = i - inits;
+            let node = &graph.node[i];
+            let default = node.domain.is_empty() || node.domain == "ai.onnx";
+            (default && node.op_type == "DequantizeLinear").then_some((i, node))
+        }
+        _ => None,
     };
     let mut rewritten = vec![];
-    let mut dropped = HashSet::new();
+    let mut dropped = vec![false; graph.node.len()];
     for (i, node) in graph.node.iter().enumerate() {
         let default = node.domain.is_empty() || node.domain == "ai.onnx";
         if !default || node.op_type != "MatMul" || node.input.len() != 2 {
@@ -938,8 +947,7 @@ pub fn qdq_matmuls(graph: &mut pb::GraphProto, elsewhere: &HashSet<String>) {
         else {
             continue;
         };
-        let (Some(a), Some(b)) = (dequantized(a, &inits, false), dequantized(b, &inits, true))
-        else {
+        let (Some(a), Some(b)) = (dequantized(a, &init, false), dequantized(b, &init, true)) else {
             continue;
         };
         rewritten.push((
@@ -953,52 +961,53 @@ pub fn qdq_matmuls(graph: &mut pb::GraphProto, elsewhere: &HashSet<String>) {
                 ..Default::default()
             },
         ));
-        dropped.extend([ai, bi]);
+        (dropped[ai], dropped[bi]) = (true, true);
     }
-    if rewritten.is_empty() {
-        return;
+    // The DequantizeLinear nodes still read (by another node, a subgraph, or as an output) stay.
+    let inputs = (graph.node.iter().enumerate()).flat_map(|(i, n)| {
+        match rewritten.binary_search_by_key(&i, |r| r.0) {
+            Ok(r) => &rewritten[r].1.input,
+            Err(_) => &n.input,
+        }
+    });
+    let outputs = graph.output.iter().map(|v| &v.name);
+    for name in inputs.chain(outputs).chain(elsewhere) {
+        if let Some(i) = origin_of(&origin, name).filter(|&i| i >= inits) {
+            dropped[i - inits] = false;
+        }
     }
     for (i, node) in rewritten {
         graph.node[i] = node;
     }
-    // The DequantizeLinear nodes still read (by another node, a subgraph, or as an output) stay.
-    let read: HashSet<&str> = (graph.node.iter().flat_map(|n| &n.input))
-        .chain(graph.output.iter().map(|v| &v.name))
-        .chain(elsewhere)
-        .map(String::as_str)
-        .collect();
-    dropped.retain(|&i| {
-        !graph.node[i]
-            .output
-            .iter()
-            .any(|o| read.contains(o.as_str()))
-    });
-    let mut i = 0;
-    graph.node.retain(|_| {
-        i += 1;
-        !dropped.contains(&(i - 1))
-    });
+    let mut dropped = dropped.into_iter();
+    graph.node.retain(|_| !dropped.next().unwrap_or(false));
+}
+
+/// [`qdq_matmuls`]'s one lookup of a name, kept out of line (each inlined copy of the hash is
+/// code of the download).
+#[inline(never)]
+fn origin_of(origin: &HashMap<&str, usize>, name: &str) -> Option<usize> {
+    origin.get(name).copied()
 }
 
 /// The inputs of DequantizeLinear node `dq` (the integers, their scale, their zero point or an
 /// empty name) when the integer product can take them: one constant float32 scale, or with
 /// `columns`, one per column of a constant [K, N] matrix; a constant zero point of as many,
 /// uint8 or int8 as the integers are (from an initializer, or from the zero point).
-fn dequantized(
+fn dequantized<'a>(
     dq: &pb::NodeProto,
-    inits: &HashMap<&str, &pb::TensorProto>,
+    inits: &impl Fn(&str) -> Option<&'a pb::TensorProto>,
     columns: bool,
 ) -> Option<[String; 3]> {
     let attr = |name: &str| dq.attribute.iter().find(|a| a.name == name).map(|a| a.i);
-    let (x, scale) = (dq.input.first()?, inits.get(dq.input.get(1)?.as_str())?);
-    let zero = dq.input.get(2).filter(|z| !z.is_empty());
-    let zero = match zero {
-        Some(z) => Some(*inits.get(z.as_str())?),
+    let (x, scale) = (dq.input.first()?, inits(dq.input.get(1)?)?);
+    let zero = match dq.input.get(2).filter(|z| !z.is_empty()) {
+        Some(z) => Some(inits(z)?),
         None => None,
     };
-    let init = inits.get(x.as_str());
+    let init = inits(x);
     // The integers' type, which the zero point must have too.
-    let dtype = init.or(zero.as_ref()).map(|t| t.data_type)?;
+    let dtype = init.or(zero).map(|t| t.data_type)?;
     let kn = match init.map(|t| &t.dims[..]) {
         Some(&[k, n]) => Some((k, n)),
         _ => None,
@@ -1822,7 +1831,7 @@ mod tests {
 
     #[test]
     fn qdq_matmuls_multiply_the_integers_where_they_can() {
-        let none = HashSet::new();
+        let none = [];
         // Per tensor and per column (axis 1, or -1): the Dequantizes go, the MatMul reads
         // their inputs.
         for (ws, attrs) in [
@@ -1832,13 +1841,14 @@ mod tests {
             (&[3][..], vec![int("axis", -1)]),
         ] {
             let mut g = qdq_graph(ws, attrs);
+            // A node of two outputs before: nodes are found by index, not by output.
+            let mut split = node("Split", &["s"], "s0", vec![]);
+            split.output.push("s1".into());
+            g.node.insert(0, split);
             qdq_matmuls(&mut g, &none);
-            assert_eq!(
-                op_types(&g),
-                ["QuantizeLinear", "DequantizedMatMul"],
-                "{ws:?}"
-            );
-            let mm = &g.node[1];
+            let want = ["Split", "QuantizeLinear", "DequantizedMatMul"];
+            assert_eq!(op_types(&g), want, "{ws:?}");
+            let mm = &g.node[2];
             assert_eq!(mm.input, ["xq", "xs", "xz", "w", "ws", "wz"]);
             assert_eq!(
                 (mm.domain.as_str(), mm.name.as_str()),
@@ -1858,7 +1868,7 @@ mod tests {
         ];
         assert_eq!(op_types(&g), want);
         let mut g = qdq_graph(&[], vec![]);
-        qdq_matmuls(&mut g, &HashSet::from(["xd".to_string()]));
+        qdq_matmuls(&mut g, &["xd".to_string()]);
         assert_eq!(op_types(&g)[1], "DequantizeLinear");
         // What the integer product does not take: left as it is.
         let unchanged: [(&str, pb::GraphProto); 6] = [
