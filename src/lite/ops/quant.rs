@@ -1912,6 +1912,113 @@ mod tests {
         assert_eq!(g, before);
     }
 
+    /// A whole QDQ model through the engine, `y = DQ(Q(x)) @ DQ(w)` (w per column), once as
+    /// it is and once with an If branch that reads the dequantized x too: both rewritten (the
+    /// second keeps x's Dequantize), both the definition's values.
+    #[test]
+    fn a_qdq_model_multiplies_integers_and_keeps_what_a_branch_reads() {
+        use crate::tensor::{DType, HostTensor};
+        use prost::Message;
+        let raw = |name: &str, data_type: i32, dims: &[i64], raw: Vec<u8>| pb::TensorProto {
+            raw_data: raw.into(),
+            ..init(name, data_type, dims)
+        };
+        let info = |name: &str| pb::ValueInfoProto {
+            name: name.into(),
+            r#type: Some(pb::TypeProto {
+                value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                    elem_type: 1,
+                    shape: None,
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let floats = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let (x, w) = (
+            [-1.0f32, 0.3, 2.0, 0.7, -0.26, 5.0],
+            [3i8, -7, 100, -128, 0, 9],
+        );
+        let (xs, ws, wz) = (0.05f32, [0.01f32, 0.02], [1i8, -2]);
+        let mut graph = qdq_graph(&[2], vec![int("axis", 1)]);
+        graph.initializer = vec![
+            raw("xs", 1, &[], floats(&[xs])),
+            raw("xz", 2, &[], vec![128]),
+            raw("w", 3, &[3, 2], w.iter().map(|&v| v as u8).collect()),
+            raw("ws", 1, &[2], floats(&ws)),
+            raw("wz", 3, &[2], wz.iter().map(|&v| v as u8).collect()),
+        ];
+        graph.input = vec![info("x")];
+        graph.output = vec![info("y")];
+        // The definition: x quantized (halves to even) and dequantized, times w's values.
+        let xd: Vec<f32> = x
+            .iter()
+            .map(|&v| ((v / xs).round_ties_even() + 128.0).clamp(0.0, 255.0) - 128.0)
+            .map(|q| q * xs)
+            .collect();
+        let want: Vec<f32> = (0..4)
+            .map(|i| {
+                let (r, c) = (i / 2, i % 2);
+                (0..3)
+                    .map(|k| xd[r * 3 + k] * f32::from(w[k * 2 + c] - wz[c]) * ws[c])
+                    .sum()
+            })
+            .collect();
+        let mut branching = graph.clone();
+        let branch = |name: &str| pb::AttributeProto {
+            name: name.into(),
+            r#type: 5,
+            g: Some(pb::GraphProto {
+                node: vec![node("Identity", &["xd"], "t", vec![])],
+                output: vec![info("t")],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let attrs = vec![branch("then_branch"), branch("else_branch")];
+        branching.node.push(node("If", &["cond"], "z", attrs));
+        branching.initializer.push(raw("cond", 9, &[], vec![1]));
+        branching.output.push(info("z"));
+        let steps = [
+            &["QuantizeLinear", "DequantizedMatMul"][..],
+            &[
+                "QuantizeLinear",
+                "DequantizeLinear",
+                "DequantizedMatMul",
+                "If",
+            ],
+        ];
+        for ((graph, outputs), steps) in [(graph, 1), (branching, 2)].into_iter().zip(steps) {
+            let model = pb::ModelProto {
+                ir_version: 8,
+                opset_import: vec![pb::OperatorSetIdProto {
+                    domain: String::new(),
+                    version: 19,
+                }],
+                graph: Some(graph),
+                ..Default::default()
+            };
+            let engine = crate::engine::Engine::load(model.encode_to_vec(), &[]).unwrap();
+            let ops: Vec<&str> = engine.graph.steps.iter().map(|s| &*s.op_type).collect();
+            assert_eq!(ops, steps);
+            let feed = HostTensor::new(DType::Float32, vec![2, 3], floats(&x)).unwrap();
+            let out = engine.run(vec![feed], usize::MAX).unwrap();
+            assert_eq!(out.len(), outputs);
+            let values = |t: &HostTensor| -> Vec<f32> {
+                let b = t.data().chunks_exact(4);
+                b.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect()
+            };
+            let y = values(&out[0]);
+            for (y, want) in y.iter().zip(&want) {
+                assert!((y - want).abs() <= 1e-6 * want.abs().max(1.0), "{y} {want}");
+            }
+            if outputs == 2 {
+                assert_eq!(values(&out[1]), xd);
+            }
+        }
+    }
+
     /// ConvInteger's sums as the float32 Conv computes them (exact for these small values).
     fn conv_reference(
         x: &Tensor,
