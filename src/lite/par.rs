@@ -33,52 +33,74 @@ pub(crate) fn use_thread_pool(pool: rayon::ThreadPool) {
     let _ = POOL.set(pool);
 }
 
-/// Runs `f` on a thread of the pool, if there is one, with the others [`awake`].
+/// Runs `f` on a thread of the pool, if there is one.
 pub(super) fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     #[cfg(feature = "threads")]
     if let Some(pool) = POOL.get() {
-        return pool.install(|| awake(f));
+        return pool.install(|| awake::during(f));
     }
     f()
 }
 
-/// Runs `f` on this thread of the pool while the pool's other threads wait for its tasks awake.
-/// An idle rayon thread soon sleeps, and a Web Worker asleep in `memory.atomic.wait` takes long
-/// enough to wake that the thread running the model had mostly done a convolution's share alone
-/// (in Chromium, squeezenet and alexnet ran no faster on two threads than on one). While `f`
-/// runs, each other thread runs a job that takes whatever work is offered (`rayon::yield_now`)
-/// and spins between, as onnxruntime's pool spins; the jobs end with the call, or after
-/// [`SPIN_POLLS`] polls without work (a long serial stretch, or a machine whose cores are busy
-/// with other work, where spinning would take time from the thread running the model).
+/// The pool's other threads kept awake while a model runs. An idle rayon thread soon sleeps (on
+/// wasm, std's `yield_now`, which it calls before sleeping, does nothing), and a Web Worker
+/// asleep in `memory.atomic.wait` took long enough to wake that the thread running the model had
+/// mostly done a convolution's share alone (in Chromium, squeezenet ran about as fast on two
+/// threads as on one). So the first split of a run ([`helpers`]) starts on each other thread a
+/// job that takes whatever work is offered (`rayon::yield_now`) and spins between, as
+/// onnxruntime's pool spins. The jobs end with the run, or after `SPIN_POLLS` polls without
+/// work (a long serial stretch, or cores busy with other work, where spinning would take time
+/// from the thread running the model); the next split starts them again. A run that never
+/// splits (a model of small operators) starts none.
 #[cfg(feature = "threads")]
-fn awake<R>(f: impl FnOnce() -> R) -> R {
+mod awake {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    /// Counts the calls begun and ended: a waiting job lasts while it holds its call's number.
-    static CALLS: AtomicUsize = AtomicUsize::new(0);
-    struct Ended;
-    impl Drop for Ended {
-        fn drop(&mut self) {
-            CALLS.fetch_add(1, Ordering::Release);
-        }
-    }
-    let call = CALLS.fetch_add(1, Ordering::AcqRel) + 1;
-    let this = rayon::current_thread_index();
-    rayon::spawn_broadcast(move |ctx| {
-        if Some(ctx.index()) == this {
-            return;
-        }
-        let mut idle = 0;
-        while idle < SPIN_POLLS && CALLS.load(Ordering::Acquire) == call {
-            if matches!(rayon::yield_now(), Some(rayon::Yield::Executed)) {
-                idle = 0;
-            } else {
-                idle += 1;
-                std::hint::spin_loop();
+
+    /// Counts the runs begun and ended: odd while one runs, and a waiting job lasts while it
+    /// holds its run's count.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    /// How many waiting jobs were started and have not ended.
+    static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+    /// Runs `f` as one run.
+    pub(super) fn during<R>(f: impl FnOnce() -> R) -> R {
+        struct Ended;
+        impl Drop for Ended {
+            fn drop(&mut self) {
+                RUNS.fetch_add(1, Ordering::Release);
             }
         }
-    });
-    let _ended = Ended;
-    f()
+        RUNS.fetch_add(1, Ordering::AcqRel);
+        let _ended = Ended;
+        f()
+    }
+
+    /// Starts the waiting jobs, unless they are running: called on the thread running the
+    /// model, before it splits work.
+    pub(super) fn helpers() {
+        let run = RUNS.load(Ordering::Acquire);
+        let others = rayon::current_num_threads().saturating_sub(1);
+        if run.is_multiple_of(2) || others == 0 || WAITING.load(Ordering::Acquire) > 0 {
+            return;
+        }
+        WAITING.store(others, Ordering::Release);
+        let this = rayon::current_thread_index();
+        rayon::spawn_broadcast(move |ctx| {
+            if Some(ctx.index()) == this {
+                return;
+            }
+            let mut idle = 0;
+            while idle < super::SPIN_POLLS && RUNS.load(Ordering::Acquire) == run {
+                if matches!(rayon::yield_now(), Some(rayon::Yield::Executed)) {
+                    idle = 0;
+                } else {
+                    idle += 1;
+                    std::hint::spin_loop();
+                }
+            }
+            WAITING.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
 }
 
 /// How many tasks to split `units` independent units of work into, `work` multiply-adds (or
@@ -110,6 +132,7 @@ pub(super) fn run(tasks: usize, f: impl Fn(usize) -> OpResult<()> + Sync) -> OpR
     #[cfg(feature = "threads")]
     if tasks > 1 {
         use rayon::prelude::*;
+        awake::helpers();
         let limit = crate::memory::budget().unwrap_or(usize::MAX);
         return (0..tasks)
             .into_par_iter()
