@@ -62,9 +62,11 @@ test('options: defaults give 100 runs; subsets are partial; unknown flags are re
   assert.throws(() => parseOptions(['--fast']), /unknown option --fast/);
   assert.throws(() => parseOptions(['--node-only', '--browser-only']), /exclude/);
   assert.equal(full.build, 'auto');
+  // Every engine but the full build has a multi-threaded module.
   const lite = parseOptions(['--build', 'lite']);
-  assert.deepEqual([lite.build, lite.threads, lite.partial], ['lite', false, true]);
+  assert.deepEqual([lite.build, lite.threads, lite.partial], ['lite', true, true]);
   assert.deepEqual(parseOptions(['--build', 'tract']).threads, true);
+  assert.deepEqual(parseOptions(['--build', 'full']).threads, false);
   assert.throws(() => parseOptions(['--build', 'tiny']), /--build must be auto, lite, tract or full, not tiny/);
   // The decode and wild-model sections run with the whole set of models on the default routing.
   assert.deepEqual([full.decode, full.wild], [true, true]);
