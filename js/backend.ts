@@ -206,6 +206,7 @@ export async function localBackend(source: ModelSource, options: CreateOptions, 
       }
       session = loaded;
     }
+    await module.threads();
     if (signal?.aborted) throw abortError(signal);
   } catch (error) {
     if (session !== undefined && buffer?.generation === module.generation) session.free();

@@ -127,6 +127,8 @@ export class ModuleKind {
  */
 export class WasmModule {
   #ready: Promise<void> | undefined;
+  /** The multi-threaded module's pool: what starts it, then its start. */
+  #pool: (() => Promise<void>) | Promise<void> | undefined;
   #generation = 0;
   #instantiated = false;
   #dead = false;
@@ -182,6 +184,22 @@ export class WasmModule {
     return this.#ready;
   }
 
+  /**
+   * Starts the thread pool of the multi-threaded module, once, when a model has loaded on it: a
+   * module that refuses the model (the lite one, for a model that goes to tract) starts no
+   * workers. Nothing to do for the others.
+   */
+  threads(): Promise<void> {
+    if (typeof this.#pool === 'function') {
+      const start = this.#pool;
+      this.#pool = start().catch((error: unknown) => {
+        this.#pool = start;
+        throw error;
+      });
+    }
+    return this.#pool ?? Promise.resolve();
+  }
+
   /** Its session is done with it: it leaves the memory accounts, and the collector takes it. */
   dispose(): void {
     if (this.kind.threaded) return;
@@ -219,9 +237,10 @@ export class WasmModule {
     const { default: init, initSync } = this.glue;
     try {
       if (this.kind.threaded) {
-        // The pool's workers instantiate the same module on the same memory.
+        // The pool's workers instantiate the same module on the same memory, once the module
+        // has a model to run (see threads()).
         const exports = await init({ module_or_path: module });
-        await threadPool.start?.(this.kind.name, module, exports.memory, config.pool);
+        this.#pool = () => threadPool.start?.(this.kind.name, module, exports.memory, config.pool) ?? Promise.resolve();
       } else if (typeof document === 'undefined') {
         // Outside a page (Node, Deno, Bun, workers) at once. wasm-bindgen's asynchronous init
         // reads the globals `Request` and `Response`, which Node defines lazily: the first read

@@ -19,6 +19,7 @@ pub mod model_buffer;
 mod model_rules;
 mod onnx_types;
 pub mod operators;
+mod pool;
 pub mod session;
 pub mod tensor;
 mod verified_opsets;

@@ -129,63 +129,22 @@ pub fn memory_usage(reset_peak: bool) -> Result<JsValue, JsValue> {
     })
 }
 
-/// The thread pool of the `threads` build. Its threads are Web Workers that instantiate this
-/// module on the same shared memory and call [`thread_pool_worker`]; [`start_thread_pool`] hands
-/// each one its rayon thread through a channel. Rust's std cannot spawn threads on wasm32, which
-/// is why rayon is given a spawn handler. Not public API (js/threads.ts drives it).
-#[cfg(feature = "threads")]
-mod pool {
-    use std::sync::mpsc::{channel, Receiver, Sender};
-    use std::sync::{Mutex, OnceLock};
-
-    use rayon::ThreadBuilder;
-
-    type Channel = (Sender<ThreadBuilder>, Mutex<Receiver<ThreadBuilder>>);
-
-    pub(super) fn channel_of_threads() -> &'static Channel {
-        static CHANNEL: OnceLock<Channel> = OnceLock::new();
-        CHANNEL.get_or_init(|| {
-            let (sender, receiver) = channel();
-            (sender, Mutex::new(receiver))
-        })
-    }
-}
-
-/// Builds a pool of `num_threads` threads and runs tract's parallel kernels on it from now on.
-/// The caller must have started `num_threads` workers in [`thread_pool_worker`] (or start them
-/// now: this blocks until each has taken its thread), and must itself be a worker, as blocking
-/// the main thread is not allowed.
+/// Builds the `threads` build's pool of `num_threads` threads (src/pool.rs), on which models run
+/// from now on. The caller must have started `num_threads` workers in [`thread_pool_worker`] (or
+/// start them now: this blocks until each has taken its thread), and must itself be a worker, as
+/// blocking the main thread is not allowed. Not public API (js/threads-worker.ts drives it).
 #[cfg(feature = "threads")]
 #[wasm_bindgen(js_name = startThreadPool)]
 pub fn start_thread_pool(num_threads: usize) -> Result<(), JsValue> {
-    let (sender, _) = pool::channel_of_threads();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(num_threads)
-        .spawn_handler(|thread| {
-            sender
-                .send(thread)
-                .map_err(|_| std::io::Error::other("the pool's channel is closed"))
-        })
-        .build()
-        .map_err(|e| {
-            into_error(Error::runtime(format!(
-                "starting {num_threads} threads: {e}"
-            )))
-        })?;
-    crate::engine::use_thread_pool(pool);
-    Ok(())
+    crate::pool::start(num_threads).map_err(into_error)
 }
 
-/// The body of a pool worker: takes the next rayon thread [`start_thread_pool`] hands out and
-/// runs it; returns only when the pool is dropped.
+/// The body of a pool worker: runs the next of the pool's threads; returns only when the pool
+/// is dropped.
 #[cfg(feature = "threads")]
 #[wasm_bindgen(js_name = threadPoolWorker)]
 pub fn thread_pool_worker() {
-    let (_, receiver) = pool::channel_of_threads();
-    let thread = receiver.lock().map(|r| r.recv());
-    if let Ok(Ok(thread)) = thread {
-        thread.run();
-    }
+    crate::pool::worker();
 }
 
 /// The load options of `startLoading`: `{ freeDimensionOverrides?: [name, value][],

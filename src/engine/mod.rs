@@ -2,8 +2,7 @@
 //! the run of a model. Each step lives in its own file, and none imports from this one:
 //! `operators` (the registry and the check of a model's nodes), `weights` (decoding), `plan`
 //! (optimisation and onnxlet's passes), `symbols` (pinned dimensions), `infos` (inputs and
-//! outputs), `per_shape` (plans per input shape), `convert` (types, tensors, errors), `pool`
-//! (the thread pool); and onnxlet's operators and kernels (`binary`, `bitshift`, `branches`,
+//! outputs), `per_shape` (plans per input shape), `convert` (types, tensors, errors); and onnxlet's operators and kernels (`binary`, `bitshift`, `branches`,
 //! `constant_of_shape`, `gemm`, `lrn`).
 
 mod binary;
@@ -18,7 +17,6 @@ mod lrn;
 mod operators;
 mod per_shape;
 mod plan;
-mod pool;
 mod symbols;
 mod weights;
 
@@ -37,13 +35,18 @@ pub(crate) use operators::operator_names;
 use operators::{check_operators, onnx};
 use per_shape::PerShape;
 use plan::{optimise, with_uniform_memo};
-use pool::on_pool;
-#[cfg(all(target_arch = "wasm32", feature = "threads"))]
-pub(crate) use pool::use_thread_pool;
 use symbols::pin_symbols;
 
 /// The engine's name, as `engineName()` tells JS.
 pub const NAME: &str = "tract";
+
+/// From now on, tract's parallel kernels (matrix products, element-wise operations, reductions,
+/// pooling) split their work across `pool`, the threads build's (src/pool.rs).
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+pub(crate) fn use_thread_pool(pool: &Arc<rayon::ThreadPool>) {
+    use tract_onnx::tract_core::tract_linalg::multithread::{set_default_executor, Executor};
+    set_default_executor(Executor::MultiThread(pool.clone()));
+}
 
 /// A loaded model, optimised and ready to run.
 pub(crate) struct Engine {
@@ -153,7 +156,7 @@ impl Engine {
                 (prepared.plan, prepared.fed)
             }
         };
-        on_pool(move || {
+        crate::pool::install(move || {
             memory::with_budget(max_memory_bytes, || {
                 let values = inputs
                     .into_iter()

@@ -30,12 +30,15 @@ use crate::model_rules;
 use crate::onnx_types::{dtype_from_onnx, pin_declared};
 use crate::tensor::{DType, Dim, HostTensor, ValueInfo};
 use ops::{NodeCtx, Op};
-#[cfg(all(target_arch = "wasm32", feature = "threads"))]
-pub(crate) use par::use_thread_pool;
 use tensor::{Data, OpResult, Tensor, TYPES};
 
 /// The engine's name, as `engineName()` tells JS.
 pub const NAME: &str = "lite";
+
+/// Nothing to set: the lite engine's kernels split their work on whichever pool runs them
+/// (`par::tasks`), and a model runs on the threads build's pool (src/pool.rs).
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+pub(crate) fn use_thread_pool(_: &Arc<rayon::ThreadPool>) {}
 
 /// A loaded model: the declared inputs and outputs, and its main graph.
 pub(crate) struct Engine {

@@ -1,12 +1,10 @@
-//! Work split across threads: the rayon pool of the threads build (`--features lite,threads`,
-//! `onnxlet_lite_threads_bg.wasm`), whose threads are Web Workers sharing the module's memory
-//! (js/threads.ts starts them, src/wasm.rs hands each its rayon thread).
+//! Work split across threads, in the threads build (`--features lite,threads`,
+//! `onnxlet_lite_threads_bg.wasm`), whose pool (src/pool.rs) runs each model.
 //!
-//! A model runs on one of the pool's threads ([`on_pool`]), so that a kernel that splits its
-//! work hands the other threads their parts directly. The kernels that do ([`run`]): the matrix
-//! products and convolutions of `ops/conv.rs`, by ranges of output columns. Every output
-//! element is computed by the same code in the same order as on one thread, so results do not
-//! depend on the number of threads. Without a pool (the other builds, or natively outside a
+//! The kernels that split their work ([`run`]): the matrix products and convolutions of
+//! `ops/conv.rs`, by ranges of output columns, and the one-row products of `ops/gemv.rs`. Every
+//! output element is computed by the same code in the same order as on one thread, so results do
+//! not depend on the number of threads. Outside a pool (the other builds, or natively outside a
 //! test's pool), [`tasks`] is 1 and everything runs in place.
 
 use std::marker::PhantomData;
@@ -24,21 +22,18 @@ const MIN_TASK_WORK: usize = 1 << 18;
 #[cfg(feature = "threads")]
 const SPIN_POLLS: usize = 10_000;
 
-#[cfg(feature = "threads")]
-static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
-
-/// From now on, models run on `pool`, and their kernels split their work across its threads.
-#[cfg(all(target_arch = "wasm32", feature = "threads"))]
-pub(crate) fn use_thread_pool(pool: rayon::ThreadPool) {
-    let _ = POOL.set(pool);
+/// Runs `f`, a model's run, on the threads build's pool if there is one, keeping the pool's
+/// other threads awake while it runs (`awake`).
+pub(super) fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    crate::pool::install(|| during(f))
 }
 
-/// Runs `f` on a thread of the pool, if there is one.
-pub(super) fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    #[cfg(feature = "threads")]
-    if let Some(pool) = POOL.get() {
-        return pool.install(|| awake::during(f));
-    }
+#[cfg(feature = "threads")]
+use awake::during;
+
+/// Without threads, a run is just a call.
+#[cfg(not(feature = "threads"))]
+fn during<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 

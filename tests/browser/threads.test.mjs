@@ -160,10 +160,10 @@ test("a model the lite engine cannot run goes to tract's threads module; env.was
   assert.equal(outcome.fallback, 'tract');
   assert.equal(outcome.forced.engine, 'tract');
   for (const r of outcome.forced.results) assert.deepEqual(r.failures, [], JSON.stringify(r));
-  // The fallback: a worker, the lite module and its two threads, then tract's module and its
-  // two; the forced session: tract's alone.
+  // The fallback: a worker and the lite module, which refuses the model and so starts no
+  // threads, then tract's module and its two threads; the forced session: tract's alone.
   assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM, TRACT_THREADS_WASM), {
-    [THREADS_WORKER]: 5 + 3,
+    [THREADS_WORKER]: 3 + 3,
     [THREADS_WASM]: 1,
     [TRACT_THREADS_WASM]: 2,
   });
