@@ -3,12 +3,16 @@
 // time, feeding `present.*` back as `past_key_values.*`) over optimum's GPT-2 and Llama exports in
 // their three layouts (tests/models/decoders/), on onnxlet's default routing (`auto`, which picks
 // the lite engine for these), its tract engine and onnxruntime-web (wasm, 1 thread,
-// graphOptimizationLevel 'all'). Each runtime runs in its own Node process; each layout decodes
-// once to warm up, then once timed. Reported: the prefill, the median and the largest of the later
-// steps (ms per token, `session.run` alone), and how many later steps took over 3× the median.
+// graphOptimizationLevel 'all'). Each runtime runs in its own Node process (with this process's
+// V8 flags); each layout decodes `--warmup` times to warm up (4 by default: V8 runs a function on
+// its baseline compiler's code until the function has run a while, then compiles it again with
+// its optimising compiler, and until every function of a step has been, steps of both runtimes
+// take up to 10 ms now and then; docs/decode-2026-12-07.md), then once timed. Reported: the
+// prefill, the median and the largest of the later steps (ms per token, `session.run` alone), and
+// how many later steps took over 3× the median.
 //
-//   node bench/decode.mjs [--tokens 48] [--models gpt2,llama] [--layouts single,split,merged]
-//                         [--runtimes onnxruntime-web,auto,tract]
+//   node bench/decode.mjs [--tokens 48] [--warmup 4] [--models gpt2,llama]
+//                         [--layouts single,split,merged] [--runtimes onnxruntime-web,auto,tract]
 //
 // Uses dist/ as built (node scripts/build.mjs). bench/run.mjs calls measureDecode for the report.
 import { spawnSync } from 'node:child_process';
@@ -20,6 +24,9 @@ import { LAYOUTS, decodersReference, greedyDecode, openLayout, releaseLayout } f
 
 export const DECODE_RUNTIMES = ['onnxruntime-web', 'auto', 'tract'];
 
+/** Decodes of each layout before the timed one (see above). */
+export const DECODE_WARMUP = 4;
+
 
 const sameTokens = (ids, expected) => {
   const n = Math.min(ids.length, expected.length);
@@ -27,7 +34,7 @@ const sameTokens = (ids, expected) => {
 };
 
 /** One runtime's rows, measured in this process. */
-async function measureHere(runtimeName, { tokens, models, layouts }) {
+async function measureHere(runtimeName, { tokens, warmup, models, layouts }) {
   let runtime;
   let options;
   if (runtimeName === 'onnxruntime-web') {
@@ -48,7 +55,7 @@ async function measureHere(runtimeName, { tokens, models, layouts }) {
         const sessions = await openLayout(runtime, model, layout, options);
         row.engine = sessions[0].engine ?? 'ort';
         const decode = { prompt: reference.prompt, newTokens: tokens, kvHeads, headDim };
-        await greedyDecode(runtime, sessions, decode);
+        for (let i = 0; i < warmup; i++) await greedyDecode(runtime, sessions, decode);
         const { times, tokens: ids } = await greedyDecode(runtime, sessions, decode);
         await releaseLayout(sessions);
         const later = times.slice(1);
@@ -79,14 +86,15 @@ async function measureHere(runtimeName, { tokens, models, layouts }) {
  */
 export function measureDecode({
   tokens = 48,
+  warmup = DECODE_WARMUP,
   models = ['gpt2', 'llama'],
   layouts = Object.keys(LAYOUTS),
   runtimes = DECODE_RUNTIMES,
 } = {}) {
   const rows = [];
   for (const runtime of runtimes) {
-    const args = ['--tokens', String(tokens), '--models', models.join(','), '--layouts', layouts.join(',')];
-    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...args, '--child', runtime], {
+    const args = ['--tokens', String(tokens), '--warmup', String(warmup), '--models', models.join(','), '--layouts', layouts.join(',')];
+    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args, '--child', runtime], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -105,18 +113,22 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values: args } = parseArgs({
     options: {
       tokens: { type: 'string', default: '48' },
+      warmup: { type: 'string', default: String(DECODE_WARMUP) },
       models: { type: 'string', default: 'gpt2,llama' },
       layouts: { type: 'string', default: Object.keys(LAYOUTS).join(',') },
       runtimes: { type: 'string', default: DECODE_RUNTIMES.join(',') },
       child: { type: 'string' },
     },
   });
-  const options = { tokens: Number(args.tokens), models: args.models.split(','), layouts: args.layouts.split(',') };
+  const options = { tokens: Number(args.tokens), warmup: Number(args.warmup), models: args.models.split(','), layouts: args.layouts.split(',') };
   if (args.child) {
     process.stdout.write(`${JSON.stringify(await measureHere(args.child, options))}\n`);
     process.exit(0);
   }
   const rows = measureDecode({ ...options, runtimes: args.runtimes.split(',') });
-  console.log(`decode, ${args.tokens} new tokens after an 8-token prompt, Node ${process.version}, ms per token`);
+  console.log(
+    `decode, ${args.tokens} new tokens after an 8-token prompt and ${args.warmup} decodes to warm up, ` +
+      `Node ${process.version}${process.execArgv.length ? ` ${process.execArgv.join(' ')}` : ''}, ms per token`,
+  );
   console.log(decodeTable(rows));
 }

@@ -232,10 +232,10 @@ async function main() {
   }
 
   if (options.decode) {
-    const { measureDecode } = await import('./decode.mjs');
+    const { DECODE_WARMUP, measureDecode } = await import('./decode.mjs');
     const t = Date.now();
     console.log('decode: GPT-2 and Llama decoders, three layouts, onnxruntime-web / onnxlet (auto, tract), Node');
-    results.decode = { tokens: DECODE_TOKENS, rows: measureDecode({ tokens: DECODE_TOKENS }) };
+    results.decode = { tokens: DECODE_TOKENS, warmup: DECODE_WARMUP, rows: measureDecode({ tokens: DECODE_TOKENS }) };
     for (const row of results.decode.rows) {
       const what = `${row.model} ${row.layout} ${row.runtime}${row.engine ? ` (${row.engine})` : ''}`;
       console.log(`decode: ${what}: ${row.error ? `FAILED: ${row.error}` : `median ${row.median.toFixed(2)} ms per token`}`);

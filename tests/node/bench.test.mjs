@@ -109,6 +109,7 @@ test('the report shows every model with its ratio, and failed jobs', () => {
 
   results.decode = {
     tokens: 4,
+    warmup: 4,
     rows: [
       { runtime: 'onnxruntime-web', model: 'gpt2', layout: 'merged', engine: 'ort', prefill: 2, median: 0.5, max: 0.6, spikes: 0, steps: 3, tokensAgree: true },
       { runtime: 'auto', model: 'gpt2', layout: 'merged', engine: 'lite', prefill: 1, median: 0.25, max: 2, spikes: 1, steps: 3, tokensAgree: false },
@@ -122,6 +123,7 @@ test('the report shows every model with its ratio, and failed jobs', () => {
   const more = renderReport(results);
   assert.match(more, /\| gpt2 \| merged \| onnxlet auto \(lite\) \| 1\.00 \| 0\.25 \| 2\.00 \| 1 of 3 \| 0\.50× \(tokens differ from onnxruntime\) \|/);
   assert.match(more, /\| gpt2 \| merged \| onnxlet tract \(-\) \| fails: INVALID_MODEL it broke \|/);
+  assert.match(more, /greedy decode of 4 new tokens .* 4 decodes to warm up/);
   assert.match(more, /\| m × 64 rows \| lite, 0\.0e\+0, 1\.00 ms \| ort, 1\.0e-7, 4\.00 ms \(without p\) \| 0\.25 \|/);
   assert.match(more, /\| m \| a \\\| b \|/);
 });
