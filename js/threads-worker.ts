@@ -1,11 +1,12 @@
 // The entry point of the multi-threaded worker (`onnxlet.threads.worker.mjs`), bundled with the
 // threads builds' glue (the lite engine's and tract's). It serves two roles:
 // - a session's worker (as `onnxlet.worker.mjs` does), which instantiates the module of the
-//   engine that runs the model and starts its thread pool: as many more workers of this same
-//   script as the page asked for;
+//   engine that runs the model and starts its thread pool: itself, and as many more workers of
+//   this same script as the page asked for threads beyond the first;
 // - one of those pool workers, which instantiates the same module on the same shared memory and
 //   then computes whatever the engine's parallel kernels hand its thread, until the worker stops.
-// The session's thread blocks while the pool computes, which only workers may do.
+// The session's thread runs the model as the pool's first thread, and blocks while it waits for
+// the others' shares, which only workers may do.
 import * as liteGlue from '../pkg/lite-threads/onnxlet.js';
 import * as tractGlue from '../pkg/threads/onnxlet.js';
 import type { EngineName } from './env.js';
@@ -39,8 +40,9 @@ threadPool.start = async (engine, module, memory, pool) => {
   const count = pool?.count ?? 1;
   const workers: Worker[] = [];
   try {
+    // This thread is the pool's first.
     await Promise.all(
-      Array.from({ length: count }, () => {
+      Array.from({ length: count - 1 }, () => {
         const worker = new Worker(new URL(import.meta.url), { type: 'module' });
         workers.push(worker);
         return new Promise<void>((resolve, reject) => {
@@ -57,7 +59,8 @@ threadPool.start = async (engine, module, memory, pool) => {
         });
       }),
     );
-    // Each worker is now blocked in `threadPoolWorker`, waiting for its rayon thread.
+    // Each worker is now blocked in `threadPoolWorker`, waiting for its rayon thread; this one
+    // becomes the first.
     GLUES[engine].startThreadPool(count);
   } catch (error) {
     for (const worker of workers) worker.terminate();

@@ -129,10 +129,11 @@ pub fn memory_usage(reset_peak: bool) -> Result<JsValue, JsValue> {
     })
 }
 
-/// Builds the `threads` build's pool of `num_threads` threads (src/pool.rs), on which models run
-/// from now on. The caller must have started `num_threads` workers in [`thread_pool_worker`] (or
-/// start them now: this blocks until each has taken its thread), and must itself be a worker, as
-/// blocking the main thread is not allowed. Not public API (js/threads-worker.ts drives it).
+/// Builds the `threads` build's pool of `num_threads` threads (src/pool.rs), the calling thread
+/// the first of them, on which models run from now on. The caller must have started
+/// `num_threads - 1` workers in [`thread_pool_worker`] (or start them now: this blocks until each
+/// has taken its thread), and must itself be a worker, as blocking the main thread is not
+/// allowed. Not public API (js/threads-worker.ts drives it).
 #[cfg(feature = "threads")]
 #[wasm_bindgen(js_name = startThreadPool)]
 pub fn start_thread_pool(num_threads: usize) -> Result<(), JsValue> {

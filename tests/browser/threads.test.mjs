@@ -1,7 +1,7 @@
 // Multi-threading in Chromium: with `env.wasm.numThreads` above 1 in a cross-origin isolated
 // page, a session runs in the multi-threaded worker (onnxlet.threads.worker.mjs) on the lite
 // engine's threads module, onnxlet_lite_threads_relaxed_bg.wasm (or its plain twin), with one
-// more worker per thread, and real models still match their references; a model the lite engine
+// more worker per thread beyond the session's own, and real models still match their references; a model the lite engine
 // cannot run goes to tract's threads module (onnxlet_threads_relaxed_bg.wasm). Elsewhere,
 // sessions fall back to one thread with a console warning, and a crash of a multi-threaded
 // module releases its session only.
@@ -72,10 +72,11 @@ test('numThreads = 2: real models run on the lite threads module and match their
     assert.equal(engine, 'lite', name);
     for (const r of results) assert.deepEqual(r.failures, [], `${name}: ${JSON.stringify(r)}`);
   }
-  // Per session: its worker, and two more for its threads, each instantiating the module.
+  // Per session: its worker, the first of its two threads, and one more for the second, each
+  // instantiating the module.
   const n = models.length;
   assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM, TRACT_THREADS_WASM, '/dist/onnxlet_lite_relaxed_bg.wasm'), {
-    [THREADS_WORKER]: 3 * n,
+    [THREADS_WORKER]: 2 * n,
     [THREADS_WASM]: n,
     [TRACT_THREADS_WASM]: 0,
     '/dist/onnxlet_lite_relaxed_bg.wasm': 0,
@@ -113,7 +114,8 @@ test('numThreads unset in an isolated page: min(4, ceil(hardwareConcurrency / 2)
   const since = isolated.requests.length;
   const [outcome] = await page.evaluate((m) => window.checkModels([m]), index.models.find((m) => m.name === 'magika'));
   for (const r of outcome.results) assert.deepEqual(r.failures, [], JSON.stringify(r));
-  assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM), { [THREADS_WORKER]: 4, [THREADS_WASM]: 1 });
+  // Three threads: the session's worker and two more.
+  assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM), { [THREADS_WORKER]: 3, [THREADS_WASM]: 1 });
   await context.close();
 });
 
@@ -134,7 +136,7 @@ test('the script-tag build finds its threads worker and module beside the script
   assert.deepEqual(sum, [2, 4, 6]);
   // relaxedSimd = false reaches the worker: the plain module.
   assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM, '/dist/onnxlet_lite_threads_bg.wasm'), {
-    [THREADS_WORKER]: 4,
+    [THREADS_WORKER]: 3,
     [THREADS_WASM]: 0,
     '/dist/onnxlet_lite_threads_bg.wasm': 1,
   });
@@ -161,9 +163,9 @@ test("a model the lite engine cannot run goes to tract's threads module; env.was
   assert.equal(outcome.forced.engine, 'tract');
   for (const r of outcome.forced.results) assert.deepEqual(r.failures, [], JSON.stringify(r));
   // The fallback: a worker and the lite module, which refuses the model and so starts no
-  // threads, then tract's module and its two threads; the forced session: tract's alone.
+  // threads, then tract's module and one more thread; the forced session: tract's alone.
   assert.deepEqual(requested(isolated, since, THREADS_WORKER, THREADS_WASM, TRACT_THREADS_WASM), {
-    [THREADS_WORKER]: 3 + 3,
+    [THREADS_WORKER]: 2 + 2,
     [THREADS_WASM]: 1,
     [TRACT_THREADS_WASM]: 2,
   });
