@@ -7,9 +7,9 @@
 // V8 flags); each layout decodes `--warmup` times to warm up (4 by default: V8 runs a function on
 // its baseline compiler's code until the function has run a while, then compiles it again with
 // its optimising compiler, and until every function of a step has been, steps of both runtimes
-// take up to 10 ms now and then; docs/decode-2026-12-07.md), then once timed. Reported: the
-// prefill, the median and the largest of the later steps (ms per token, `session.run` alone), and
-// how many later steps took over 3× the median.
+// now and then take several milliseconds; docs/decode-2026-12-07.md), then once timed. Reported:
+// the prefill, the median and the largest of the later steps (ms per token, `session.run` alone),
+// and how many later steps took over 3× the median.
 //
 //   node bench/decode.mjs [--tokens 48] [--warmup 4] [--models gpt2,llama]
 //                         [--layouts single,split,merged] [--runtimes onnxruntime-web,auto,tract]

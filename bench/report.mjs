@@ -71,7 +71,7 @@ function decodeSection(decode) {
     `bench/decode.mjs: greedy decode of ${decode.tokens} new tokens after an 8-token prompt over optimum's exports of ` +
       'small random GPT-2 and Llama configs (tests/models/decoders/) in their three layouts, each runtime in its own ' +
       `process, ${warmup} decode${warmup === 1 ? '' : 's'} to warm up (until V8 has compiled every function of a step ` +
-      'with its optimising compiler, steps of both runtimes take up to 10 ms now and then: ' +
+      'with its optimising compiler, steps of both runtimes now and then take several milliseconds: ' +
       '[decode-2026-12-07.md](decode-2026-12-07.md)) and one timed. Times in ms per token (`session.run` alone); "auto" is onnxlet\'s ' +
       'default routing, "tract" its tract engine forced.',
     '',

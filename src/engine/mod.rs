@@ -2,8 +2,9 @@
 //! the run of a model. Each step lives in its own file, and none imports from this one:
 //! `operators` (the registry and the check of a model's nodes), `weights` (decoding), `plan`
 //! (optimisation and onnxlet's passes), `symbols` (pinned dimensions), `infos` (inputs and
-//! outputs), `per_shape` (plans per input shape), `convert` (types, tensors, errors); and onnxlet's operators and kernels (`binary`, `bitshift`, `branches`,
-//! `constant_of_shape`, `gemm`, `lrn`).
+//! outputs), `per_shape` (plans per input shape), `convert` (types, tensors, errors); and
+//! onnxlet's operators and kernels (`binary`, `bitshift`, `branches`, `constant_of_shape`,
+//! `gemm`, `lrn`).
 
 mod binary;
 mod bitshift;

@@ -1,8 +1,9 @@
 // Multi-threading in Chromium: with `env.wasm.numThreads` above 1 in a cross-origin isolated
 // page, a session runs in the multi-threaded worker (onnxlet.threads.worker.mjs) on the lite
 // engine's threads module, onnxlet_lite_threads_relaxed_bg.wasm (or its plain twin), with one
-// more worker per thread beyond the session's own, and real models still match their references; a model the lite engine
-// cannot run goes to tract's threads module (onnxlet_threads_relaxed_bg.wasm). Elsewhere,
+// more worker per thread beyond the session's own, and real models still match their
+// references; a model the lite engine cannot run goes to tract's threads module
+// (onnxlet_threads_relaxed_bg.wasm). Elsewhere,
 // sessions fall back to one thread with a console warning, and a crash of a multi-threaded
 // module releases its session only.
 import assert from 'node:assert/strict';
